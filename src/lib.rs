@@ -1,0 +1,40 @@
+//! debless composes container root filesystems and OCI images from Debian packages, without
+//! apt, dpkg, Docker or Bazel.
+//!
+//! # The pipeline
+//!
+//! Data flows one way; a module uses those above it, never those below. Only [`cli`] knows them all.
+//!
+//! | stage | module | input → output |
+//! |---|---|---|
+//! | vocabulary | [`debian`] | Debian versions, deb822 stanzas, relationship fields, architectures |
+//! | manifest | [`manifest`] | `debless.toml` → validated [`manifest::Manifest`] |
+//! | repository | [`repo`] | mirror + suite → verified `InRelease` → sha256-checked `Packages` indices |
+//! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
+//! | lock | [`lock`] | closure → `debless.lock` (canonical TOML, written atomically) |
+//! | fetch | [`fetch`] | lock → `.deb` files in a sha256-addressed cache |
+//! | archives | [`deb`] | `.deb` → control files + data.tar entries |
+//! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
+//! | image | [`oci`] | tree → deterministic layers, config, OCI layout or archive |
+//! | commands | [`cli`] | argument parsing, progress, error rendering |
+//!
+//! # Files debless reads and writes
+//!
+//! - `debless.toml`: the user's manifest, read by [`manifest`].
+//! - `debless.lock`: written by [`lock`] (`debless lock`), read by `debless build`, which never
+//!   resolves again.
+//! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
+//!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`].
+//! - the OCI image layout or archive written by [`oci`].
+
+pub mod cli;
+pub mod deb;
+pub mod debian;
+pub mod env;
+pub mod fetch;
+pub mod lock;
+pub mod manifest;
+pub mod oci;
+pub mod repo;
+pub mod resolve;
+pub mod rootfs;

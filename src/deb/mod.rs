@@ -1,0 +1,1 @@
+//! Stage `deb`: see the crate documentation for where it sits in the pipeline.

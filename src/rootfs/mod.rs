@@ -1,0 +1,1 @@
+//! Stage `rootfs`: see the crate documentation for where it sits in the pipeline.
