@@ -38,3 +38,4 @@ pub mod oci;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;
+pub mod timestamp;

@@ -1,1 +1,420 @@
-//! Stage `lock`: see the crate documentation for where it sits in the pipeline.
+//! Stage `lock`: the resolved closure as `debless.lock`, the one input `debless build` trusts.
+//!
+//! A lock pins every `.deb` by name, version, architecture, pool path (relative to the archive
+//! root, never a mirror URL), size and sha256, so a lock made on one mirror builds from any
+//! other mirror or a snapshot of the archive. It also records, per suite, the signed
+//! `InRelease` it was resolved from, and a digest of the manifest inputs, so that `build` and
+//! `lock --check` can tell when it is out of date.
+//!
+//! [`wire`] is the file as written (and the format policy), [`write`] the canonical writer.
+
+pub mod wire;
+pub mod write;
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::debian::relation::is_package_name;
+use crate::debian::{Arch, Version};
+use crate::manifest::Manifest;
+use crate::timestamp::parse_rfc3339;
+use wire::{LockWire, VERSION};
+
+/// The file name next to `debless.toml`.
+pub const FILE_NAME: &str = "debless.lock";
+
+/// A validated lock: sorted, unique, every digest well-formed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lock {
+    pub manifest_digest: String,
+    pub architectures: Vec<String>,
+    /// The manifest's root packages as written, to explain a stale lock.
+    pub roots: Vec<String>,
+    pub sources: Vec<LockedSource>,
+    pub packages: Vec<LockedPackage>,
+}
+
+/// The signed suite a set of packages was resolved from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedSource {
+    pub suite: String,
+    pub codename: String,
+    pub components: Vec<String>,
+    /// `Date` of the verified Release (unix seconds); a re-lock never goes backwards.
+    pub date: i64,
+    pub valid_until: Option<i64>,
+    pub inrelease_sha256: String,
+    pub signed_by: Vec<String>,
+}
+
+/// One pinned `.deb`, for one target image architecture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: Version,
+    /// The package's own architecture (`all` for architecture-independent packages).
+    pub architecture: String,
+    /// The image architecture this package is part of.
+    pub target: Arch,
+    /// The suite (a [`LockedSource::suite`]) it comes from.
+    pub suite: String,
+    pub source_package: String,
+    pub source_version: Option<String>,
+    /// Pool path relative to the archive root.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Locked packages that satisfy its Depends/Pre-Depends.
+    pub depends: Vec<String>,
+    /// Locked packages (or `manifest`) that pulled it in.
+    pub required_by: Vec<String>,
+}
+
+/// Why a lock cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not a valid lock: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "`{path}` was written by a newer debless (lock version {found}, this debless reads up to {VERSION}); upgrade debless"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+}
+
+/// How a lock no longer matches its manifest (for `lock --check` and `build`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staleness {
+    pub reasons: Vec<String>,
+}
+
+impl std::fmt::Display for Staleness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reasons.join("; "))
+    }
+}
+
+impl Lock {
+    /// Reads a lock; `Ok(None)` when the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, LockError> {
+        match fs_err::read_to_string(path) {
+            Ok(text) => Self::parse(path, &text).map(Some),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LockError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses lock text; `path` is for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, LockError> {
+        let invalid = |message: String| LockError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        // Read the version first so a newer format gets the "upgrade" message, not a key error.
+        if let Ok(table) = text.parse::<toml::Table>()
+            && let Some(found) = table.get("version").and_then(toml::Value::as_integer)
+            && found > i64::from(VERSION)
+        {
+            return Err(LockError::TooNew {
+                path: path.to_owned(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        let wire: LockWire = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        Self::try_from(wire).map_err(invalid)
+    }
+
+    /// The canonical text of this lock.
+    pub fn render(&self) -> String {
+        write::render(self)
+    }
+
+    /// Writes the lock atomically (temp file + rename) unless the file already has these exact
+    /// bytes. Returns whether the file changed.
+    pub fn write_if_changed(&self, path: &Path) -> Result<bool, LockError> {
+        let text = self.render();
+        if fs_err::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(false);
+        }
+        write_atomically(path, text.as_bytes()).map_err(|source| LockError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(true)
+    }
+
+    /// Packages of one target architecture, in lock order.
+    pub fn packages_for(&self, target: &Arch) -> impl Iterator<Item = &LockedPackage> {
+        self.packages.iter().filter(move |p| &p.target == target)
+    }
+
+    /// The source a package was locked from.
+    pub fn source(&self, suite: &str) -> Option<&LockedSource> {
+        self.sources.iter().find(|s| s.suite == suite)
+    }
+
+    /// The newest `Date` among the locked suites: the default image timestamp, so that the
+    /// same lock gives the same image on any day.
+    pub fn newest_release_date(&self) -> i64 {
+        self.sources.iter().map(|s| s.date).max().unwrap_or(0)
+    }
+
+    /// Explains how this lock differs from what `manifest` asks, or `None` when it is current.
+    pub fn staleness(&self, manifest: &Manifest) -> Option<Staleness> {
+        if self.manifest_digest == manifest.lock_inputs_digest() {
+            return None;
+        }
+        let mut reasons = Vec::new();
+        let wanted: BTreeSet<&str> = manifest.packages.iter().map(|r| r.text.as_str()).collect();
+        let locked: BTreeSet<&str> = self.roots.iter().map(String::as_str).collect();
+        for added in wanted.difference(&locked) {
+            reasons.push(format!("package `{added}` was added to the manifest"));
+        }
+        for removed in locked.difference(&wanted) {
+            reasons.push(format!("package `{removed}` was removed from the manifest"));
+        }
+        let archs: Vec<String> = manifest
+            .architectures
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect();
+        if archs != self.architectures {
+            reasons.push(format!(
+                "architectures changed from [{}] to [{}]",
+                self.architectures.join(", "),
+                archs.join(", ")
+            ));
+        }
+        let suites: Vec<&str> = manifest.sources.iter().map(|s| s.suite.as_str()).collect();
+        let locked_suites: Vec<&str> = self.sources.iter().map(|s| s.suite.as_str()).collect();
+        if suites != locked_suites {
+            reasons.push(format!(
+                "sources changed from [{}] to [{}]",
+                locked_suites.join(", "),
+                suites.join(", ")
+            ));
+        }
+        if reasons.is_empty() {
+            reasons.push(
+                "the manifest's exclude, prefer, component, keyring or priority settings changed"
+                    .to_owned(),
+            );
+        }
+        Some(Staleness { reasons })
+    }
+}
+
+impl TryFrom<LockWire> for Lock {
+    type Error = String;
+
+    fn try_from(wire: LockWire) -> Result<Self, String> {
+        if wire.version == 0 {
+            return Err("`version` must be at least 1".into());
+        }
+        let sha = |what: &str, hex: &str| -> Result<String, String> {
+            let lower = hex.to_ascii_lowercase();
+            if lower.len() == 64 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(lower)
+            } else {
+                Err(format!("{what}: `{hex}` is not a sha256"))
+            }
+        };
+        let mut sources = Vec::new();
+        for s in wire.sources {
+            let date = parse_rfc3339(&s.date)
+                .ok_or_else(|| format!("suite `{}`: bad date `{}`", s.suite, s.date))?;
+            let valid_until = s
+                .valid_until
+                .as_deref()
+                .map(|v| {
+                    parse_rfc3339(v)
+                        .ok_or_else(|| format!("suite `{}`: bad valid-until `{v}`", s.suite))
+                })
+                .transpose()?;
+            sources.push(LockedSource {
+                inrelease_sha256: sha(&format!("suite `{}`", s.suite), &s.inrelease_sha256)?,
+                suite: s.suite,
+                codename: s.codename,
+                components: s.components,
+                date,
+                valid_until,
+                signed_by: s.signed_by,
+            });
+        }
+        let mut packages = Vec::new();
+        for p in wire.packages {
+            let what = format!("package `{}`", p.name);
+            if !is_package_name(&p.name) {
+                return Err(format!("{what}: invalid name"));
+            }
+            if !sources.iter().any(|s| s.suite == p.suite) {
+                return Err(format!("{what}: suite `{}` has no [[source]]", p.suite));
+            }
+            if p.path.starts_with('/') || p.path.split('/').any(|c| c == ".." || c.is_empty()) {
+                return Err(format!("{what}: pool path `{}` is not relative", p.path));
+            }
+            packages.push(LockedPackage {
+                version: Version::parse(&p.version).map_err(|e| format!("{what}: {e}"))?,
+                target: Arch::parse(&p.target).map_err(|e| format!("{what}: {e}"))?,
+                sha256: sha(&what, &p.sha256)?,
+                name: p.name,
+                architecture: p.architecture,
+                suite: p.suite,
+                source_package: p.source_package,
+                source_version: p.source_version,
+                path: p.path,
+                size: p.size,
+                depends: p.depends,
+                required_by: p.required_by,
+            });
+        }
+        let mut lock = Self {
+            manifest_digest: wire.manifest_digest,
+            architectures: wire.architectures,
+            roots: wire.roots,
+            sources,
+            packages,
+        };
+        let before: Vec<_> = lock.packages.iter().map(sort_key).collect();
+        lock.normalise();
+        let after: Vec<_> = lock.packages.iter().map(sort_key).collect();
+        if before != after {
+            return Err("packages are not sorted by (target, name, architecture)".into());
+        }
+        if after.windows(2).any(|w| w[0] == w[1]) {
+            return Err("a package appears twice for the same target".into());
+        }
+        Ok(lock)
+    }
+}
+
+fn sort_key(p: &LockedPackage) -> (String, String, String) {
+    (
+        p.target.as_str().to_owned(),
+        p.name.clone(),
+        p.architecture.clone(),
+    )
+}
+
+impl Lock {
+    /// Sorts packages and their name lists into canonical order.
+    pub fn normalise(&mut self) {
+        self.packages.sort_by_key(sort_key);
+        for p in &mut self.packages {
+            p.depends.sort();
+            p.depends.dedup();
+            p.required_by.sort();
+            p.required_by.dedup();
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename, so a
+/// reader never sees half a file and a crash leaves the old file intact.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".debless-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        let mut lock = Lock {
+            manifest_digest: "sha256:00".into(),
+            architectures: vec!["amd64".into()],
+            roots: vec!["libgmp10".into()],
+            sources: vec![LockedSource {
+                suite: "bookworm".into(),
+                codename: "bookworm".into(),
+                components: vec!["main".into()],
+                date: 1_763_716_544,
+                valid_until: None,
+                inrelease_sha256: "ab".repeat(32),
+                signed_by: vec!["4CB50190207B4758A3F73A796ED0E7B82643E131".into()],
+            }],
+            packages: ["libgmp10", "libc6"]
+                .iter()
+                .map(|name| LockedPackage {
+                    name: (*name).into(),
+                    version: Version::parse("2:6.2.1+dfsg1-1.1").expect("valid"),
+                    architecture: "amd64".into(),
+                    target: Arch::parse("amd64").expect("known"),
+                    suite: "bookworm".into(),
+                    source_package: "gmp".into(),
+                    source_version: None,
+                    path: format!("pool/main/g/gmp/{name}_6.2.1+dfsg1-1.1_amd64.deb"),
+                    size: 42,
+                    sha256: "cd".repeat(32),
+                    depends: vec!["libc6".into()],
+                    required_by: vec!["manifest".into()],
+                })
+                .collect(),
+        };
+        lock.normalise();
+        lock
+    }
+
+    #[test]
+    fn round_trips_byte_for_byte() {
+        let lock = sample();
+        let text = lock.render();
+        let back = Lock::parse(Path::new("debless.lock"), &text).expect("own output parses");
+        assert_eq!(back, lock);
+        assert_eq!(back.render(), text);
+        assert!(text.find("name = \"libc6\"") < text.find("name = \"libgmp10\""));
+    }
+
+    #[test]
+    fn refuses_newer_and_tampered_locks() {
+        let text = sample().render();
+        let newer = text.replace("version = 1\n", "version = 99\n");
+        assert!(matches!(
+            Lock::parse(Path::new("x"), &newer),
+            Err(LockError::TooNew { found: 99, .. })
+        ));
+        let bad_sha = text.replacen(&"cd".repeat(32), "nothex", 1);
+        let err = Lock::parse(Path::new("x"), &bad_sha).expect_err("bad sha");
+        assert!(err.to_string().contains("not a sha256"), "{err}");
+        let escape = text.replacen("pool/main", "../pool/main", 1);
+        assert!(Lock::parse(Path::new("x"), &escape).is_err());
+        let unknown = text.replace("size = 42", "size = 42\nsizes = 1");
+        assert!(Lock::parse(Path::new("x"), &unknown).is_err());
+    }
+
+    #[test]
+    fn writes_only_when_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        let lock = sample();
+        assert!(lock.write_if_changed(&path).expect("write"));
+        assert!(!lock.write_if_changed(&path).expect("second write"));
+        let leftovers = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(leftovers, 1, "no temp files left behind");
+    }
+}

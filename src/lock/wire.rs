@@ -1,0 +1,60 @@
+//! `debless.lock` as written on disk, and its format policy.
+//!
+//! # Format policy
+//! - [`VERSION`] is bumped whenever a reader of the previous version would misread a new lock.
+//! - Readers refuse a newer version (with a hint to upgrade debless) and any unknown key, so a
+//!   lock is never half understood. Old versions stay readable; fixtures live under
+//!   `tests/it/fixtures/`.
+//! - The writer ([`super::write`]) is canonical: fixed key order, packages sorted by
+//!   (target, name, architecture), one key per line, so a daily re-lock diff shows only the
+//!   packages that moved.
+
+use serde::Deserialize;
+
+/// The lock format this debless writes and reads.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockWire {
+    pub version: u32,
+    pub manifest_digest: String,
+    pub architectures: Vec<String>,
+    pub roots: Vec<String>,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceWire>,
+    #[serde(default, rename = "package")]
+    pub packages: Vec<PackageWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceWire {
+    pub suite: String,
+    pub codename: String,
+    pub components: Vec<String>,
+    pub date: String,
+    pub valid_until: Option<String>,
+    pub inrelease_sha256: String,
+    #[serde(default)]
+    pub signed_by: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PackageWire {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub target: String,
+    pub suite: String,
+    pub source_package: String,
+    pub source_version: Option<String>,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    #[serde(default)]
+    pub depends: Vec<String>,
+    #[serde(default)]
+    pub required_by: Vec<String>,
+}

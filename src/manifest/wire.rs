@@ -1,0 +1,58 @@
+//! `debless.toml` exactly as written: serde structs that mirror the file, with no meaning
+//! attached yet. Unknown keys are refused here so that a typo never passes silently.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ManifestWire {
+    pub architectures: Option<Vec<String>>,
+    pub packages: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Which provider to take for a virtual package (`awk = "mawk"`).
+    #[serde(default)]
+    pub prefer: BTreeMap<String, String>,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceWire>,
+    #[serde(default)]
+    pub image: ImageWire,
+}
+
+/// One `[[source]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceWire {
+    pub suite: String,
+    pub components: Option<Vec<String>>,
+    pub url: Option<String>,
+    pub keyring: Option<String>,
+    pub priority: Option<i32>,
+}
+
+/// The `[image]` table: what `debless build` puts around the packages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageWire {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// `true`, `false` or `"auto"`.
+    pub merged_usr: Option<toml::Value>,
+    /// `gzip` (default) or `zstd`.
+    pub compression: Option<String>,
+    /// Packages allowed to overwrite files of other packages.
+    #[serde(default)]
+    pub allow_overwrite: Vec<String>,
+    /// Tag recorded in the OCI layout (`org.opencontainers.image.ref.name`).
+    pub tag: Option<String>,
+}
