@@ -1,1 +1,8 @@
-//! Stage `fetch`: see the crate documentation for where it sits in the pipeline.
+//! Stage `fetch`: the lock's `.deb` files, downloaded in parallel, verified against the lock's
+//! size and sha256, and kept in a content-addressed cache ([`cache`]) shared by every build.
+
+pub mod cache;
+pub mod download;
+
+pub use cache::DebCache;
+pub use download::{DebRequest, FetchError, FetchOptions, Progress, Transport, fetch_all};

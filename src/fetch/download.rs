@@ -1,0 +1,344 @@
+//! Parallel, verified downloads of locked `.deb` files into the [`DebCache`].
+//!
+//! Each package is tried against the archive roots in order (the manifest's mirror, then
+//! `--mirror` fallbacks such as a snapshot archive); every byte is hashed while it is written,
+//! and only a file whose size and sha256 match the lock is renamed into the cache.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cache::{DebCache, Mismatch};
+
+/// What one transport failure looked like; `NotFound` moves on to the next mirror quietly.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{url}: not found (404)")]
+    NotFound { url: String },
+    #[error("{url}: {message}")]
+    Failed { url: String, message: String },
+}
+
+/// Something that can stream a URL into a writer (the HTTP client; a fake in tests).
+pub trait Transport: Sync {
+    /// Streams `url` into `sink`, refusing bodies longer than `max_bytes`.
+    fn download(
+        &self,
+        url: &str,
+        sink: &mut dyn Write,
+        max_bytes: u64,
+    ) -> Result<u64, TransportError>;
+}
+
+/// One locked `.deb` to make available.
+#[derive(Clone, Debug)]
+pub struct DebRequest {
+    /// `name version arch`, for messages.
+    pub label: String,
+    /// Pool path relative to the archive root.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Archive roots to try, in order.
+    pub roots: Vec<String>,
+}
+
+/// How to fetch.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchOptions {
+    /// Use the cache only; fail listing what is missing.
+    pub offline: bool,
+    /// Downloads at once.
+    pub jobs: usize,
+}
+
+/// Progress events, for a progress bar or a summary line.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// A package was found in the cache.
+    Cached { bytes: u64 },
+    /// A package was downloaded and verified.
+    Downloaded { bytes: u64 },
+}
+
+/// Why a `.deb` could not be made available; each names the package.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(
+        "sha256 mismatch for `{label}` from {url}: the lock says {expected}, the download is {actual}"
+    )]
+    Sha256Mismatch {
+        label: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "size mismatch for `{label}` from {url}: the lock says {expected} bytes, the download has {actual} (truncated or replaced)"
+    )]
+    SizeMismatch {
+        label: String,
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("cannot download `{label}`: {}", attempts.join("; "))]
+    Unavailable {
+        label: String,
+        attempts: Vec<String>,
+    },
+    #[error("--offline: {} package(s) are not in the cache: {}", missing.len(), missing.join(", "))]
+    NotCached { missing: Vec<String> },
+    #[error("cache I/O for `{label}`: {source}")]
+    Cache {
+        label: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Joins an archive root and a pool path into a URL, escaping what HTTP servers dislike.
+pub fn pool_url(root: &str, path: &str) -> String {
+    let mut url = String::with_capacity(root.len() + path.len() + 1);
+    url.push_str(root.trim_end_matches('/'));
+    url.push('/');
+    for c in path.chars() {
+        match c {
+            ' ' => url.push_str("%20"),
+            '#' => url.push_str("%23"),
+            '?' => url.push_str("%3F"),
+            c => url.push(c),
+        }
+    }
+    url
+}
+
+/// Makes every requested `.deb` available in the cache and returns their paths, in request
+/// order. Downloads run `options.jobs` at a time; the first error is returned after the
+/// in-flight downloads finish (nothing half-written stays in the cache).
+pub fn fetch_all(
+    requests: &[DebRequest],
+    cache: &DebCache,
+    transport: &dyn Transport,
+    options: FetchOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<PathBuf>, FetchError> {
+    let mut paths: Vec<Option<PathBuf>> = requests
+        .iter()
+        .map(|r| cache.lookup(&r.sha256, r.size))
+        .collect();
+    for (request, path) in requests.iter().zip(&paths) {
+        if path.is_some() {
+            progress(Progress::Cached {
+                bytes: request.size,
+            });
+        }
+    }
+    let todo: Vec<usize> = (0..requests.len())
+        .filter(|&i| paths[i].is_none())
+        .collect();
+    if options.offline && !todo.is_empty() {
+        return Err(FetchError::NotCached {
+            missing: todo.iter().map(|&i| requests[i].label.clone()).collect(),
+        });
+    }
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, 32).min(todo.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let slot = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&index) = todo.get(slot) else { break };
+                    let outcome = fetch_one(&requests[index], cache, transport);
+                    if outcome.is_ok() {
+                        progress(Progress::Downloaded {
+                            bytes: requests[index].size,
+                        });
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((index, outcome));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(index, _)| *index);
+    for (index, outcome) in results {
+        paths[index] = Some(outcome?);
+    }
+    Ok(paths
+        .into_iter()
+        .map(|p| p.expect("every request was cached or downloaded"))
+        .collect())
+}
+
+fn fetch_one(
+    request: &DebRequest,
+    cache: &DebCache,
+    transport: &dyn Transport,
+) -> Result<PathBuf, FetchError> {
+    let io_error = |source| FetchError::Cache {
+        label: request.label.clone(),
+        source,
+    };
+    let mut attempts = Vec::new();
+    for root in &request.roots {
+        let url = pool_url(root, &request.path);
+        let mut pending = cache.begin().map_err(io_error)?;
+        // One byte more than expected, so an oversized body is caught as a size mismatch.
+        match transport.download(&url, &mut pending, request.size + 1) {
+            Ok(_) => {}
+            Err(err) => {
+                attempts.push(err.to_string());
+                continue;
+            }
+        }
+        return match pending
+            .commit(&request.sha256, request.size)
+            .map_err(io_error)?
+        {
+            Ok(path) => Ok(path),
+            Err(Mismatch::Size { expected, actual }) => Err(FetchError::SizeMismatch {
+                label: request.label.clone(),
+                url,
+                expected,
+                actual,
+            }),
+            Err(Mismatch::Sha256 { expected, actual }) => Err(FetchError::Sha256Mismatch {
+                label: request.label.clone(),
+                url,
+                expected,
+                actual,
+            }),
+        };
+    }
+    Err(FetchError::Unavailable {
+        label: request.label.clone(),
+        attempts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    /// Serves fixed bodies by URL.
+    struct Fake(BTreeMap<String, Vec<u8>>);
+
+    impl Transport for Fake {
+        fn download(
+            &self,
+            url: &str,
+            sink: &mut dyn Write,
+            max_bytes: u64,
+        ) -> Result<u64, TransportError> {
+            let body = self.0.get(url).ok_or_else(|| TransportError::NotFound {
+                url: url.to_owned(),
+            })?;
+            let n = body
+                .len()
+                .min(usize::try_from(max_bytes).unwrap_or(usize::MAX));
+            sink.write_all(&body[..n])
+                .map_err(|e| TransportError::Failed {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                })?;
+            Ok(n as u64)
+        }
+    }
+
+    fn request(label: &str, body: &[u8], roots: &[&str]) -> DebRequest {
+        DebRequest {
+            label: label.into(),
+            path: format!("pool/main/{label}.deb"),
+            size: body.len() as u64,
+            sha256: hex::encode(Sha256::digest(body)),
+            roots: roots.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    const OPTS: FetchOptions = FetchOptions {
+        offline: false,
+        jobs: 4,
+    };
+
+    #[test]
+    fn downloads_verifies_and_falls_back() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = DebCache::new(root.path());
+        let fake = Fake(BTreeMap::from([
+            ("http://a/pool/main/one.deb".into(), b"one".to_vec()),
+            ("http://b/pool/main/two.deb".into(), b"two!".to_vec()),
+        ]));
+        let requests = [
+            request("one", b"one", &["http://a"]),
+            request("two", b"two!", &["http://a", "http://b"]),
+        ];
+        let paths = fetch_all(&requests, &cache, &fake, OPTS, &|_| {}).expect("fetched");
+        assert_eq!(std::fs::read(&paths[1]).expect("read"), b"two!");
+        // Warm and offline: served from the cache without the transport.
+        let empty = Fake(BTreeMap::new());
+        let offline = FetchOptions {
+            offline: true,
+            ..OPTS
+        };
+        let again = fetch_all(&requests, &cache, &empty, offline, &|_| {}).expect("cached");
+        assert_eq!(again, paths);
+    }
+
+    #[test]
+    fn names_the_culprit() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = DebCache::new(root.path());
+        let fake = Fake(BTreeMap::from([
+            ("http://a/pool/main/evil.deb".into(), b"EVIL".to_vec()),
+            ("http://a/pool/main/cut.deb".into(), b"cu".to_vec()),
+        ]));
+        let evil = request("evil", b"good", &["http://a"]);
+        let err = fetch_all(&[evil], &cache, &fake, OPTS, &|_| {}).expect_err("sha mismatch");
+        assert!(
+            matches!(&err, FetchError::Sha256Mismatch { label, .. } if label == "evil"),
+            "{err}"
+        );
+        let cut = request("cut", b"cut", &["http://a"]);
+        let err = fetch_all(&[cut], &cache, &fake, OPTS, &|_| {}).expect_err("truncated");
+        assert!(
+            matches!(err, FetchError::SizeMismatch { actual: 2, .. }),
+            "{err}"
+        );
+        let gone = request("gone", b"x", &["http://a"]);
+        let err = fetch_all(&[gone.clone()], &cache, &fake, OPTS, &|_| {}).expect_err("404");
+        assert!(err.to_string().contains("gone"), "{err}");
+        let offline = FetchOptions {
+            offline: true,
+            ..OPTS
+        };
+        let err = fetch_all(&[gone], &cache, &fake, offline, &|_| {}).expect_err("offline");
+        assert!(matches!(err, FetchError::NotCached { .. }));
+        assert_eq!(
+            std::fs::read_dir(root.path().join("debs/sha256"))
+                .expect("list")
+                .count(),
+            0,
+            "nothing unverified entered the cache"
+        );
+    }
+
+    #[test]
+    fn escapes_pool_paths() {
+        assert_eq!(
+            pool_url("http://m/debian/", "pool/main/a b+c.deb"),
+            "http://m/debian/pool/main/a%20b+c.deb"
+        );
+    }
+}
