@@ -1,1 +1,91 @@
-//! Stage `cli`: see the crate documentation for where it sits in the pipeline.
+//! Stage `cli`: the commands users run. Each command is a thin file: its clap arguments (whose
+//! doc comments are the `--help` text) and one call into the stages.
+
+pub mod diagnostics;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::manifest;
+
+/// Compose reproducible container images from Debian packages, without apt, dpkg or Docker.
+///
+/// `debless lock` resolves the packages of `debless.toml` against signed Debian indices and
+/// pins every .deb in `debless.lock`; `debless build` turns that lock into a deterministic OCI
+/// image.
+#[derive(Debug, Parser)]
+#[command(name = "debless", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, clap::Args)]
+pub struct Globals {
+    /// The manifest to read; its lock lives beside it as `debless.lock`.
+    #[arg(long, global = true, default_value = manifest::FILE_NAME, value_name = "PATH")]
+    pub manifest: PathBuf,
+    /// Where verified indices and .deb files are cached [default: $XDG_CACHE_HOME/debless].
+    #[arg(long, global = true, env = crate::env::DEBLESS_CACHE_DIR, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more detail (resolver notes, each download).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+impl Globals {
+    /// The cache root.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(crate::env::default_cache_dir)
+    }
+
+    /// The lock file beside the manifest.
+    pub fn lock_path(&self) -> PathBuf {
+        self.manifest
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(crate::lock::FILE_NAME)
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve the manifest against signed Debian indices and write debless.lock.
+    Lock(lock::LockArgs),
+    /// Build an OCI image from debless.lock alone (never resolves).
+    Build(build::BuildArgs),
+}
+
+pub mod build;
+pub mod lock;
+
+/// Runs debless with the process's arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Lock(args) => lock::run(&cli.globals, &args),
+        Command::Build(args) => build::run(&cli.globals, &args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => diagnostics::report(&err),
+    }
+}
+
+/// A status line on stderr unless `--quiet`.
+pub fn status(globals: &Globals, message: std::fmt::Arguments<'_>) {
+    if !globals.quiet {
+        eprintln!("{message}");
+    }
+}

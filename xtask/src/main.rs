@@ -1,1 +1,93 @@
-fn main() {}
+//! Project chores: `cargo xtask test` (the one test command: installs the tools the tests
+//! drive, then runs every test) and `cargo xtask bench` (debless side by side with apt and
+//! mmdebstrap on the same work, printed as ratios; timings never live in tests).
+
+mod bench;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, Result, bail};
+
+/// Debian packages whose tools the integration tests drive, by the binary that proves each
+/// is installed.
+const TEST_TOOLS: &[(&str, &str)] = &[
+    ("skopeo", "skopeo"),
+    ("umoci", "umoci"),
+    ("runc", "runc"),
+    ("oci-image-tool", "oci-image-tool"),
+    ("dpkg-deb", "dpkg"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether `binary` is on PATH (or in an sbin directory, where runc lives).
+pub fn have(binary: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|dir| dir.join(binary).is_file())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages the tests need (when running as root on a Debian host and a
+/// tool is missing), then runs the whole test suite.
+fn test(extra: &[String]) -> Result<()> {
+    let missing: Vec<&str> = TEST_TOOLS
+        .iter()
+        .filter(|(binary, _)| !have(binary))
+        .map(|(_, package)| *package)
+        .collect();
+    if !missing.is_empty() {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        if root && have("apt-get") {
+            eprintln!("xtask: installing test tools: {}", missing.join(" "));
+            run(Command::new("apt-get")
+                .args(["update", "-qq"])
+                .env("DEBIAN_FRONTEND", "noninteractive"))?;
+            run(Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        } else {
+            eprintln!(
+                "xtask: tests that drive {} will skip (not installed; run as root to install)",
+                missing.join(", ")
+            );
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra))
+}

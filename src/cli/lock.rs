@@ -1,0 +1,262 @@
+//! `debless lock`: manifest → verified suites → resolution → `debless.lock`.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+
+use super::diagnostics::Diagnostic;
+use super::{Globals, status};
+use crate::lock::{Lock, LockedSource};
+use crate::manifest::Manifest;
+use crate::repo::{self, Http, IndexCache, Keyring, Mirrors, SuiteRequest, VerifiedSuite};
+use crate::resolve::{self, Pin, Request, SourcePackages, Universe};
+
+/// Arguments of `debless lock`.
+#[derive(Debug, clap::Args)]
+pub struct LockArgs {
+    /// Do not write; exit 3 if debless.lock does not match the manifest (a CI guard).
+    #[arg(long, conflicts_with = "update")]
+    pub check: bool,
+    /// Move the named packages (all when none are named) to the newest versions the suites
+    /// offer; without it, pins that still satisfy the manifest are kept.
+    #[arg(long, num_args = 0.., value_name = "PKG")]
+    pub update: Option<Vec<String>>,
+}
+
+/// Runs `debless lock`.
+pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
+    let manifest = Manifest::load(&globals.manifest)?;
+    let lock_path = globals.lock_path();
+    let old = Lock::load(&lock_path)?;
+    if args.check {
+        return check(&manifest, old.as_ref(), &lock_path.display().to_string());
+    }
+    let started = std::time::Instant::now();
+    let suites = load_suites(globals, &manifest)?;
+    if let Some(old) = &old {
+        refuse_rollback(old, &suites)?;
+    }
+    let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
+    let mut resolutions = Vec::new();
+    for arch in &manifest.architectures {
+        let sources = suites
+            .iter()
+            .zip(&manifest.sources)
+            .map(|(suite, source)| SourcePackages {
+                label: suite.suite.clone(),
+                priority: source.priority,
+                packages: suite.packages.clone(),
+            })
+            .collect();
+        let universe = Universe::new(sources, std::slice::from_ref(arch));
+        let request = Request {
+            roots: manifest
+                .packages
+                .iter()
+                .map(|root| resolve::Root {
+                    name: root.name.clone(),
+                    arch: root.arch.clone(),
+                    constraint: root.constraint.clone(),
+                })
+                .collect(),
+            exclude: manifest.exclude.clone(),
+            prefer: manifest.prefer.clone(),
+            pins: pins
+                .iter()
+                .filter(|pin| pin.0 == *arch)
+                .map(|pin| pin.1.clone())
+                .collect(),
+            already_installed: Vec::new(),
+        };
+        let resolution = resolve::resolve(&universe, &request)
+            .with_context(|| format!("resolving the manifest's packages for {arch}"))?;
+        for note in &resolution.notes {
+            status(globals, format_args!("note ({arch}): {note}"));
+        }
+        resolutions.push((arch.clone(), resolution));
+    }
+    let sources: Vec<LockedSource> = suites.iter().map(locked_source).collect();
+    let lock = Lock::from_resolutions(&manifest, sources, &resolutions);
+    let changed = lock.write_if_changed(&lock_path)?;
+    let count = lock.packages.len();
+    let archs: Vec<&str> = manifest.architectures.iter().map(|a| a.as_str()).collect();
+    status(
+        globals,
+        format_args!(
+            "{} {count} packages for {} from {} in {:.2}s",
+            if changed {
+                format!("Locked {}:", lock_path.display())
+            } else {
+                format!("{} is up to date:", lock_path.display())
+            },
+            archs.join(", "),
+            suites
+                .iter()
+                .map(|s| s.suite.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+fn check(manifest: &Manifest, old: Option<&Lock>, lock_name: &str) -> Result<()> {
+    let Some(old) = old else {
+        return Err(Diagnostic::outdated(
+            format!("`{lock_name}` does not exist"),
+            "run `debless lock` to create it",
+        )
+        .into());
+    };
+    match old.staleness(manifest) {
+        None => Ok(()),
+        Some(stale) => Err(Diagnostic::outdated(
+            format!("`{lock_name}` does not match the manifest: {stale}"),
+            "run `debless lock` and commit the new lock",
+        )
+        .into()),
+    }
+}
+
+/// Fetches and verifies every suite of the manifest, in parallel.
+fn load_suites(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSuite>> {
+    let http = Http::new()?;
+    let cache = IndexCache::new(&globals.cache_dir());
+    let now = SystemTime::now();
+    let needs_mirror = manifest.sources.iter().any(|s| s.url.is_none());
+    let mirrors = if needs_mirror {
+        Some(Mirrors::discover().map_err(|err| {
+            Diagnostic::new(
+                err.to_string(),
+                "set DEBLESS_MIRROR=http://<host>/debian or give each [[source]] a `url`",
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut roots = Vec::new();
+    let mut keyrings = Vec::new();
+    for source in &manifest.sources {
+        roots.push(match (&source.url, &mirrors) {
+            (Some(url), _) => url.clone(),
+            (None, Some(mirrors)) => mirrors.root_for(&source.suite)?.to_owned(),
+            (None, None) => unreachable!("mirrors are discovered when a source has no url"),
+        });
+        keyrings.push(match &source.keyring {
+            Some(path) => Keyring::from_file(path)?,
+            None => Keyring::debian()?,
+        });
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = manifest
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let (http, cache, root, keyring) = (&http, &cache, &roots[i], &keyrings[i]);
+                scope.spawn(move || {
+                    let request = SuiteRequest {
+                        root,
+                        suite: &source.suite,
+                        components: &source.components,
+                        architectures: &manifest.architectures,
+                        keyring,
+                    };
+                    repo::load_suite(http, cache, &request, now)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a suite loader thread panicked"))?
+                    .map_err(anyhow::Error::from)
+            })
+            .collect()
+    })
+}
+
+/// apt's rollback guard: a suite whose signed `Date` is older than the one already locked is
+/// a mirror going backwards (or an attacker replaying an old Release).
+fn refuse_rollback(old: &Lock, suites: &[VerifiedSuite]) -> Result<()> {
+    for suite in suites {
+        if let Some(locked) = old.source(&suite.suite)
+            && suite.date < locked.date
+        {
+            return Err(Diagnostic::new(
+                format!(
+                    "suite `{}`: the mirror's Release is dated {}, older than the {} already locked",
+                    suite.suite,
+                    crate::timestamp::format_rfc3339(suite.date),
+                    crate::timestamp::format_rfc3339(locked.date)
+                ),
+                "the mirror is behind or replaying an old Release; use another mirror (DEBLESS_MIRROR)",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Pins from the old lock: all of them without `--update`, none with a bare `--update`, all
+/// but the named packages with `--update PKG…`.
+fn pins_to_keep(
+    old: Option<&Lock>,
+    update: Option<&[String]>,
+) -> Result<Vec<(crate::debian::Arch, Pin)>> {
+    let Some(old) = old else {
+        return Ok(Vec::new());
+    };
+    let refresh: BTreeSet<&str> = match update {
+        None => BTreeSet::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(names) => {
+            for name in names {
+                if !old.packages.iter().any(|p| &p.name == name) {
+                    return Err(Diagnostic::new(
+                        format!("--update: `{name}` is not in the lock"),
+                        "name packages that `debless.lock` lists, or use --update alone for all",
+                    )
+                    .into());
+                }
+            }
+            names.iter().map(String::as_str).collect()
+        }
+    };
+    Ok(old
+        .packages
+        .iter()
+        .filter(|p| !refresh.contains(p.name.as_str()))
+        .map(|p| {
+            (
+                p.target.clone(),
+                Pin {
+                    name: p.name.clone(),
+                    arch: p.architecture.clone(),
+                    version: p.version.clone(),
+                },
+            )
+        })
+        .collect())
+}
+
+fn locked_source(suite: &VerifiedSuite) -> LockedSource {
+    LockedSource {
+        suite: suite.suite.clone(),
+        codename: suite.codename.clone(),
+        components: suite
+            .indices
+            .iter()
+            .map(|i| i.component.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        date: suite.date,
+        valid_until: suite.valid_until,
+        inrelease_sha256: suite.inrelease_sha256.clone(),
+        signed_by: suite.signers.clone(),
+    }
+}
