@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::debian::relation::is_package_name;
 use crate::debian::{Arch, Version};
 use crate::manifest::Manifest;
+use crate::resolve::Resolution;
 use crate::timestamp::parse_rfc3339;
 use wire::{LockWire, VERSION};
 
@@ -312,6 +313,48 @@ fn sort_key(p: &LockedPackage) -> (String, String, String) {
 }
 
 impl Lock {
+    /// Builds the lock of a manifest from its verified suites and one resolution per target
+    /// architecture.
+    pub fn from_resolutions(
+        manifest: &Manifest,
+        sources: Vec<LockedSource>,
+        resolutions: &[(Arch, Resolution)],
+    ) -> Self {
+        let mut packages = Vec::new();
+        for (target, resolution) in resolutions {
+            for chosen in &resolution.packages {
+                let p = &chosen.package;
+                packages.push(LockedPackage {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    architecture: p.architecture.clone(),
+                    target: target.clone(),
+                    suite: chosen.source_label.clone(),
+                    source_package: p.source.clone(),
+                    source_version: p.source_version.clone(),
+                    path: p.filename.clone(),
+                    size: p.size,
+                    sha256: p.sha256.clone(),
+                    depends: chosen.depends_on.clone(),
+                    required_by: chosen.required_by.clone(),
+                });
+            }
+        }
+        let mut lock = Self {
+            manifest_digest: manifest.lock_inputs_digest(),
+            architectures: manifest
+                .architectures
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            roots: manifest.packages.iter().map(|r| r.text.clone()).collect(),
+            sources,
+            packages,
+        };
+        lock.normalise();
+        lock
+    }
+
     /// Sorts packages and their name lists into canonical order.
     pub fn normalise(&mut self) {
         self.packages.sort_by_key(sort_key);

@@ -1,0 +1,305 @@
+//! `debless build`: `debless.lock` → verified `.deb` files → rootfs → OCI image.
+//!
+//! The lock is the whole truth: no index is read and nothing is resolved here.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+
+use super::diagnostics::Diagnostic;
+use super::{Globals, status};
+use crate::debian::Arch;
+use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
+use crate::lock::{Lock, LockedPackage};
+use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
+use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
+use crate::repo::{Http, Mirrors};
+use crate::rootfs::{self, MergedUsr, PackageDeb, RootfsOptions};
+
+/// The container formats `--output` can be written in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// An OCI image layout directory (`oci:DIR` for skopeo).
+    #[default]
+    Oci,
+    /// The OCI layout as one tar file (`oci-archive:FILE`).
+    OciArchive,
+    /// A `docker load` tarball (`docker-archive:FILE`; one architecture).
+    DockerArchive,
+}
+
+/// Arguments of `debless build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Where to write the image (a directory for `oci`, a file for the archive formats).
+    #[arg(short, long, value_name = "PATH", required_unless_present = "rootfs")]
+    pub output: Option<PathBuf>,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Also write the image's files as a directory tree (one subdirectory per architecture
+    /// when the manifest has several).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Use only the cache; fail listing the packages that are not in it.
+    #[arg(long)]
+    pub offline: bool,
+    /// Archive roots to try, in order, after the manifest's mirror (e.g. a snapshot archive
+    /// when the mirror no longer has an old version).
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// Downloads at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
+    /// The image reference recorded in the layout or archive [default: the manifest's
+    /// `image.tag`, else `latest`].
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// Runs `debless build`.
+pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
+    let started = Instant::now();
+    let manifest = Manifest::load(&globals.manifest)?;
+    let lock = load_current_lock(globals, &manifest)?;
+    let epoch = image_epoch(&lock)?;
+    let debs = fetch_debs(globals, args, &manifest, &lock)?;
+
+    let mut images = Vec::new();
+    for arch in &manifest.architectures {
+        let packages: Vec<&LockedPackage> = lock.packages_for(arch).collect();
+        let package_debs: Vec<PackageDeb> = packages
+            .iter()
+            .map(|p| PackageDeb {
+                name: p.name.clone(),
+                version: p.version.to_string(),
+                arch: p.architecture.clone(),
+                path: debs.path_of(&p.sha256),
+            })
+            .collect();
+        let options = RootfsOptions {
+            merged_usr: match manifest.image.merged_usr {
+                MergedUsrSetting::Yes => MergedUsr::Yes,
+                MergedUsrSetting::No => MergedUsr::No,
+                MergedUsrSetting::Auto => MergedUsr::Auto,
+            },
+            allow_overwrite: manifest.image.allow_overwrite.clone(),
+            generated_mtime: epoch,
+        };
+        let tree = rootfs::assemble(&package_debs, &options)
+            .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        if let Some(dir) = &args.rootfs {
+            let dir = if manifest.architectures.len() > 1 {
+                dir.join(arch.as_str())
+            } else {
+                dir.clone()
+            };
+            tree.write_to_dir(&dir)?;
+        }
+        let image = oci::build_image(&tree, &image_spec(&manifest), &oci_options(&manifest, arch, epoch))?;
+        images.push((arch.clone(), packages.len(), image));
+    }
+
+    let tag = args
+        .tag
+        .clone()
+        .or_else(|| manifest.image.tag.clone())
+        .unwrap_or_else(|| "latest".to_owned());
+    let built: Vec<BuiltImage> = images.iter().map(|(_, _, image)| image.clone()).collect();
+    let digest = match (&args.output, args.format) {
+        (None, _) => None,
+        (Some(path), OutputFormat::Oci) => Some(oci::write_oci_layout(path, &built, &tag)?),
+        (Some(path), OutputFormat::OciArchive) => Some(oci::write_oci_archive(path, &built, &tag)?),
+        (Some(path), OutputFormat::DockerArchive) => {
+            Some(oci::write_docker_archive(path, &built, &tag)?)
+        }
+    };
+    for (arch, count, image) in &images {
+        let bytes: u64 = image.layers.iter().map(|l| l.size).sum();
+        status(
+            globals,
+            format_args!(
+                "Built {arch}: {count} packages, {:.1} MB compressed, manifest {}",
+                bytes as f64 / 1e6,
+                image.manifest.digest
+            ),
+        );
+    }
+    if let (Some(path), Some(digest)) = (&args.output, digest) {
+        status(
+            globals,
+            format_args!(
+                "Wrote {} ({}) {digest} in {:.2}s",
+                path.display(),
+                tag,
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        println!("{digest}");
+    }
+    Ok(())
+}
+
+/// The lock beside the manifest, refused when missing or out of date (exit 3).
+fn load_current_lock(globals: &Globals, manifest: &Manifest) -> Result<Lock> {
+    let lock_path = globals.lock_path();
+    let Some(lock) = Lock::load(&lock_path)? else {
+        return Err(Diagnostic::outdated(
+            format!("`{}` does not exist", lock_path.display()),
+            "run `debless lock` first: build reads only the lock",
+        )
+        .into());
+    };
+    if let Some(stale) = lock.staleness(manifest) {
+        return Err(Diagnostic::outdated(
+            format!("`{}` does not match the manifest: {stale}", lock_path.display()),
+            "run `debless lock` to update the lock, then build again",
+        )
+        .into());
+    }
+    Ok(lock)
+}
+
+/// `SOURCE_DATE_EPOCH` if set, else the newest locked Release date: the same lock gives the
+/// same image on any day.
+fn image_epoch(lock: &Lock) -> Result<i64> {
+    match crate::env::var(crate::env::SOURCE_DATE_EPOCH) {
+        Some(text) => text.trim().parse().map_err(|_| {
+            Diagnostic::new(
+                format!("SOURCE_DATE_EPOCH=`{text}` is not a number of seconds"),
+                "set it to a Unix timestamp such as `$(git log -1 --format=%ct)`",
+            )
+            .into()
+        }),
+        None => Ok(lock.newest_release_date()),
+    }
+}
+
+/// Downloads (or finds in the cache) every locked `.deb` of every architecture.
+fn fetch_debs(
+    globals: &Globals,
+    args: &BuildArgs,
+    manifest: &Manifest,
+    lock: &Lock,
+) -> Result<DebCache> {
+    let cache = DebCache::new(&globals.cache_dir());
+    let mirrors = if args.offline || manifest.sources.iter().all(|s| s.url.is_some()) {
+        None
+    } else {
+        match Mirrors::discover() {
+            Ok(mirrors) => Some(mirrors),
+            Err(_) if !args.mirrors.is_empty() => None,
+            Err(err) => {
+                return Err(Diagnostic::new(
+                    err.to_string(),
+                    "set DEBLESS_MIRROR=http://<host>/debian, pass --mirror URL, or build --offline from the cache",
+                )
+                .into());
+            }
+        }
+    };
+    let roots_for = |suite: &str| -> Vec<String> {
+        let mut roots = Vec::new();
+        if let Some(source) = manifest.sources.iter().find(|s| s.suite == suite) {
+            if let Some(url) = &source.url {
+                roots.push(url.clone());
+            } else if let Some(root) = mirrors.as_ref().and_then(|m| m.root_for(suite).ok()) {
+                roots.push(root.to_owned());
+            }
+        }
+        roots.extend(args.mirrors.iter().map(|m| m.trim_end_matches('/').to_owned()));
+        roots
+    };
+    let mut requests: Vec<DebRequest> = Vec::new();
+    for package in &lock.packages {
+        if requests.iter().any(|r| r.sha256 == package.sha256) {
+            continue;
+        }
+        requests.push(DebRequest {
+            label: format!("{} {} {}", package.name, package.version, package.architecture),
+            path: package.path.clone(),
+            size: package.size,
+            sha256: package.sha256.clone(),
+            roots: roots_for(&package.suite),
+        });
+    }
+    let http = Http::new()?;
+    let total: u64 = requests.iter().map(|r| r.size).sum();
+    let bar = progress_bar(globals, total);
+    let on_progress = |event: Progress| match event {
+        Progress::Cached { bytes } | Progress::Downloaded { bytes } => bar.inc(bytes),
+    };
+    let options = FetchOptions {
+        offline: args.offline,
+        jobs: args.jobs,
+    };
+    let result = fetch::fetch_all(&requests, &cache, &http, options, &on_progress);
+    bar.finish_and_clear();
+    let paths = result.map_err(|err| match &err {
+        fetch::FetchError::NotCached { .. } => anyhow::Error::new(Diagnostic::new(
+            err.to_string(),
+            "run `debless build` once without --offline to fill the cache",
+        )),
+        _ => anyhow::Error::new(err),
+    })?;
+    status(
+        globals,
+        format_args!(
+            "Fetched {} packages ({:.1} MB) into {}",
+            paths.len(),
+            total as f64 / 1e6,
+            display_cache(&globals.cache_dir())
+        ),
+    );
+    Ok(cache)
+}
+
+fn display_cache(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// A byte progress bar on a terminal; hidden otherwise (the summary line says the rest).
+fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if globals.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} fetching {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn image_spec(manifest: &Manifest) -> ImageSpec {
+    let image = &manifest.image;
+    let mut spec = ImageSpec {
+        entrypoint: image.entrypoint.clone(),
+        cmd: image.cmd.clone(),
+        user: image.user.clone(),
+        workdir: image.workdir.clone(),
+        labels: image.labels.clone(),
+        annotations: image.annotations.clone(),
+        ..ImageSpec::default()
+    };
+    for (key, value) in &image.env {
+        spec.env.retain(|kv| kv.split('=').next() != Some(key.as_str()));
+        spec.env.push(format!("{key}={value}"));
+    }
+    spec
+}
+
+fn oci_options(manifest: &Manifest, arch: &Arch, epoch: i64) -> OciOptions {
+    OciOptions {
+        epoch,
+        compression: match manifest.image.compression {
+            CompressionSetting::Gzip => Compression::Gzip,
+            CompressionSetting::Zstd => Compression::Zstd,
+        },
+        arch: arch.clone(),
+        layers: 1,
+    }
+}
