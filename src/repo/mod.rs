@@ -1,1 +1,257 @@
-//! Stage `repo`: see the crate documentation for where it sits in the pipeline.
+//! Stage `repo`: from a mirror root and a suite name to verified `Packages` records.
+//!
+//! Trust flows in one direction (issue "debless lock", Trust section):
+//! 1. `dists/<suite>/InRelease` is fetched and its OpenPGP signatures checked against the
+//!    keyring ([`signature`]); only when InRelease is 404 is the pair `Release` +
+//!    `Release.gpg` used instead (debian-notes §1.5).
+//! 2. The verified text, never the raw file, is parsed ([`release`]) and checked for
+//!    freshness (`Valid-Until`, `Date` in the future).
+//! 3. Each index is fetched by the sha256 the Release lists (by-hash URL first), its size
+//!    and sha256 checked before decompression, and kept in an [`IndexCache`] so a warm run
+//!    fetches only InRelease ([`index`]).
+//!
+//! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
+//! [`signature`], [`release`], [`index`].
+
+pub mod http;
+pub mod index;
+pub mod mirror;
+pub mod release;
+pub mod signature;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::debian::{Arch, BinaryPackage};
+
+pub use http::{Http, HttpError};
+pub use index::{IndexCache, IndexRef};
+pub use mirror::{MirrorError, Mirrors};
+pub use release::{IndexFile, Release, ReleaseError};
+pub use signature::{Keyring, SignatureError, VerifiedText};
+
+/// One suite to load: where, which components and architectures, trusted by which keys.
+#[derive(Clone, Copy, Debug)]
+pub struct SuiteRequest<'a> {
+    /// Archive root, no trailing slash (`Mirrors::root_for`).
+    pub root: &'a str,
+    pub suite: &'a str,
+    pub components: &'a [String],
+    /// Real architectures only: `binary-<arch>` already holds `Architecture: all`.
+    pub architectures: &'a [Arch],
+    pub keyring: &'a Keyring,
+}
+
+/// A suite whose Release was verified and whose indices matched it.
+#[derive(Clone, Debug)]
+pub struct VerifiedSuite {
+    /// The name asked for (`bookworm`, `bookworm-security`).
+    pub suite: String,
+    /// The Release's `Codename` (the suite name when absent).
+    pub codename: String,
+    pub root: String,
+    /// Release `Date`, unix seconds.
+    pub date: i64,
+    pub valid_until: Option<i64>,
+    /// sha256 of the signed file fetched (InRelease, or Release in the fallback).
+    pub inrelease_sha256: String,
+    /// Primary fingerprints of the good signatures.
+    pub signers: Vec<String>,
+    pub release: Release,
+    /// One per component and architecture, in request order.
+    pub indices: Vec<IndexRef>,
+    /// Every stanza of every index, in index order.
+    pub packages: Vec<BinaryPackage>,
+}
+
+/// Why a suite could not be loaded; each variant names the suite and the culprit.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("suite `{suite}` does not exist at `{root}` (no InRelease, no Release)")]
+    UnknownSuite { suite: String, root: String },
+    #[error("suite `{suite}`: `{url}`: {source}")]
+    Signature {
+        suite: String,
+        url: String,
+        #[source]
+        source: SignatureError,
+    },
+    #[error("suite `{suite}`: {source}")]
+    Release {
+        suite: String,
+        #[source]
+        source: ReleaseError,
+    },
+    #[error("suite `{suite}` has no component `{component}` (it has: {})", available.join(", "))]
+    MissingComponent {
+        suite: String,
+        component: String,
+        available: Vec<String>,
+    },
+    #[error("suite `{suite}` has no architecture `{arch}` (it has: {})", available.join(", "))]
+    MissingArchitecture {
+        suite: String,
+        arch: Arch,
+        available: Vec<String>,
+    },
+    #[error("suite `{suite}`: the Release lists no Packages index for `{component}` on `{arch}`")]
+    NoIndex {
+        suite: String,
+        component: String,
+        arch: Arch,
+    },
+    #[error(
+        "suite `{suite}`: `{url}` does not match the signed Release: expected {expected_size} bytes with sha256 {expected_sha256}, got {actual_size} bytes with sha256 {actual_sha256}"
+    )]
+    IndexMismatch {
+        suite: String,
+        url: String,
+        expected_size: u64,
+        actual_size: u64,
+        expected_sha256: String,
+        actual_sha256: String,
+    },
+    #[error("suite `{suite}`: index `{path}`: {reason}")]
+    BadIndex {
+        suite: String,
+        path: String,
+        reason: String,
+    },
+    #[error("index cache `{path}`: {source}")]
+    Cache {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Fetches, verifies and parses one suite (see the module doc for the order of checks).
+pub fn load_suite(
+    http: &Http,
+    cache: &IndexCache,
+    req: &SuiteRequest<'_>,
+    now: SystemTime,
+) -> Result<VerifiedSuite, RepoError> {
+    let suite = req.suite;
+    let (signed_sha256, verified) = fetch_verified_release(http, req, now)?;
+    let release_error = |source| RepoError::Release {
+        suite: suite.to_owned(),
+        source,
+    };
+    let release = Release::parse(&verified.text).map_err(release_error)?;
+    release
+        .check_fresh(suite, unix_seconds(now))
+        .map_err(release_error)?;
+    for component in req.components {
+        if !release.has_component(component) {
+            return Err(RepoError::MissingComponent {
+                suite: suite.to_owned(),
+                component: component.clone(),
+                available: release.components.clone(),
+            });
+        }
+    }
+    for arch in req.architectures {
+        if !release.has_architecture(arch.as_str()) {
+            return Err(RepoError::MissingArchitecture {
+                suite: suite.to_owned(),
+                arch: arch.clone(),
+                available: release.architectures.clone(),
+            });
+        }
+    }
+    let source = index::IndexSource {
+        http,
+        cache,
+        root: req.root,
+        suite,
+        release: &release,
+    };
+    let wanted: Vec<(&String, &Arch)> = req
+        .components
+        .iter()
+        .flat_map(|component| req.architectures.iter().map(move |arch| (component, arch)))
+        .collect();
+    let loaded: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = wanted
+            .iter()
+            .map(|(component, arch)| scope.spawn(|| source.load(component, arch)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("an index worker does not panic"))
+            .collect()
+    });
+    let mut indices = Vec::with_capacity(loaded.len());
+    let mut packages = Vec::new();
+    for result in loaded {
+        let (index, mut index_packages) = result?;
+        indices.push(index);
+        packages.append(&mut index_packages);
+    }
+    Ok(VerifiedSuite {
+        suite: suite.to_owned(),
+        codename: release.codename.clone().unwrap_or_else(|| suite.to_owned()),
+        root: req.root.to_owned(),
+        date: release.date,
+        valid_until: release.valid_until,
+        inrelease_sha256: signed_sha256,
+        signers: verified.signers,
+        release,
+        indices,
+        packages,
+    })
+}
+
+/// InRelease, or Release + Release.gpg when InRelease is 404; returns the sha256 of the signed
+/// file and its verified text.
+fn fetch_verified_release(
+    http: &Http,
+    req: &SuiteRequest<'_>,
+    now: SystemTime,
+) -> Result<(String, VerifiedText), RepoError> {
+    let dists = format!("{}/dists/{}", req.root, req.suite);
+    let signature_error = |url: &str, source| RepoError::Signature {
+        suite: req.suite.to_owned(),
+        url: url.to_owned(),
+        source,
+    };
+    let inrelease_url = format!("{dists}/InRelease");
+    match http.get(&inrelease_url) {
+        Ok(bytes) => {
+            let verified = signature::verify_inrelease(&bytes, req.keyring, now)
+                .map_err(|err| signature_error(&inrelease_url, err))?;
+            return Ok((index::sha256_hex(&bytes), verified));
+        }
+        Err(HttpError::NotFound { .. }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let release_url = format!("{dists}/Release");
+    let release = match http.get(&release_url) {
+        Ok(bytes) => bytes,
+        Err(HttpError::NotFound { .. }) => {
+            return Err(RepoError::UnknownSuite {
+                suite: req.suite.to_owned(),
+                root: req.root.to_owned(),
+            });
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let signature_url = format!("{dists}/Release.gpg");
+    let signature = match http.get(&signature_url) {
+        Ok(bytes) => bytes,
+        Err(HttpError::NotFound { .. }) => Vec::new(),
+        Err(err) => return Err(err.into()),
+    };
+    let verified = signature::verify_detached(&release, &signature, req.keyring, now)
+        .map_err(|err| signature_error(&signature_url, err))?;
+    Ok((index::sha256_hex(&release), verified))
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}

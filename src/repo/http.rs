@@ -1,0 +1,256 @@
+//! A small blocking HTTP client for mirrors: timeouts, a `debless/<version>` user agent, three
+//! attempts with backoff for transient failures, 404 as its own error, and errors that name
+//! the URL. Shared by `repo` (InRelease, indices) and `fetch` (.deb files); cloning is cheap
+//! and a clone may be used from any thread (reqwest's blocking client is `Send + Sync`).
+//!
+//! What is transient: connection failures, timeouts, 5xx statuses and bodies cut short. A
+//! download cut short resumes with a `Range` request (or skips what was already written when
+//! the server ignores the range), so [`Http::get_to`] never writes a byte twice.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+
+/// How many times a transient failure is tried in all.
+const ATTEMPTS: u32 = 3;
+/// Wait before the second attempt; doubled before the third.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// A mirror client (see the module doc).
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: Client,
+    backoff: Duration,
+}
+
+/// Why a download failed; every variant names its URL.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    #[error("`{url}` was not found (404)")]
+    NotFound { url: String },
+    #[error("`{url}` answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("`{url}`: {reason} (after {attempts} attempts)")]
+    Transport {
+        url: String,
+        reason: String,
+        attempts: u32,
+    },
+    #[error("`{url}` is larger than the {limit} bytes expected")]
+    TooLarge { url: String, limit: u64 },
+    #[error("`{url}`: cannot write the download: {source}")]
+    Write {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One attempt's failure: retried when transient.
+enum Failure {
+    Transient(String),
+    Fatal(HttpError),
+}
+
+impl Http {
+    /// A client with a 15 s connect timeout and a 60 s idle read timeout.
+    pub fn new() -> Result<Http, HttpError> {
+        Http::with_timeouts(Duration::from_secs(15), Duration::from_secs(60))
+    }
+
+    /// A client with explicit timeouts (short ones let tests probe a mirror quickly).
+    pub fn with_timeouts(connect: Duration, read: Duration) -> Result<Http, HttpError> {
+        let client = Client::builder()
+            .user_agent(concat!("debless/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect)
+            .timeout(read)
+            .build()
+            .map_err(|err| HttpError::Client(err.to_string()))?;
+        Ok(Http {
+            client,
+            backoff: FIRST_BACKOFF,
+        })
+    }
+
+    /// The whole body of `url`.
+    pub fn get(&self, url: &str) -> Result<Vec<u8>, HttpError> {
+        let mut body = Vec::new();
+        self.get_to(url, &mut body, None)?;
+        Ok(body)
+    }
+
+    /// Streams the body of `url` into `out` and returns its length; fails with
+    /// [`HttpError::TooLarge`] as soon as more than `max_bytes` arrive.
+    pub fn get_to(
+        &self,
+        url: &str,
+        out: &mut impl Write,
+        max_bytes: Option<u64>,
+    ) -> Result<u64, HttpError> {
+        let mut written = 0u64;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                std::thread::sleep(self.backoff * 2u32.pow(attempt - 2));
+            }
+            match self.attempt(url, out, max_bytes, &mut written) {
+                Ok(()) => return Ok(written),
+                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Transient(reason)) => last = reason,
+            }
+        }
+        Err(HttpError::Transport {
+            url: url.to_owned(),
+            reason: last,
+            attempts: ATTEMPTS,
+        })
+    }
+
+    fn attempt(
+        &self,
+        url: &str,
+        out: &mut impl Write,
+        max_bytes: Option<u64>,
+        written: &mut u64,
+    ) -> Result<(), Failure> {
+        let mut request = self.client.get(url);
+        if *written > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={written}-"));
+        }
+        let response = request.send().map_err(|err| classify(url, &err))?;
+        let status = response.status();
+        // Bytes of this response that were already written by an earlier attempt.
+        let skip = match status {
+            StatusCode::PARTIAL_CONTENT if *written > 0 => 0,
+            StatusCode::OK => *written,
+            StatusCode::NOT_FOUND => {
+                return Err(Failure::Fatal(HttpError::NotFound {
+                    url: url.to_owned(),
+                }));
+            }
+            status if status.is_server_error() => {
+                return Err(Failure::Transient(format!("HTTP {}", status.as_u16())));
+            }
+            status => {
+                return Err(Failure::Fatal(HttpError::Status {
+                    url: url.to_owned(),
+                    status: status.as_u16(),
+                }));
+            }
+        };
+        let announced = response.content_length().map(|len| len + *written - skip);
+        let over_limit = announced
+            .zip(max_bytes)
+            .filter(|(total, limit)| total > limit);
+        if let Some((_, limit)) = over_limit {
+            return Err(Failure::Fatal(HttpError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            }));
+        }
+        copy_body(url, response, out, max_bytes, skip, written)?;
+        if let Some(total) = announced.filter(|total| *written < *total) {
+            return Err(Failure::Transient(format!(
+                "body cut short at {written} of {total} bytes"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn copy_body(
+    url: &str,
+    mut response: Response,
+    out: &mut impl Write,
+    max_bytes: Option<u64>,
+    mut skip: u64,
+    written: &mut u64,
+) -> Result<(), Failure> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match response.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Failure::Transient(format!("body cut short: {err}"))),
+        };
+        let mut chunk = &buffer[..read];
+        let skipped = skip.min(chunk.len() as u64);
+        chunk = &chunk[skipped as usize..];
+        skip -= skipped;
+        let total = *written + chunk.len() as u64;
+        if let Some(limit) = max_bytes.filter(|limit| total > *limit) {
+            return Err(Failure::Fatal(HttpError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            }));
+        }
+        out.write_all(chunk).map_err(|source| {
+            Failure::Fatal(HttpError::Write {
+                url: url.to_owned(),
+                source,
+            })
+        })?;
+        *written += chunk.len() as u64;
+    }
+}
+
+fn classify(url: &str, err: &reqwest::Error) -> Failure {
+    if err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() {
+        Failure::Transient(error_chain(err))
+    } else {
+        Failure::Fatal(HttpError::Transport {
+            url: url.to_owned(),
+            reason: error_chain(err),
+            attempts: 1,
+        })
+    }
+}
+
+/// The error and its causes on one line (reqwest's own message hides the cause).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_is_shareable_across_threads() {
+        fn assert_shareable<T: Clone + Send + Sync>() {}
+        assert_shareable::<Http>();
+    }
+
+    #[test]
+    fn connection_refused_is_retried_and_names_the_url() {
+        // Bind then drop a listener: the port is closed for the duration of the test.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut http = Http::new().expect("client");
+        http.backoff = Duration::from_millis(1);
+        let url = format!("http://127.0.0.1:{port}/dists/x/InRelease");
+        match http.get(&url) {
+            Err(HttpError::Transport {
+                url: u, attempts, ..
+            }) => {
+                assert_eq!(u, url);
+                assert_eq!(attempts, ATTEMPTS);
+            }
+            other => panic!("expected a transport error, got {other:?}"),
+        }
+    }
+}

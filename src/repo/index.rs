@@ -1,0 +1,293 @@
+//! `Packages` indices: choosing the file to fetch from the verified `Release`, fetching it
+//! (by-hash first), checking size and sha256 before a byte is decompressed, caching it by
+//! sha256, and reading its stanzas.
+//!
+//! Cache layout (`IndexCache`): `<cache root>/indices-v1/sha256/<hex>` holds the compressed
+//! index exactly as listed in a verified `Release`. Files are written to a temporary name in the
+//! same directory, then renamed, and are re-hashed when read, so a torn or altered file is
+//! fetched again instead of trusted. Bump `v1` when the layout changes.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::RepoError;
+use super::http::{Http, HttpError};
+use super::release::{IndexFile, Release};
+use crate::debian::deb822::Stanzas;
+use crate::debian::{Arch, BinaryPackage};
+
+/// Index formats in preference order: gzip decompresses fastest, xz is smallest.
+const FORMATS: [&str; 3] = ["Packages.gz", "Packages.xz", "Packages"];
+
+/// Verified compressed indices, addressed by sha256 (see the module doc).
+#[derive(Clone, Debug)]
+pub struct IndexCache {
+    dir: PathBuf,
+}
+
+/// Which index a suite's packages came from, for the lock and for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexRef {
+    pub component: String,
+    pub arch: Arch,
+    /// Relative to `dists/<suite>/` (`main/binary-amd64/Packages.gz`).
+    pub path: String,
+    /// sha256 of the file at `path`, as signed in the Release.
+    pub sha256: String,
+}
+
+impl IndexCache {
+    /// A cache under `cache_root` (the directory is created on first write).
+    pub fn new(cache_root: impl AsRef<Path>) -> IndexCache {
+        IndexCache {
+            dir: cache_root.as_ref().join("indices-v1").join("sha256"),
+        }
+    }
+
+    fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    /// The cached bytes of `file`, if present and still matching its size and sha256.
+    pub fn get(&self, file: &IndexFile) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.path_of(&file.sha256)).ok()?;
+        if bytes.len() as u64 == file.size && sha256_hex(&bytes) == file.sha256 {
+            Some(bytes)
+        } else {
+            None
+        }
+    }
+
+    /// Stores verified bytes under their sha256 (temp file + rename).
+    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        let cache_error = |source: std::io::Error| RepoError::Cache {
+            path: self.dir.display().to_string(),
+            source,
+        };
+        fs_err::create_dir_all(&self.dir).map_err(cache_error)?;
+        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(cache_error)?;
+        std::io::Write::write_all(&mut temp, bytes).map_err(cache_error)?;
+        temp.persist(self.path_of(sha256))
+            .map_err(|err| cache_error(err.error))?;
+        Ok(())
+    }
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What is needed to fetch the indices of one verified suite.
+pub(super) struct IndexSource<'a> {
+    pub http: &'a Http,
+    pub cache: &'a IndexCache,
+    pub root: &'a str,
+    pub suite: &'a str,
+    pub release: &'a Release,
+}
+
+impl IndexSource<'_> {
+    /// The listed index files for a component and arch, in preference order. Security suites
+    /// list `main/…` paths for the `updates/main` component; both spellings are tried.
+    fn candidates(&self, component: &str, arch: &Arch) -> Vec<&IndexFile> {
+        let short = component.rsplit('/').next().unwrap_or(component);
+        let prefixes: Vec<&str> = self
+            .release
+            .components
+            .iter()
+            .map(String::as_str)
+            .filter(|listed| listed.rsplit('/').next() == Some(short))
+            .chain([short])
+            .collect();
+        let mut found = Vec::new();
+        for format in FORMATS {
+            for prefix in &prefixes {
+                let path = format!("{prefix}/binary-{arch}/{format}");
+                match self.release.file(&path) {
+                    Some(file) if !found.contains(&file) => found.push(file),
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
+
+    /// Fetches (or reads from the cache) and parses the index of one component and arch.
+    pub fn load(
+        &self,
+        component: &str,
+        arch: &Arch,
+    ) -> Result<(IndexRef, Vec<BinaryPackage>), RepoError> {
+        let candidates = self.candidates(component, arch);
+        if candidates.is_empty() {
+            return Err(RepoError::NoIndex {
+                suite: self.suite.to_owned(),
+                component: component.to_owned(),
+                arch: arch.clone(),
+            });
+        }
+        // A warm run needs no download: any listed format already in the cache will do.
+        let cached = candidates
+            .iter()
+            .find_map(|file| self.cache.get(file).map(|bytes| (*file, bytes)));
+        let (file, compressed) = match cached {
+            Some(hit) => hit,
+            None => self.download_first(&candidates)?,
+        };
+        let packages = self.parse(file, &compressed)?;
+        let index = IndexRef {
+            component: component.to_owned(),
+            arch: arch.clone(),
+            path: file.path.clone(),
+            sha256: file.sha256.clone(),
+        };
+        Ok((index, packages))
+    }
+
+    /// The first candidate the mirror serves: listed files are sometimes 404 (security's
+    /// `Packages.gz`, debian-notes §1.2), so a 404 moves on to the next format.
+    fn download_first<'f>(
+        &self,
+        candidates: &[&'f IndexFile],
+    ) -> Result<(&'f IndexFile, Vec<u8>), RepoError> {
+        let mut last_missing = None;
+        for file in candidates {
+            match self.download(file) {
+                Ok(bytes) => {
+                    self.cache.put(&file.sha256, &bytes)?;
+                    return Ok((file, bytes));
+                }
+                Err(RepoError::Http(HttpError::NotFound { url })) => {
+                    last_missing = Some(HttpError::NotFound { url });
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(RepoError::Http(
+            last_missing.expect("candidates is not empty and every one was 404"),
+        ))
+    }
+
+    /// Downloads one listed file, by-hash when the suite offers it, and checks it.
+    fn download(&self, file: &IndexFile) -> Result<Vec<u8>, RepoError> {
+        let dists = format!("{}/dists/{}", self.root, self.suite);
+        let plain_url = format!("{dists}/{}", file.path);
+        // Leave room to measure a wrong size exactly, but not to fill memory.
+        let limit = Some(file.size.saturating_mul(2).saturating_add(1 << 20));
+        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+        let mut url = plain_url.clone();
+        if self.release.acquire_by_hash {
+            let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            url = format!("{dists}/{dir}/by-hash/SHA256/{}", file.sha256);
+            match self.http.get_to(&url, &mut bytes, limit) {
+                Ok(_) => return self.check(file, &url, bytes),
+                Err(HttpError::NotFound { .. }) => {
+                    bytes.clear();
+                    url = plain_url;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        self.http.get_to(&url, &mut bytes, limit)?;
+        self.check(file, &url, bytes)
+    }
+
+    fn check(&self, file: &IndexFile, url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, RepoError> {
+        let actual_sha256 = sha256_hex(&bytes);
+        if bytes.len() as u64 != file.size || actual_sha256 != file.sha256 {
+            return Err(RepoError::IndexMismatch {
+                suite: self.suite.to_owned(),
+                url: url.to_owned(),
+                expected_size: file.size,
+                actual_size: bytes.len() as u64,
+                expected_sha256: file.sha256.clone(),
+                actual_sha256,
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn parse(&self, file: &IndexFile, compressed: &[u8]) -> Result<Vec<BinaryPackage>, RepoError> {
+        let invalid = |reason: String| RepoError::BadIndex {
+            suite: self.suite.to_owned(),
+            path: file.path.clone(),
+            reason,
+        };
+        let text = decompress(&file.path, compressed).map_err(|err| invalid(err.to_string()))?;
+        let text = String::from_utf8(text).map_err(|err| {
+            invalid(format!(
+                "not UTF-8 at byte {}",
+                err.utf8_error().valid_up_to()
+            ))
+        })?;
+        Stanzas::new(&text)
+            .map(|stanza| {
+                let stanza = stanza.map_err(|err| invalid(err.to_string()))?;
+                BinaryPackage::from_stanza(&stanza).map_err(|err| invalid(err.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Decompresses by the file name's extension.
+fn decompress(path: &str, compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(compressed.len() * 5);
+    if path.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(compressed).read_to_end(&mut out)?;
+    } else if path.ends_with(".xz") {
+        liblzma::read::XzDecoder::new_multi_decoder(compressed).read_to_end(&mut out)?;
+    } else {
+        out.extend_from_slice(compressed);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_of(bytes: &[u8]) -> IndexFile {
+        IndexFile {
+            path: "main/binary-amd64/Packages".into(),
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        }
+    }
+
+    #[test]
+    fn cache_round_trips_and_rejects_altered_files() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = IndexCache::new(root.path());
+        let bytes = b"Package: a\nVersion: 1\n".to_vec();
+        let file = file_of(&bytes);
+        assert_eq!(cache.get(&file), None);
+        cache.put(&file.sha256, &bytes).expect("stored");
+        assert_eq!(cache.get(&file), Some(bytes.clone()));
+        let stored = root.path().join("indices-v1/sha256").join(&file.sha256);
+        std::fs::write(&stored, b"Package: b\nVersion: 1\n").expect("overwrite");
+        assert_eq!(
+            cache.get(&file),
+            None,
+            "an altered cache file is not trusted"
+        );
+    }
+
+    #[test]
+    fn decompresses_gzip_and_xz() {
+        use std::io::Write;
+        let text = b"Package: a\n".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&text).expect("xz");
+        let xz = xz.finish().expect("xz");
+        assert_eq!(decompress("x/Packages.gz", &gz).expect("gz"), text);
+        assert_eq!(decompress("x/Packages.xz", &xz).expect("xz"), text);
+        assert_eq!(decompress("x/Packages", &text).expect("plain"), text);
+        assert!(decompress("x/Packages.gz", b"not gzip").is_err());
+    }
+}
