@@ -1,1 +1,4 @@
+//! The integration test binary: one `mod` per area.
 
+mod resolve;
+mod support;

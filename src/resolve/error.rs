@@ -1,0 +1,213 @@
+//! What a resolution reports: errors that stop `debless lock` (each names the culprit package
+//! and the chain of packages that pulled it in from the manifest) and notes that do not
+//! (choices the user may want to pin with `[prefer]`, dependencies left out by `exclude`).
+
+use std::fmt;
+
+use crate::debian::package::PackageError;
+
+/// Why no closure could be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("invalid package request `{text}`: {reason}")]
+    BadRoot { text: String, reason: String },
+    #[error("package `{name}` is not in any configured suite{}", did_you_mean(.suggestions))]
+    UnknownPackage {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    #[error(
+        "`{name}` is a virtual package provided by {}\n\nhint: name one of them, or add `[prefer] {name} = \"{}\"`",
+        quoted(.providers), .providers.first().map_or("", String::as_str)
+    )]
+    VirtualRoot {
+        name: String,
+        providers: Vec<String>,
+    },
+    #[error("`{name}` is requested and excluded at the same time")]
+    ExcludedRoot { name: String },
+    #[error("no version of `{name}` satisfies `{request}`; available: {}", available_text(.available))]
+    NoMatchingVersion {
+        name: String,
+        request: String,
+        available: Vec<String>,
+    },
+    #[error("`{package}` depends on `{dependency}` but {found}\n  required by {}", .chain.join(" -> "))]
+    Unsatisfiable {
+        /// `name version` of the depending package.
+        package: String,
+        dependency: String,
+        /// Why each alternative failed, e.g. "`bookworm` has 2.1".
+        found: String,
+        /// From `manifest` down to the depending package.
+        chain: Vec<String>,
+    },
+    #[error("`{package}` {relation} `{target}`, which `{other}` satisfies; both are requested")]
+    Conflict {
+        package: String,
+        /// `conflicts with` or `breaks`.
+        relation: &'static str,
+        target: String,
+        other: String,
+    },
+    #[error("package `{package}` has an unreadable relationship field: {source}")]
+    BadRelations {
+        package: String,
+        #[source]
+        source: PackageError,
+    },
+    #[error("gave up after {steps} backtracking steps; the last failure was: {last}")]
+    TooComplex { steps: usize, last: String },
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nhint: did you mean {}?", quoted(suggestions))
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn available_text(available: &[String]) -> String {
+    if available.is_empty() {
+        "none".to_owned()
+    } else {
+        available.join(", ")
+    }
+}
+
+/// Something the user may want to know about a successful resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// Several packages could satisfy a dependency; one was picked by apt's rules.
+    Provider {
+        virtual_name: String,
+        picked: String,
+        others: Vec<String>,
+        /// apt itself would have decided by internal cache order: pin the choice.
+        tie: bool,
+    },
+    /// A dependency only excluded packages could satisfy; it was left unmet.
+    UnmetExcluded {
+        package: String,
+        dependency: String,
+        excluded: Vec<String>,
+    },
+    /// A requested name was virtual with a single provider, which was taken instead.
+    VirtualRoot {
+        virtual_name: String,
+        picked: String,
+    },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Provider {
+                virtual_name,
+                picked,
+                others,
+                tie,
+            } => {
+                write!(
+                    f,
+                    "`{virtual_name}`: picked `{picked}`, others {}",
+                    quoted(others)
+                )?;
+                if *tie {
+                    write!(f, " (a tie apt breaks by cache order)")?;
+                }
+                write!(
+                    f,
+                    "\n\nhint: `[prefer] {virtual_name} = \"...\"` chooses another"
+                )
+            }
+            Self::UnmetExcluded {
+                package,
+                dependency,
+                excluded,
+            } => write!(
+                f,
+                "`{package}` depends on `{dependency}`, left unmet: only excluded {} could satisfy it",
+                quoted(excluded)
+            ),
+            Self::VirtualRoot {
+                virtual_name,
+                picked,
+            } => write!(
+                f,
+                "`{virtual_name}` is virtual; selecting its only provider `{picked}`"
+            ),
+        }
+    }
+}
+
+/// Names of `names` within a small edit distance of `wanted`, closest first, at most three.
+pub(crate) fn suggestions(wanted: &str, names: &[&str]) -> Vec<String> {
+    let limit = (wanted.len() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = names
+        .iter()
+        .filter(|name| name.len().abs_diff(wanted.len()) <= limit)
+        .map(|name| (edit_distance(wanted, name), *name))
+        .filter(|(distance, _)| *distance <= limit)
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_owned())
+        .collect()
+}
+
+/// Levenshtein distance over bytes (package names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        let names = ["python3", "python3-minimal", "perl", "pythonx"];
+        assert_eq!(suggestions("pyhton3", &names), ["python3", "pythonx"]);
+        assert!(suggestions("zzzzzzzz", &names).is_empty());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn unsatisfiable_names_the_chain() {
+        let err = ResolveError::Unsatisfiable {
+            package: "python3-foo 1.2".into(),
+            dependency: "libbar (>= 3)".into(),
+            found: "`bookworm` has 2.1".into(),
+            chain: vec!["manifest".into(), "python3".into(), "python3-foo".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "`python3-foo 1.2` depends on `libbar (>= 3)` but `bookworm` has 2.1\n  required by manifest -> python3 -> python3-foo"
+        );
+    }
+}

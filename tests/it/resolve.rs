@@ -1,0 +1,132 @@
+//! Live oracle tests: debless's closure must equal what apt 2.6.1 (the host's apt) would
+//! install into an empty system, for ordinary roots on bookworm and trixie. Skipped with a
+//! message when no mirror is reachable or apt is missing.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use debless::debian::{Arch, BinaryPackage, deb822};
+use debless::resolve::{Request, Root, SourcePackages, Universe, resolve};
+
+use crate::support::apt::{apt_closure, mirror_root};
+
+/// Root sets checked on every suite.
+const ROOT_SETS: &[&[&str]] = &[
+    &["python3"],
+    &["libc6", "libgmp10", "tzdata"],
+    &["ca-certificates"],
+    &["base-files"],
+    &["python3-gmpy2"],
+    &["init-system-helpers"],
+    &["bash", "coreutils"],
+    &["acct"],
+    &["perl"],
+    &["curl"],
+    &["openssh-server"],
+    &["git"],
+];
+
+/// The universe of `suites` (main) on `arch`, read straight from the mirror's `Packages.gz`
+/// without signature checks (the `repo` stage verifies; this loader only feeds the oracle
+/// comparison). `None`, with a printed reason, when the mirror cannot be reached.
+fn live_universe(suites: &[&str], arch: &str) -> Option<Universe> {
+    let Some(mirror) = mirror_root() else {
+        eprintln!("skipped: no Debian mirror configured (set DEBLESS_MIRROR)");
+        return None;
+    };
+    let client = reqwest::blocking::Client::new();
+    let mut sources = Vec::new();
+    for suite in suites {
+        let url = format!("{mirror}/dists/{suite}/main/binary-{arch}/Packages.gz");
+        let body = match client.get(&url).send().and_then(|r| r.error_for_status()) {
+            Ok(response) => match response.bytes() {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    eprintln!("skipped: reading {suite} Packages.gz failed: {e}");
+                    return None;
+                }
+            },
+            Err(e) => {
+                eprintln!("skipped: mirror unreachable for {suite}: {e}");
+                return None;
+            }
+        };
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .expect("Packages.gz decompresses to UTF-8");
+        let packages: Vec<BinaryPackage> = deb822::Stanzas::new(&text)
+            .map(|stanza| {
+                BinaryPackage::from_stanza(&stanza.expect("Packages is deb822"))
+                    .expect("Packages stanza is a package")
+            })
+            .collect();
+        sources.push(SourcePackages {
+            label: (*suite).to_owned(),
+            priority: 500,
+            packages,
+        });
+    }
+    Some(Universe::new(
+        sources,
+        &[Arch::parse(arch).expect("known arch")],
+    ))
+}
+
+fn compare_with_apt(suite: &str) {
+    let Some(universe) = live_universe(&[suite], "amd64") else {
+        return;
+    };
+    let mirror = mirror_root().expect("mirror found by live_universe");
+    let mut failures = Vec::new();
+    for roots in ROOT_SETS {
+        let expected = match apt_closure(&mirror, &[suite], "amd64", roots) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("skipped: apt oracle unavailable: {e}");
+                return;
+            }
+        };
+        let request = Request {
+            roots: roots
+                .iter()
+                .map(|r| Root::parse(r).expect("valid root"))
+                .collect(),
+            ..Request::default()
+        };
+        let resolution = match resolve(&universe, &request) {
+            Ok(resolution) => resolution,
+            Err(e) => {
+                failures.push(format!("{suite} {roots:?}: resolve failed: {e}"));
+                continue;
+            }
+        };
+        let actual: BTreeSet<String> = resolution
+            .packages
+            .iter()
+            .map(|c| c.package.name.clone())
+            .collect();
+        if actual != expected {
+            failures.push(format!(
+                "{suite} {roots:?}: only debless: {:?}; only apt: {:?}",
+                actual.difference(&expected).collect::<Vec<_>>(),
+                expected.difference(&actual).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "closures differ from apt:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn bookworm_closures_match_apt() {
+    compare_with_apt("bookworm");
+}
+
+#[test]
+fn trixie_closures_match_apt() {
+    compare_with_apt("trixie");
+}
