@@ -1,1 +1,4 @@
+//! The integration test binary: one `mod` per area.
 
+mod build_stages;
+mod support;
