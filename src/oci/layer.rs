@@ -331,6 +331,37 @@ mod tests {
     }
 
     #[test]
+    fn compressions_share_the_diff_id() {
+        let nodes = [
+            ("etc", node(NodeKind::Dir, 0o755, 0)),
+            (
+                "etc/hostname",
+                node(NodeKind::File(b"box\n".to_vec()), 0o644, 0),
+            ),
+        ];
+        let tree: Vec<(&str, &Node)> = nodes.iter().map(|(p, n)| (*p, n)).collect();
+        let entries = select_entries(tree.iter().copied(), |_| true);
+        let store = BlobStore::new().expect("temp");
+        let layers: Vec<LayerDescriptor> =
+            [Compression::Gzip, Compression::Zstd, Compression::None]
+                .into_iter()
+                .map(|c| write_layer(&store, &entries, |_| None, 0, c).expect("layer"))
+                .collect();
+        assert!(layers.iter().all(|l| l.diff_id == layers[0].diff_id));
+        assert_eq!(
+            layers[2].digest, layers[2].diff_id,
+            "an uncompressed blob is its own tar"
+        );
+        assert_ne!(layers[0].digest, layers[1].digest);
+        let zstd_blob = std::fs::read(store.path(&layers[1].digest)).expect("blob");
+        let tar = zstd::decode_all(zstd_blob.as_slice()).expect("zstd");
+        assert_eq!(Digest::of(&tar), layers[1].diff_id);
+        // gzip header: no name, mtime 0.
+        let gzip_blob = std::fs::read(store.path(&layers[0].digest)).expect("blob");
+        assert_eq!(&gzip_blob[..8], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
     fn selection_adds_parent_dirs() {
         let nodes = [
             ("a", node(NodeKind::Dir, 0o755, 0)),

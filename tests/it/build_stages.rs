@@ -779,3 +779,85 @@ fn layouts_and_archives_are_accepted_by_skopeo_and_umoci() {
         assert!(rootfs_dir.join("usr/bin/mount").is_file());
     }
 }
+
+#[test]
+fn several_architectures_get_an_image_index() {
+    let rootfs = assemble(&sample_packages(), &options(MergedUsr::Auto)).expect("assembles");
+    let images: Vec<_> = ["amd64", "arm64"]
+        .into_iter()
+        .map(|arch| {
+            let opts = OciOptions {
+                arch: Arch::parse(arch).expect("known"),
+                ..oci_options(1)
+            };
+            oci::build_image(&rootfs, &ImageSpec::default(), &opts).expect("image")
+        })
+        .collect();
+    assert_eq!(
+        images[0].layers, images[1].layers,
+        "same rootfs, same layers"
+    );
+    assert_ne!(images[0].manifest.digest, images[1].manifest.digest);
+    let out = tempfile::tempdir().expect("temp dir");
+    let layout = out.path().join("multi");
+    let top = oci::write_oci_layout(&layout, &images, "v1").expect("layout");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(index["manifests"][0]["digest"], top.as_str());
+    let nested: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(top.hex())).expect("index blob"),
+    )
+    .expect("json");
+    let platforms: Vec<(String, String)> = nested["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| {
+            (
+                m["platform"]["architecture"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                m["platform"]["variant"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            ("amd64".to_owned(), String::new()),
+            ("arm64".to_owned(), "v8".to_owned())
+        ]
+    );
+    assert!(matches!(
+        oci::write_docker_archive(&out.path().join("d.tar"), &images, "x:y"),
+        Err(oci::OciError::DockerArchiveNeedsOneImage(2))
+    ));
+    std::fs::write(out.path().join("not-a-layout"), b"keep me").expect("write");
+    assert!(matches!(
+        oci::write_oci_layout(&out.path().join("not-a-layout"), &images, "v1"),
+        Err(oci::OciError::TargetExists { .. })
+    ));
+    if have("skopeo") {
+        let output = Command::new("skopeo")
+            .args(["--override-arch", "arm64", "inspect", "--raw"])
+            .arg(format!("oci:{}:v1", layout.display()))
+            .output()
+            .expect("skopeo runs");
+        assert!(
+            output.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    } else {
+        eprintln!("skipping skopeo check: skopeo is not installed");
+    }
+}
