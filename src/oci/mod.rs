@@ -1,1 +1,232 @@
-//! Stage `oci`: see the crate documentation for where it sits in the pipeline.
+//! Stage `oci`: the rootfs tree as deterministic OCI layers, config and manifest, and the
+//! writers for an OCI layout directory, an OCI archive and a `docker load` archive.
+//!
+//! [`build_image`] groups packages into `layers` layers (contiguous in package order, balanced
+//! by bytes), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
+//! then the config and manifest. Nothing reads the clock: `created` and every mtime come from
+//! [`OciOptions::epoch`]. A base image's layers can be put in front with
+//! [`finish_image`], which takes any list of layer descriptors already in the store.
+
+pub mod blob;
+pub mod config;
+pub mod layer;
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use self::blob::{BlobStore, Digest};
+pub use self::config::{Descriptor, ImageSpec, Platform};
+pub use self::layer::{Compression, LayerDescriptor};
+pub use self::layout::{write_docker_archive, write_oci_archive, write_oci_layout};
+use crate::debian::Arch;
+use crate::rootfs::{PackageId, Rootfs};
+
+/// How to build an image.
+#[derive(Clone, Debug)]
+pub struct OciOptions {
+    /// `SOURCE_DATE_EPOCH`: mtime clamp and `created`.
+    pub epoch: i64,
+    /// Layer compression.
+    pub compression: Compression,
+    /// Image architecture.
+    pub arch: Arch,
+    /// Number of layers to split the packages into (at least 1; at most one per package).
+    pub layers: usize,
+}
+
+/// Why an image could not be built or written.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// Writing a blob or output file failed.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Writing layer `index` (0 = bottom) into the blob store failed.
+    #[error("cannot write layer {index}: {source}")]
+    Layer {
+        index: usize,
+        source: std::io::Error,
+    },
+    /// Writing the config or manifest into the blob store failed.
+    #[error("cannot store the image config or manifest: {0}")]
+    Blob(std::io::Error),
+    /// No image to write.
+    #[error("no image to write")]
+    NoImages,
+    /// A docker archive holds one platform.
+    #[error(
+        "a docker archive holds one image, got {0} (use an OCI layout for several architectures)"
+    )]
+    DockerArchiveNeedsOneImage(usize),
+    /// The output exists and is not something debless may replace.
+    #[error("`{}` exists and is not an OCI layout; refusing to replace it", path.display())]
+    TargetExists { path: PathBuf },
+}
+
+/// A built image: its descriptors and the store that holds its blobs.
+#[derive(Clone, Debug)]
+pub struct BuiltImage {
+    /// Where the blobs are.
+    pub store: Arc<BlobStore>,
+    /// The manifest's descriptor (with platform).
+    pub manifest: Descriptor,
+    /// The config's descriptor.
+    pub config: Descriptor,
+    /// The layers, bottom first.
+    pub layers: Vec<LayerDescriptor>,
+    /// The epoch the image was built with (archives reuse it as their mtime).
+    pub epoch: i64,
+}
+
+/// Builds the layers, config and manifest of an image from a rootfs.
+pub fn build_image(
+    rootfs: &Rootfs,
+    spec: &ImageSpec,
+    opts: &OciOptions,
+) -> Result<BuiltImage, OciError> {
+    let store = Arc::new(BlobStore::new().map_err(OciError::Blob)?);
+    let layers = write_layers(&store, rootfs, opts)?;
+    finish_image(store, layers, spec, opts)
+}
+
+/// Writes the rootfs's layers into `store`, one per package group.
+pub fn write_layers(
+    store: &BlobStore,
+    rootfs: &Rootfs,
+    opts: &OciOptions,
+) -> Result<Vec<LayerDescriptor>, OciError> {
+    let groups = plan_layers(&rootfs.bytes_per_package(), opts.layers);
+    let tree = rootfs.tree();
+    let mut layers = Vec::with_capacity(groups.len());
+    for (index, group) in groups.iter().enumerate() {
+        // Paths debless made up (owner None) go into the bottom layer.
+        let include = |node: &crate::rootfs::Node| match node.owner {
+            Some(owner) => group.contains(&owner),
+            None => index == 0,
+        };
+        let entries = layer::select_entries(tree.iter(), include);
+        let layer = layer::write_layer(
+            store,
+            &entries,
+            |p| tree.get(p),
+            opts.epoch,
+            opts.compression,
+        )
+        .map_err(|source| OciError::Layer { index, source })?;
+        layers.push(layer);
+    }
+    Ok(layers)
+}
+
+/// Splits packages (given their byte sizes, in order) into at most `count` contiguous groups
+/// of similar size. Deterministic: depends only on the sizes and the count.
+pub fn plan_layers(sizes: &[u64], count: usize) -> Vec<Vec<PackageId>> {
+    let count = count.clamp(1, sizes.len().max(1));
+    let total: u64 = sizes.iter().sum();
+    let mut groups: Vec<Vec<PackageId>> = vec![Vec::new(); count];
+    let mut seen: u64 = 0;
+    for (id, size) in sizes.iter().enumerate() {
+        // A package goes to the group its starting offset falls in, but never leaves a later
+        // group empty: each of the remaining packages must still have a group to fill.
+        let by_bytes = if total == 0 {
+            0
+        } else {
+            usize::try_from(u128::from(seen) * count as u128 / u128::from(total))
+                .unwrap_or(count - 1)
+        };
+        let at_least = count.saturating_sub(sizes.len() - id);
+        let filled = groups
+            .iter()
+            .rposition(|g| !g.is_empty())
+            .map_or(0, |i| i + 1);
+        let group = by_bytes.max(at_least).min(filled).min(count - 1);
+        groups[group].push(id);
+        seen += size;
+    }
+    groups.retain(|g| !g.is_empty());
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    groups
+}
+
+/// Writes config and manifest for `layers` (already in `store`), e.g. a base image's layers
+/// followed by the rootfs's.
+pub fn finish_image(
+    store: Arc<BlobStore>,
+    layers: Vec<LayerDescriptor>,
+    spec: &ImageSpec,
+    opts: &OciOptions,
+) -> Result<BuiltImage, OciError> {
+    let (architecture, variant) = opts.arch.oci_platform();
+    let platform = Platform {
+        architecture: architecture.to_owned(),
+        os: "linux".to_owned(),
+        variant: variant.map(str::to_owned),
+    };
+    let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let config_bytes = config::config_json(spec, &platform, &diff_ids, opts.epoch);
+    let (config_digest, config_size) = store.put(&config_bytes).map_err(OciError::Blob)?;
+    let config = Descriptor {
+        media_type: config::CONFIG_MEDIA_TYPE.to_owned(),
+        digest: config_digest,
+        size: config_size,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    let manifest_doc = config::Manifest {
+        schema_version: 2,
+        media_type: config::MANIFEST_MEDIA_TYPE,
+        config: config.clone(),
+        layers: layers
+            .iter()
+            .map(|l| Descriptor {
+                media_type: l.media_type.clone(),
+                digest: l.digest.clone(),
+                size: l.size,
+                platform: None,
+                annotations: BTreeMap::new(),
+            })
+            .collect(),
+        annotations: &spec.annotations,
+    };
+    let manifest_bytes =
+        serde_json::to_vec(&manifest_doc).expect("serialising plain structs cannot fail");
+    let (digest, size) = store.put(&manifest_bytes).map_err(OciError::Blob)?;
+    let manifest = Descriptor {
+        media_type: config::MANIFEST_MEDIA_TYPE.to_owned(),
+        digest,
+        size,
+        platform: Some(platform),
+        annotations: BTreeMap::new(),
+    };
+    Ok(BuiltImage {
+        store,
+        manifest,
+        config,
+        layers,
+        epoch: opts.epoch,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_plan_is_contiguous_and_balanced() {
+        assert_eq!(plan_layers(&[10, 10, 10, 10], 2), [vec![0, 1], vec![2, 3]]);
+        assert_eq!(plan_layers(&[100, 1, 1, 1], 2), [vec![0], vec![1, 2, 3]]);
+        assert_eq!(
+            plan_layers(&[1, 1, 1, 100], 3),
+            [vec![0, 1], vec![2], vec![3]]
+        );
+        assert_eq!(plan_layers(&[5, 5], 8).len(), 2);
+        assert_eq!(plan_layers(&[], 3), [Vec::<usize>::new()]);
+        assert_eq!(plan_layers(&[0, 0, 0], 1), [vec![0, 1, 2]]);
+    }
+}

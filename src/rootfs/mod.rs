@@ -1,1 +1,307 @@
-//! Stage `rootfs`: see the crate documentation for where it sits in the pipeline.
+//! Stage `rootfs`: every package's data.tar merged into one checked, in-memory tree.
+//!
+//! [`assemble`] reads and decompresses the packages in parallel (rayon), each into its own
+//! entry list, then merges them one by one in the given order, so the result never depends on
+//! the thread count. Everything that can go wrong (path escapes, device nodes, conflicts
+//! between packages) fails here, before a single byte is written. The tree keeps which package
+//! shipped each path, so `oci` can group packages into layers and size reports can attribute
+//! bytes. [`Rootfs::write_to_dir`] is the `--rootfs DIR` output.
+//!
+//! Merged /usr (debian-notes §7.1): with [`MergedUsr::Yes`] (or `Auto` and a package shipping
+//! `./bin -> usr/bin`, as trixie base-files does) entries under `bin/`, `sbin/`, `lib*/` move
+//! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
+//! keeps layers from replacing a base image's links with empty directories (§9.4).
+
+pub mod dpkg;
+pub mod merge;
+pub mod tree;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use self::tree::{Node, NodeKind, PackageId, PathProblem, Tree};
+use crate::deb::{ControlFiles, DataEntry, Deb, DebError};
+
+/// A verified `.deb` on disk, as the fetch stage hands it over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageDeb {
+    /// Package name (`libc6`).
+    pub name: String,
+    /// Full version (`2.36-9+deb12u4`).
+    pub version: String,
+    /// Debian architecture (`amd64`, `all`).
+    pub arch: String,
+    /// Where the verified file is.
+    pub path: PathBuf,
+}
+
+/// Whether top-level `bin`, `sbin`, `lib*` become links into `usr/`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MergedUsr {
+    /// Always merge.
+    Yes,
+    /// Keep whatever the packages ship.
+    No,
+    /// Merge when some package ships `./bin` or `./lib` as a link into usr (trixie and later).
+    #[default]
+    Auto,
+}
+
+/// How to assemble the tree.
+#[derive(Clone, Debug, Default)]
+pub struct RootfsOptions {
+    /// Merged /usr policy.
+    pub merged_usr: MergedUsr,
+    /// Package names or path globs that may overwrite another package's file (like
+    /// `Replaces:`); `*` matches across `/`.
+    pub allow_overwrite: Vec<String>,
+    /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`.
+    pub generated_mtime: i64,
+}
+
+/// Name, version and architecture of a package in the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageInfo {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+}
+
+/// Why a rootfs could not be assembled or written; each variant names the package and path.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// A .deb could not be read.
+    #[error("package `{package}`: {source}")]
+    Deb { package: String, source: DebError },
+    /// An entry name or its resolution is unsafe.
+    #[error("package `{package}` ships `{path}`: {problem}")]
+    UnsafePath {
+        package: String,
+        path: String,
+        problem: PathProblem,
+    },
+    /// Device nodes, fifos and sockets are not allowed in images built by debless.
+    #[error(
+        "package `{package}` ships `{path}` of unsupported tar type `{type_byte}` (device node, fifo or socket)"
+    )]
+    UnsupportedEntry {
+        package: String,
+        path: String,
+        type_byte: char,
+    },
+    /// A hard link points somewhere it may not.
+    #[error("package `{package}` ships hard link `{path}` -> `{target}`: {reason}")]
+    BadHardlink {
+        package: String,
+        path: String,
+        target: String,
+        reason: String,
+    },
+    /// Two packages ship different content at the same path.
+    #[error("`{path}` is shipped by both `{first}` and `{second}` with different content")]
+    Conflict {
+        path: String,
+        first: String,
+        second: String,
+    },
+    /// The status.d directory could not be placed.
+    #[error("cannot write the dpkg database at `{}`: {problem}", dpkg::STATUS_D)]
+    Database { problem: PathProblem },
+    /// `--rootfs DIR` exists and is not empty.
+    #[error("`{}` exists and is not empty; debless writes a rootfs only into a new or empty directory", dir.display())]
+    TargetNotEmpty { dir: PathBuf },
+    /// Writing the tree to disk failed.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RootfsError {
+    /// The error hint for a conflict: how to allow the overwrite.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Conflict { second, .. } => Some(format!(
+                "if `{second}` is meant to replace the file, add it to `allow_overwrite`"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The assembled root filesystem.
+#[derive(Clone, Debug)]
+pub struct Rootfs {
+    tree: Tree,
+    packages: Vec<PackageInfo>,
+    merged_usr: bool,
+}
+
+/// One package after reading, before merging.
+struct ReadPackage {
+    control: ControlFiles,
+    entries: Vec<DataEntry>,
+}
+
+/// Reads all packages (in parallel) and merges them in the given order.
+pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, RootfsError> {
+    let read: Vec<Result<ReadPackage, RootfsError>> = debs.par_iter().map(read_package).collect();
+    // Report the first failing package in the given order, whatever thread finished first.
+    let read = read.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+    let merged_usr = match opts.merged_usr {
+        MergedUsr::Yes => true,
+        MergedUsr::No => false,
+        MergedUsr::Auto => read
+            .iter()
+            .any(|p| p.entries.iter().any(merge::is_usr_merge_link)),
+    };
+    let package_names: Vec<String> = debs.iter().map(|d| d.name.clone()).collect();
+    let mut tree = Tree::default();
+    let mut top_links = Vec::new();
+    let mut controls = Vec::with_capacity(read.len());
+    for (id, (deb, package)) in debs.iter().zip(read).enumerate() {
+        let name = deb.name.as_str();
+        let may_overwrite = |path: &str| {
+            opts.allow_overwrite.iter().any(|pattern| {
+                merge::glob_match(pattern, name)
+                    || merge::glob_match(pattern.trim_start_matches('/'), path)
+            })
+        };
+        let ctx = merge::PackageContext {
+            id,
+            name,
+            merged_usr,
+            may_overwrite: &may_overwrite,
+            package_names: &package_names,
+        };
+        merge::merge_package(&mut tree, &ctx, package.entries, &mut top_links)?;
+        controls.push(package.control);
+    }
+    if merged_usr {
+        add_merged_links(&mut tree, &top_links);
+    }
+    tree.canonicalize_hardlinks();
+
+    let records: Vec<dpkg::PackageRecord<'_>> = debs
+        .iter()
+        .zip(&controls)
+        .enumerate()
+        .map(|(id, (deb, control))| {
+            let repeated = debs[..id].iter().any(|earlier| earlier.name == deb.name);
+            dpkg::PackageRecord {
+                id,
+                file_name: if repeated {
+                    format!("{}:{}", deb.name, deb.arch)
+                } else {
+                    deb.name.clone()
+                },
+                control: &control.control,
+                md5sums: control.md5sums.as_deref(),
+            }
+        })
+        .collect();
+    dpkg::add_status_d(&mut tree, &records, opts.generated_mtime)
+        .map_err(|problem| RootfsError::Database { problem })?;
+
+    let packages = debs
+        .iter()
+        .map(|d| PackageInfo {
+            name: d.name.clone(),
+            version: d.version.clone(),
+            arch: d.arch.clone(),
+        })
+        .collect();
+    Ok(Rootfs {
+        tree,
+        packages,
+        merged_usr,
+    })
+}
+
+fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
+    let wrap = |source| RootfsError::Deb {
+        package: deb.name.clone(),
+        source,
+    };
+    let opened = Deb::open(&deb.path).map_err(wrap)?;
+    let entries = opened.data_entries().map_err(wrap)?;
+    let control = ControlFiles {
+        control: opened.control().to_vec(),
+        md5sums: opened.md5sums().map(<[u8]>::to_vec),
+        conffiles: None,
+    };
+    Ok(ReadPackage { control, entries })
+}
+
+/// Adds `bin -> usr/bin` style links for every merged directory that exists under usr,
+/// keeping the attributes and owner of a link a package shipped.
+fn add_merged_links(tree: &mut Tree, shipped: &[merge::ShippedTopLink]) {
+    for dir in merge::MERGED_DIRS {
+        if !tree.get(&format!("usr/{dir}")).is_some_and(Node::is_dir) {
+            continue;
+        }
+        let base = shipped
+            .iter()
+            .find(|l| l.name == dir)
+            .map(|l| l.node.clone());
+        let mut node = base.unwrap_or(Node {
+            kind: NodeKind::Dir,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: None,
+        });
+        node.kind = NodeKind::Symlink(format!("usr/{dir}"));
+        tree.insert(dir.to_owned(), node);
+    }
+}
+
+impl Rootfs {
+    /// The packages, indexed by [`Node::owner`].
+    pub fn packages(&self) -> &[PackageInfo] {
+        &self.packages
+    }
+
+    /// The tree, for layer writers and reports.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Every path in byte-wise order, parents first.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.tree.iter()
+    }
+
+    /// Whether the tree uses merged /usr.
+    pub fn merged_usr(&self) -> bool {
+        self.merged_usr
+    }
+
+    /// Bytes of regular files each package owns, for size reports and layer grouping.
+    pub fn bytes_per_package(&self) -> Vec<u64> {
+        let mut sizes = vec![0u64; self.packages.len()];
+        for (_, node) in self.tree.iter() {
+            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner) {
+                if let Some(size) = sizes.get_mut(owner) {
+                    *size += data.len() as u64;
+                }
+            }
+        }
+        sizes
+    }
+
+    /// Writes the tree into `dir`, which must not exist or be empty. Files, directories,
+    /// symlinks and hard links get their modes; owners only when running as root. Symlinks
+    /// are never followed.
+    pub fn write_to_dir(&self, dir: &Path) -> Result<(), RootfsError> {
+        write::write_tree(&self.tree, dir)
+    }
+}

@@ -1,3 +1,5 @@
 //! Helpers shared by the integration tests.
 
 pub mod apt;
+pub mod context;
+pub mod debs;

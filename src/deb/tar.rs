@@ -1,0 +1,218 @@
+//! Decompression of the tar members of a `.deb` and a visitor over their entries.
+//!
+//! Entries are handed out one at a time with their bytes read, so a caller can keep what it
+//! needs (the rootfs keeps everything; tests keep listings). Paths are returned as written in
+//! the archive (`./usr/bin/x`); normalising and refusing hostile names is the rootfs's job.
+
+use std::io::{self, Read};
+
+/// The compressions a `.deb` member may use, from its name suffix (deb(5)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberCompression {
+    /// `.tar`
+    None,
+    /// `.tar.gz`
+    Gzip,
+    /// `.tar.xz`
+    Xz,
+    /// `.tar.zst`
+    Zstd,
+    /// `.tar.bz2` (data.tar only)
+    Bzip2,
+    /// `.tar.lzma` (data.tar only)
+    Lzma,
+}
+
+impl MemberCompression {
+    /// Reads the compression from a member name such as `data.tar.xz`, given the stem
+    /// (`data.tar`). bz2 and lzma are only allowed when `legacy` (the data member).
+    pub fn from_member_name(name: &str, stem: &str, legacy: bool) -> Option<Self> {
+        let suffix = name.strip_prefix(stem)?;
+        match suffix {
+            "" => Some(Self::None),
+            ".gz" => Some(Self::Gzip),
+            ".xz" => Some(Self::Xz),
+            ".zst" => Some(Self::Zstd),
+            ".bz2" if legacy => Some(Self::Bzip2),
+            ".lzma" if legacy => Some(Self::Lzma),
+            _ => None,
+        }
+    }
+
+    /// Wraps a compressed reader into a decompressing one.
+    pub fn decoder<'a, R: Read + 'a>(self, reader: R) -> io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            Self::None => Box::new(reader),
+            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+            Self::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
+            Self::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
+            Self::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
+            Self::Lzma => {
+                let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
+                    .map_err(io::Error::other)?;
+                Box::new(liblzma::read::XzDecoder::new_stream(reader, stream))
+            }
+        })
+    }
+}
+
+/// What kind of filesystem object a tar entry creates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file with its contents.
+    File(Vec<u8>),
+    /// A symbolic link to the target, as written.
+    Symlink(String),
+    /// A hard link to an earlier entry of the same archive, as written (`./usr/bin/perl`).
+    Hardlink(String),
+    /// Anything else (device nodes, fifos, sockets): named by its tar type byte.
+    Other(u8),
+}
+
+/// One entry of a data.tar, with its metadata taken verbatim from the header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataEntry {
+    /// The path as written (`./usr/bin/x`, directories may end in `/`).
+    pub path: String,
+    /// What the entry creates.
+    pub kind: EntryKind,
+    /// Permission bits including setuid, setgid and sticky (`0o7777` mask).
+    pub mode: u32,
+    /// Numeric owner.
+    pub uid: u64,
+    /// Numeric group.
+    pub gid: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// Why an entry could not be read (the caller adds which .deb and member).
+#[derive(Debug, thiserror::Error)]
+pub enum TarError {
+    /// The tar stream is corrupt or the decompressor failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// A path or link target is not UTF-8.
+    #[error("entry name is not UTF-8: {0:?}")]
+    NotUtf8(String),
+    /// A link entry has no target.
+    #[error("link entry `{0}` has no target")]
+    MissingLinkTarget(String),
+}
+
+/// Calls `visit` for every entry of an uncompressed tar stream, in archive order.
+/// GNU long names and PAX paths are resolved by the `tar` crate.
+pub fn visit_entries<R: Read, E: From<TarError>>(
+    reader: R,
+    mut visit: impl FnMut(DataEntry) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(TarError::from)? {
+        let mut entry = entry.map_err(TarError::from)?;
+        let data_entry = read_entry(&mut entry)?;
+        visit(data_entry)?;
+    }
+    Ok(())
+}
+
+/// Converts one tar entry, reading a regular file's bytes.
+fn read_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<DataEntry, TarError> {
+    let path = utf8(entry.path_bytes().into_owned())?;
+    let header = entry.header();
+    let mode = header.mode()? & 0o7777;
+    let uid = header.uid()?;
+    let gid = header.gid()?;
+    let mtime = i64::try_from(header.mtime()?).unwrap_or(i64::MAX);
+    let entry_type = header.entry_type();
+    let link_target = || -> Result<String, TarError> {
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| TarError::MissingLinkTarget(path.clone()))?;
+        utf8(target.into_owned())
+    };
+    let kind = match entry_type {
+        tar::EntryType::Directory => EntryKind::Dir,
+        tar::EntryType::Symlink => EntryKind::Symlink(link_target()?),
+        tar::EntryType::Link => EntryKind::Hardlink(link_target()?),
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            let mut data =
+                Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 26));
+            entry.read_to_end(&mut data)?;
+            EntryKind::File(data)
+        }
+        other => EntryKind::Other(other.as_byte()),
+    };
+    Ok(DataEntry {
+        path,
+        kind,
+        mode,
+        uid,
+        gid,
+        mtime,
+    })
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, TarError> {
+    String::from_utf8(bytes)
+        .map_err(|e| TarError::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_map_to_compressions() {
+        use MemberCompression as C;
+        assert_eq!(
+            C::from_member_name("data.tar.xz", "data.tar", true),
+            Some(C::Xz)
+        );
+        assert_eq!(
+            C::from_member_name("data.tar", "data.tar", true),
+            Some(C::None)
+        );
+        assert_eq!(
+            C::from_member_name("data.tar.bz2", "data.tar", true),
+            Some(C::Bzip2)
+        );
+        assert_eq!(
+            C::from_member_name("control.tar.bz2", "control.tar", false),
+            None
+        );
+        assert_eq!(
+            C::from_member_name("control.tar.zst", "control.tar", false),
+            Some(C::Zstd)
+        );
+        assert_eq!(C::from_member_name("data.tar.rar", "data.tar", true), None);
+    }
+
+    #[test]
+    fn visits_long_names_and_keeps_setuid() {
+        let long = format!("./usr/share/{}/file", "d".repeat(120));
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o4755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_size(3);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, &long, &b"abc"[..])
+            .expect("append");
+        let bytes = builder.into_inner().expect("finish");
+        let mut seen = Vec::new();
+        visit_entries::<_, TarError>(&bytes[..], |e| {
+            seen.push(e);
+            Ok(())
+        })
+        .expect("readable");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].path, long);
+        assert_eq!(seen[0].mode, 0o4755);
+        assert_eq!(seen[0].kind, EntryKind::File(b"abc".to_vec()));
+    }
+}
