@@ -97,7 +97,11 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             };
             tree.write_to_dir(&dir)?;
         }
-        let image = oci::build_image(&tree, &image_spec(&manifest), &oci_options(&manifest, arch, epoch))?;
+        let image = oci::build_image(
+            &tree,
+            &image_spec(&manifest),
+            &oci_options(&manifest, arch, epoch),
+        )?;
         images.push((arch.clone(), packages.len(), image));
     }
 
@@ -153,7 +157,10 @@ fn load_current_lock(globals: &Globals, manifest: &Manifest) -> Result<Lock> {
     };
     if let Some(stale) = lock.staleness(manifest) {
         return Err(Diagnostic::outdated(
-            format!("`{}` does not match the manifest: {stale}", lock_path.display()),
+            format!(
+                "`{}` does not match the manifest: {stale}",
+                lock_path.display()
+            ),
             "run `debless lock` to update the lock, then build again",
         )
         .into());
@@ -208,7 +215,11 @@ fn fetch_debs(
                 roots.push(root.to_owned());
             }
         }
-        roots.extend(args.mirrors.iter().map(|m| m.trim_end_matches('/').to_owned()));
+        roots.extend(
+            args.mirrors
+                .iter()
+                .map(|m| m.trim_end_matches('/').to_owned()),
+        );
         roots
     };
     let mut requests: Vec<DebRequest> = Vec::new();
@@ -217,7 +228,10 @@ fn fetch_debs(
             continue;
         }
         requests.push(DebRequest {
-            label: format!("{} {} {}", package.name, package.version, package.architecture),
+            label: format!(
+                "{} {} {}",
+                package.name, package.version, package.architecture
+            ),
             path: package.path.clone(),
             size: package.size,
             sha256: package.sha256.clone(),
@@ -286,7 +300,8 @@ fn image_spec(manifest: &Manifest) -> ImageSpec {
         ..ImageSpec::default()
     };
     for (key, value) in &image.env {
-        spec.env.retain(|kv| kv.split('=').next() != Some(key.as_str()));
+        spec.env
+            .retain(|kv| kv.split('=').next() != Some(key.as_str()));
         spec.env.push(format!("{key}={value}"));
     }
     spec

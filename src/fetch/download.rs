@@ -16,6 +16,8 @@ use super::cache::{DebCache, Mismatch};
 pub enum TransportError {
     #[error("{url}: not found (404)")]
     NotFound { url: String },
+    #[error("{url}: the body is longer than the lock says")]
+    TooLarge { url: String },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
 }
@@ -29,6 +31,26 @@ pub trait Transport: Sync {
         sink: &mut dyn Write,
         max_bytes: u64,
     ) -> Result<u64, TransportError>;
+}
+
+impl Transport for crate::repo::Http {
+    fn download(
+        &self,
+        url: &str,
+        mut sink: &mut dyn Write,
+        max_bytes: u64,
+    ) -> Result<u64, TransportError> {
+        use crate::repo::HttpError;
+        self.get_to(url, &mut sink, Some(max_bytes))
+            .map_err(|err| match err {
+                HttpError::NotFound { url } => TransportError::NotFound { url },
+                HttpError::TooLarge { url, .. } => TransportError::TooLarge { url },
+                other => TransportError::Failed {
+                    url: url.to_owned(),
+                    message: other.to_string(),
+                },
+            })
+    }
 }
 
 /// One locked `.deb` to make available.
@@ -191,9 +213,17 @@ fn fetch_one(
     for root in &request.roots {
         let url = pool_url(root, &request.path);
         let mut pending = cache.begin().map_err(io_error)?;
-        // One byte more than expected, so an oversized body is caught as a size mismatch.
-        match transport.download(&url, &mut pending, request.size + 1) {
+        match transport.download(&url, &mut pending, request.size) {
             Ok(_) => {}
+            // Longer than the lock says: a replaced file, as wrong as a bad sha256.
+            Err(TransportError::TooLarge { .. }) => {
+                return Err(FetchError::SizeMismatch {
+                    label: request.label.clone(),
+                    url,
+                    expected: request.size,
+                    actual: pending.written(),
+                });
+            }
             Err(err) => {
                 attempts.push(err.to_string());
                 continue;
@@ -245,15 +275,16 @@ mod tests {
             let body = self.0.get(url).ok_or_else(|| TransportError::NotFound {
                 url: url.to_owned(),
             })?;
-            let n = body
-                .len()
-                .min(usize::try_from(max_bytes).unwrap_or(usize::MAX));
-            sink.write_all(&body[..n])
-                .map_err(|e| TransportError::Failed {
+            if body.len() as u64 > max_bytes {
+                return Err(TransportError::TooLarge {
                     url: url.to_owned(),
-                    message: e.to_string(),
-                })?;
-            Ok(n as u64)
+                });
+            }
+            sink.write_all(body).map_err(|e| TransportError::Failed {
+                url: url.to_owned(),
+                message: e.to_string(),
+            })?;
+            Ok(body.len() as u64)
         }
     }
 
@@ -314,6 +345,12 @@ mod tests {
         let err = fetch_all(&[cut], &cache, &fake, OPTS, &|_| {}).expect_err("truncated");
         assert!(
             matches!(err, FetchError::SizeMismatch { actual: 2, .. }),
+            "{err}"
+        );
+        let long = request("evil", b"EVI", &["http://a"]);
+        let err = fetch_all(&[long], &cache, &fake, OPTS, &|_| {}).expect_err("too long");
+        assert!(
+            matches!(err, FetchError::SizeMismatch { expected: 3, .. }),
             "{err}"
         );
         let gone = request("gone", b"x", &["http://a"]);

@@ -109,7 +109,11 @@ fn verdict(ok: bool) -> &'static str {
 
 /// An apt configuration that sees only the bookworm suites and an empty dpkg status.
 fn isolated_apt(dir: &Path, mirrors: &debless::repo::Mirrors) -> Result<PathBuf> {
-    for sub in ["etc/sources.list.d", "state/lists/partial", "cache/archives/partial"] {
+    for sub in [
+        "etc/sources.list.d",
+        "state/lists/partial",
+        "cache/archives/partial",
+    ] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     std::fs::write(dir.join("status"), "")?;
@@ -229,7 +233,10 @@ fn bench_build(bin: &Path, mirrors: &debless::repo::Mirrors) -> Result<()> {
             .arg(format!("--include={}", names.join(",")))
             .arg("bookworm")
             .arg(tmp.path().join("mmdebstrap-root"))
-            .arg(format!("deb {} bookworm bookworm-updates main", mirrors.debian))
+            .arg(format!(
+                "deb {} bookworm bookworm-updates main",
+                mirrors.debian
+            ))
             .arg(format!("deb {security} bookworm-security main")),
     );
 
