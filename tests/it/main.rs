@@ -1,5 +1,8 @@
 //! The integration test binary: one `mod` per area.
 
+mod build;
 mod build_stages;
+mod hermetic;
+mod lock;
 mod resolve;
 mod support;

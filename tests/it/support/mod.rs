@@ -3,3 +3,4 @@
 pub mod apt;
 pub mod context;
 pub mod debs;
+pub mod signed_repo;

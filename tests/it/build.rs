@@ -1,0 +1,310 @@
+//! `debless build` as a user runs it, against the hermetic archive: a valid, deterministic
+//! image, and every way a download or a package can be wrong.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::hermetic::{SUITE, pkg, project, standard_repo};
+use crate::support::context::TestContext;
+use crate::support::debs::Kind;
+use crate::support::signed_repo::{PublishOptions, TestRepo};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Locks `packages` and returns the project.
+fn locked(repo: &TestRepo, packages: &[&str]) -> TestContext {
+    let project = project(repo, packages);
+    let out = project.run(&["lock"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    project
+}
+
+/// The pool path and sha256 of a locked package.
+fn locked_entry(project: &TestContext, name: &str) -> (String, String) {
+    let lock = project.read("debless.lock");
+    let block = lock
+        .split("[[package]]")
+        .find(|b| b.contains(&format!("name = \"{name}\"")))
+        .unwrap_or_else(|| panic!("{name} is locked"));
+    let field = |key: &str| {
+        block
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .map(|v| v.trim_end_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("{key} of {name}"))
+    };
+    (field("path"), field("sha256"))
+}
+
+fn digest_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn same_lock_same_digest_in_any_environment() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello", "tzdata"]);
+    let first = project
+        .command(&["build", "--output", "a"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run");
+    assert!(first.status.success(), "{}", project.render(&first));
+    let digest = digest_of(&first);
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    // The synthetic .debs are byte-stable, so the image digest is golden.
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings.bind(|| insta::assert_snapshot!("hermetic_image_digest", digest));
+
+    // Another cwd, timezone, umask, thread count and a cold cache.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let manifest = project.path().join("debless.toml");
+    let out_dir = project.path().join("b");
+    let script = format!(
+        "umask 077; exec {} --manifest {} build --output {}",
+        env!("CARGO_BIN_EXE_debless"),
+        manifest.display(),
+        out_dir.display()
+    );
+    let second = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(elsewhere.path())
+        .env("DEBLESS_CACHE_DIR", elsewhere.path().join("cold-cache"))
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("TZ", "Asia/Kathmandu")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("run");
+    assert!(second.status.success(), "{}", project.render(&second));
+    assert_eq!(digest_of(&second), digest, "same lock, same image");
+    // Warm cache, default environment: still the same.
+    let third = project
+        .command(&["build", "--output", "c"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run");
+    assert_eq!(digest_of(&third), digest);
+    // Without SOURCE_DATE_EPOCH the lock's Release date is the epoch: still reproducible.
+    let d1 = digest_of(&project.run(&["build", "--output", "d"]));
+    let d2 = digest_of(&project.run(&["build", "--output", "e"]));
+    assert_eq!(d1, d2);
+    assert!(d1.starts_with("sha256:"));
+}
+
+#[test]
+fn writes_a_valid_image_with_its_package_database() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    let out = project.run(&["build", "--output", "img", "--rootfs", "root"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    let root = project.path().join("root");
+    assert_eq!(
+        std::fs::read(root.join("usr/bin/hello")).expect("hello shipped"),
+        b"#!/bin/sh\necho hello\n"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/bin/hi")).expect("symlink"),
+        Path::new("hello")
+    );
+    let status =
+        std::fs::read_to_string(root.join("var/lib/dpkg/status.d/hello")).expect("status.d entry");
+    assert!(
+        status.starts_with("Package: hello\nStatus: install ok installed\n"),
+        "{status}"
+    );
+    assert!(root.join("var/lib/dpkg/status.d/hello.md5sums").is_file());
+    for name in ["libc6", "mawk"] {
+        assert!(root.join("var/lib/dpkg/status.d").join(name).is_file());
+    }
+    let layout = project.path().join("img");
+    for file in ["oci-layout", "index.json"] {
+        assert!(layout.join(file).is_file(), "{file}");
+    }
+    if have("skopeo") {
+        let inspect = Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}", layout.display()))
+            .output()
+            .expect("skopeo");
+        assert!(
+            inspect.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        let json = String::from_utf8_lossy(&inspect.stdout);
+        assert!(json.contains("\"Architecture\": \"amd64\""), "{json}");
+    } else {
+        eprintln!("skip: skopeo is not installed (cargo xtask test installs it)");
+    }
+    if have("umoci") {
+        let bundle = project.path().join("bundle");
+        let unpack = Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:latest", layout.display()))
+            .arg(&bundle)
+            .output()
+            .expect("umoci");
+        assert!(
+            unpack.status.success(),
+            "{}",
+            String::from_utf8_lossy(&unpack.stderr)
+        );
+        assert_eq!(
+            std::fs::read(bundle.join("rootfs/usr/bin/hello")).expect("unpacked"),
+            b"#!/bin/sh\necho hello\n"
+        );
+    } else {
+        eprintln!("skip: umoci is not installed (cargo xtask test installs it)");
+    }
+    if have("oci-image-tool") {
+        let validate = Command::new("oci-image-tool")
+            .args(["validate", "--type", "image", "--ref", "name=latest"])
+            .arg(&layout)
+            .output()
+            .expect("oci-image-tool");
+        assert!(
+            validate.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&validate.stdout),
+            String::from_utf8_lossy(&validate.stderr)
+        );
+    }
+}
+
+#[test]
+fn archive_formats_load_in_skopeo() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    for (format, transport) in [
+        ("oci-archive", "oci-archive"),
+        ("docker-archive", "docker-archive"),
+    ] {
+        let file = format!("image.{format}.tar");
+        let out = project.run(&["build", "--format", format, "--output", &file]);
+        assert!(out.status.success(), "{}", project.render(&out));
+        assert!(project.path().join(&file).is_file());
+        if have("skopeo") {
+            let inspect = Command::new("skopeo")
+                .arg("inspect")
+                .arg(format!(
+                    "{transport}:{}",
+                    project.path().join(&file).display()
+                ))
+                .output()
+                .expect("skopeo");
+            assert!(
+                inspect.status.success(),
+                "{format}: {}",
+                String::from_utf8_lossy(&inspect.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn refuses_a_download_that_is_not_what_the_lock_says() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    let (path, sha) = locked_entry(&project, "hello");
+    let served = repo.root().join(&path);
+    let good = std::fs::read(&served).expect("pool file");
+
+    // Same size, other bytes: a sha256 mismatch naming the package and both digests.
+    let mut evil = good.clone();
+    let last = evil.len() - 1;
+    evil[last] ^= 0xff;
+    std::fs::write(&served, &evil).expect("replace pool file");
+    let out = project.run(&["build", "--output", "img"]);
+    assert_eq!(out.status.code(), Some(1), "{}", project.render(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sha256 mismatch for `hello 1.0-1 amd64`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&sha), "expected digest named: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!project.path().join("img").exists(), "no image left behind");
+    assert!(
+        !project.cache.join("debs/sha256").join(&sha).exists(),
+        "nothing unverified enters the cache"
+    );
+
+    // Truncated: a size mismatch.
+    std::fs::write(&served, &good[..good.len() / 2]).expect("truncate pool file");
+    let out = project.run(&["build", "--output", "img"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("size mismatch for `hello"), "{stderr}");
+
+    // Gone from the mirror, but a fallback mirror has it.
+    std::fs::remove_file(&served).expect("remove pool file");
+    let fallback = TestRepo::new();
+    let fallback_file = fallback.root().join(&path);
+    std::fs::create_dir_all(fallback_file.parent().expect("pool dir")).expect("mkdir");
+    std::fs::write(&fallback_file, &good).expect("fallback copy");
+    let out = project.run(&["build", "--output", "img", "--mirror", &fallback.url()]);
+    assert!(out.status.success(), "{}", project.render(&out));
+
+    // Offline from a warm cache works; from a cold one it lists what is missing.
+    let out = project.run(&["build", "--offline", "--output", "img2"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    let cold = project
+        .command(&["build", "--offline", "--output", "img3"])
+        .env("DEBLESS_CACHE_DIR", project.path().join("empty-cache"))
+        .output()
+        .expect("run");
+    assert_eq!(cold.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&cold.stderr);
+    assert!(
+        stderr.contains("not in the cache") && stderr.contains("hello 1.0-1 amd64"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refuses_hostile_and_clashing_packages() {
+    let repo = TestRepo::new();
+    crate::hermetic::publish_standard(&repo, PublishOptions::default());
+    let mut evil = pkg("evil", "1.0", "amd64", &[]);
+    evil.deb = evil.deb.raw_entry(
+        "./../../etc/cron.d/evil",
+        Kind::File(b"* * * * * root id\n".to_vec()),
+        0o644,
+    );
+    evil.add_to(&repo, SUITE);
+    let mut escape = pkg("escape", "1.0", "amd64", &[]);
+    escape.deb = escape.deb.symlink("/usr/lib/up", "../../../..").raw_entry(
+        "./usr/lib/up/tmp/owned",
+        Kind::File(b"x".to_vec()),
+        0o644,
+    );
+    escape.add_to(&repo, SUITE);
+    repo.publish(SUITE, PublishOptions::default());
+
+    let mut report = String::new();
+    for packages in [&["evil"][..], &["escape"], &["clash-a", "clash-b"]] {
+        let project = locked(&repo, packages);
+        let out = project.run(&["build", "--output", "img", "--rootfs", "root"]);
+        assert_eq!(out.status.code(), Some(1), "{}", project.render(&out));
+        assert!(!project.path().join("img").exists(), "no image left behind");
+        assert!(
+            !project.path().join("root").exists(),
+            "no rootfs left behind"
+        );
+        report.push_str(&project.filter(&String::from_utf8_lossy(&out.stderr)));
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings.bind(|| insta::assert_snapshot!("hostile_packages", report));
+}
