@@ -3,6 +3,7 @@
 mod build;
 mod build_stages;
 mod hermetic;
+mod live;
 mod lock;
 mod resolve;
 mod support;

@@ -3,4 +3,6 @@
 pub mod apt;
 pub mod context;
 pub mod debs;
+pub mod live;
 pub mod signed_repo;
+pub mod tree;

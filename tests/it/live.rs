@@ -1,0 +1,312 @@
+//! Live tests against the host's Debian mirror: the checked-in examples under `lockfiles/`
+//! lock and build as a user would run them, closures agree with apt, images run.
+//! Each test skips (with a message) when no mirror answers.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::apt::apt_closure;
+use crate::support::context::TestContext;
+use crate::support::live;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("lockfiles")
+        .join(name)
+}
+
+/// Runs debless on a checked-in example (its manifest and lock stay untouched unless the
+/// command writes them).
+fn run_example(context: &TestContext, name: &str, args: &[&str]) -> std::process::Output {
+    let manifest = example(name).join("debless.toml");
+    let mut all = vec!["--manifest", manifest.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    context.run(&all)
+}
+
+fn locked_names(lock: &str) -> BTreeSet<String> {
+    lock.lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .map(|n| n.trim_end_matches('"').to_owned())
+        .collect()
+}
+
+#[test]
+fn checked_in_locks_match_their_manifests() {
+    // Offline and instant: `lock --check` only compares the manifest with the lock.
+    let context = TestContext::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lockfiles"))
+        .expect("lockfiles/ exists")
+    {
+        let dir = entry.expect("entry").path();
+        let manifest = dir.join("debless.toml");
+        let out = context.run(&[
+            "--manifest",
+            manifest.to_str().expect("utf-8"),
+            "lock",
+            "--check",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "the examples are checked in");
+}
+
+/// Locks `roots` on one suite (main, amd64) with debless and with apt; the sets must agree.
+fn assert_closure_matches_apt(suite: &str, roots: &[&str]) {
+    let Some(mirrors) = live::mirror() else {
+        return;
+    };
+    let context = TestContext::new();
+    let list: Vec<String> = roots.iter().map(|r| format!("\"{r}\"")).collect();
+    context.manifest(&format!(
+        "architectures = [\"amd64\"]\npackages = [{}]\n\n[[source]]\nsuite = \"{suite}\"\n",
+        list.join(", ")
+    ));
+    let out = context.run(&["lock"]);
+    assert!(out.status.success(), "{}", context.render(&out));
+    let lock = context.read("debless.lock");
+    // The real Debian archive keys signed what was locked.
+    let archive_keys = [
+        "B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
+        "04B54C3CDCA79751B16BC6B5225629DF75B188BD",
+    ];
+    assert!(
+        archive_keys.iter().any(|k| lock.contains(k)),
+        "signed-by names a Debian archive key: {lock}"
+    );
+    let ours = locked_names(&lock);
+    let apt = match apt_closure(&mirrors.debian, &[suite], "amd64", roots) {
+        Ok(set) => set,
+        Err(err) => {
+            eprintln!("skipping apt comparison: {err}");
+            return;
+        }
+    };
+    let only_ours: Vec<_> = ours.difference(&apt).collect();
+    let only_apt: Vec<_> = apt.difference(&ours).collect();
+    assert!(
+        only_ours.is_empty() && only_apt.is_empty(),
+        "{suite} {roots:?}: only debless {only_ours:?}, only apt {only_apt:?}"
+    );
+}
+
+#[test]
+fn bookworm_closures_match_apt() {
+    assert_closure_matches_apt("bookworm", &["libc6", "libgmp10", "tzdata"]);
+    assert_closure_matches_apt("bookworm", &["python3"]);
+}
+
+#[test]
+fn trixie_closures_match_apt() {
+    assert_closure_matches_apt("trixie", &["libc6", "libgmp10", "tzdata"]);
+    assert_closure_matches_apt("trixie", &["python3"]);
+}
+
+#[test]
+fn expired_sid_is_refused() {
+    if live::mirror().is_none() {
+        return;
+    }
+    let context = TestContext::new();
+    context.manifest("packages = [\"libc6\"]\n[[source]]\nsuite = \"sid\"\n");
+    let out = context.run(&["lock"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        eprintln!("note: the mirror's sid is fresh today; nothing to refuse");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sid") && stderr.contains("expired"),
+        "{stderr}"
+    );
+    assert!(!context.path().join("debless.lock").exists());
+}
+
+/// Builds a checked-in example from its lock; `None` (skip) when the mirror is unreachable or
+/// no longer serves a pinned version (the example then needs a re-lock).
+fn build_example(context: &TestContext, name: &str, extra: &[&str]) -> Option<String> {
+    live::mirror()?;
+    let mut args = vec!["build"];
+    args.extend_from_slice(extra);
+    let out = run_example(context, name, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("not found (404)") {
+        eprintln!(
+            "skipping: the mirror no longer serves a version pinned by {name}; re-lock it: {stderr}"
+        );
+        return None;
+    }
+    assert!(out.status.success(), "{}", context.render(&out));
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn golden_digest_of_a_checked_in_lock() {
+    let context = TestContext::new();
+    let out = context.path().join("img");
+    let Some(digest) = build_example(
+        &context,
+        "bookworm-gmp",
+        &["--output", out.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings.bind(|| insta::assert_snapshot!("bookworm_gmp_image_digest", digest));
+}
+
+/// Runs `python3 -c` inside a root filesystem, with runc when it can start a container here,
+/// else with chroot (both execute the image's own loader and libraries).
+fn run_python(rootfs: &Path, code: &str) -> String {
+    let out = Command::new("chroot")
+        .arg(rootfs)
+        .args(["/usr/bin/python3", "-c", code])
+        .output()
+        .expect("chroot runs");
+    assert!(
+        out.status.success(),
+        "python3 in the image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+#[test]
+fn bookworm_python3_image_runs_and_matches_dpkg_deb() {
+    let context = TestContext::new();
+    let image = context.path().join("img");
+    let rootfs = context.path().join("rootfs");
+    let Some(_digest) = build_example(
+        &context,
+        "bookworm-python3",
+        &[
+            "--output",
+            image.to_str().expect("utf-8"),
+            "--rootfs",
+            rootfs.to_str().expect("utf-8"),
+        ],
+    ) else {
+        return;
+    };
+    // The image layout is valid for the OCI tools.
+    for (tool, args) in [
+        (
+            "oci-image-tool",
+            vec!["validate", "--type", "image", "--ref", "name=latest"],
+        ),
+        ("skopeo", vec!["inspect"]),
+    ] {
+        let target = if tool == "skopeo" {
+            format!("oci:{}", image.display())
+        } else {
+            image.display().to_string()
+        };
+        match Command::new(tool).args(&args).arg(&target).output() {
+            Ok(out) => assert!(
+                out.status.success(),
+                "{tool}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(_) => eprintln!("skip {tool}: not installed (cargo xtask test installs it)"),
+        }
+    }
+    // umoci unpacks the layers the way a runtime would; python3 runs from them.
+    let bundle = context.path().join("bundle");
+    match Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:latest", image.display()))
+        .arg(&bundle)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "umoci: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if is_root() {
+                assert_eq!(run_python(&bundle.join("rootfs"), "print(1)"), "1\n");
+            }
+        }
+        Err(_) => eprintln!("skip umoci: not installed"),
+    }
+    if is_root() {
+        assert_eq!(
+            run_python(&rootfs, "import json, ssl, sqlite3; print(json.dumps([1]))"),
+            "[1]\n"
+        );
+    } else {
+        eprintln!("skip running python3: chroot needs root");
+    }
+    // Every cached .deb extracted by dpkg-deb gives the same tree.
+    let reference = context.path().join("reference");
+    std::fs::create_dir(&reference).expect("mkdir");
+    let lock = std::fs::read_to_string(example("bookworm-python3").join("debless.lock"))
+        .expect("checked-in lock");
+    let mut count = 0;
+    for sha in lock.lines().filter_map(|l| l.strip_prefix("sha256 = \"")) {
+        let deb = context
+            .cache
+            .join("debs/sha256")
+            .join(sha.trim_end_matches('"'));
+        let status = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&reference)
+            .status()
+            .expect("dpkg-deb");
+        assert!(status.success());
+        count += 1;
+    }
+    assert!(count > 30, "python3's closure");
+    let ours = crate::support::tree::walk(&rootfs);
+    let theirs = crate::support::tree::walk(&reference);
+    let differences = crate::support::tree::differences(&ours, &theirs, |path| {
+        path.starts_with("var/lib/dpkg/status.d")
+    });
+    assert!(
+        differences.is_empty(),
+        "differences from dpkg-deb -x:\n{}",
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn trixie_python3_image_is_merged_usr_and_runs() {
+    let context = TestContext::new();
+    let rootfs = context.path().join("rootfs");
+    let Some(_digest) = build_example(
+        &context,
+        "trixie-python3",
+        &["--rootfs", rootfs.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    for (link, target) in [("bin", "usr/bin"), ("lib", "usr/lib"), ("sbin", "usr/sbin")] {
+        assert_eq!(
+            std::fs::read_link(rootfs.join(link)).expect("merged-usr link"),
+            Path::new(target)
+        );
+    }
+    if is_root() {
+        assert_eq!(run_python(&rootfs, "import ssl; print(2)"), "2\n");
+    }
+}
