@@ -1,1 +1,4 @@
+//! The integration test binary: one `mod` per area, shared helpers in `support`.
 
+mod repo;
+mod support;
