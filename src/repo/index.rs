@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::RepoError;
 use super::http::{Http, HttpError};
-use super::release::{IndexFile, Release};
+use super::release::{IndexFile, Release, component_name};
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
@@ -96,13 +96,13 @@ impl IndexSource<'_> {
     /// The listed index files for a component and arch, in preference order. Security suites
     /// list `main/…` paths for the `updates/main` component; both spellings are tried.
     fn candidates(&self, component: &str, arch: &Arch) -> Vec<&IndexFile> {
-        let short = component.rsplit('/').next().unwrap_or(component);
+        let short = component_name(component);
         let prefixes: Vec<&str> = self
             .release
             .components
             .iter()
             .map(String::as_str)
-            .filter(|listed| listed.rsplit('/').next() == Some(short))
+            .filter(|listed| component_name(listed) == short)
             .chain([short])
             .collect();
         let mut found = Vec::new();
