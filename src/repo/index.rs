@@ -63,8 +63,9 @@ impl IndexCache {
         }
     }
 
-    /// Stores verified bytes under their sha256 (temp file + rename).
-    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
+    /// Stores verified bytes under their sha256 (temp file + rename). Crate-private: the
+    /// name must be a hex digest taken from a parsed Release, never arbitrary text.
+    pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
         let cache_error = |source: std::io::Error| RepoError::Cache {
             path: self.dir.display().to_string(),
             source,
