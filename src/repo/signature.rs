@@ -638,4 +638,56 @@ mod tests {
         assert_eq!(verified.signers, vec![known.fingerprint().to_hex()]);
         assert_eq!(verified.text, "Origin: Two\n");
     }
+
+    /// The armored signature block of a cleartext-signed message, as packet bytes.
+    fn signature_packets(signed: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(signed).expect("ascii");
+        let block = &text[text.find(SIGNATURE_BEGIN).expect("a signature block")..];
+        let mut reader = openpgp::armor::Reader::from_bytes(
+            block.as_bytes(),
+            openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Signature)),
+        );
+        let mut packets = Vec::new();
+        reader.read_to_end(&mut packets).expect("dearmor");
+        packets
+    }
+
+    #[test]
+    fn a_bad_signature_from_a_known_key_fails_beside_a_good_one() {
+        let text = "Origin: One\n";
+        let (good_key, good) = clearsign(text);
+        let (other_key, _) = clearsign("x\n");
+        // A genuine signature by `other_key`, but over a different text.
+        let wrong = clearsign_with(&other_key, "Origin: Two\n", SystemTime::now());
+        let mut packets = signature_packets(&good);
+        packets.extend(signature_packets(&wrong));
+        let mut armored = Vec::new();
+        {
+            let mut writer =
+                openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature)
+                    .expect("armor writer");
+            std::io::Write::write_all(&mut writer, &packets).expect("armor");
+            writer.finalize().expect("armor");
+        }
+        let good_text = std::str::from_utf8(&good).expect("ascii");
+        let head = &good_text[..good_text.find(SIGNATURE_BEGIN).expect("block")];
+        let mut spliced = head.as_bytes().to_vec();
+        spliced.extend(armored);
+
+        let only_good = Keyring {
+            certs: vec![good_key.clone()],
+        };
+        let verified = verify_inrelease(&spliced, &only_good, SystemTime::now())
+            .expect("the bad signature is from an unknown key: ignored");
+        assert_eq!(verified.signers, vec![good_key.fingerprint().to_hex()]);
+
+        let both = Keyring {
+            certs: vec![good_key, other_key.clone()],
+        };
+        let err = verify_inrelease(&spliced, &both, SystemTime::now()).expect_err("one BAD");
+        assert!(
+            matches!(err, SignatureError::BadSignature { ref fingerprint } if *fingerprint == other_key.fingerprint().to_hex()),
+            "{err}"
+        );
+    }
 }
