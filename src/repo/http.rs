@@ -253,4 +253,89 @@ mod tests {
             other => panic!("expected a transport error, got {other:?}"),
         }
     }
+
+    /// Serves one canned raw response per connection, in order, and records each request.
+    fn scripted_server(responses: Vec<Vec<u8>>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/file", listener.local_addr().expect("addr"));
+        let server = std::thread::spawn(move || {
+            let mut requests = Vec::new();
+            for response in responses {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut request = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    request.push_str(&line.to_ascii_lowercase());
+                }
+                requests.push(request);
+                let _ = stream.write_all(&response);
+            }
+            requests
+        });
+        (url, server)
+    }
+
+    fn quick() -> Http {
+        let mut http = Http::new().expect("client");
+        http.backoff = Duration::from_millis(1);
+        http
+    }
+
+    #[test]
+    fn server_errors_are_retried() {
+        let (url, server) = scripted_server(vec![
+            b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_vec(),
+        ]);
+        assert_eq!(quick().get(&url).expect("second attempt"), b"hello");
+        assert_eq!(server.join().expect("server").len(), 2);
+    }
+
+    #[test]
+    fn a_body_cut_short_resumes_with_a_range_request() {
+        let (url, server) = scripted_server(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 5\r\nConnection: close\r\n\r\nworld"
+                .to_vec(),
+        ]);
+        let mut out = Vec::new();
+        let written = quick().get_to(&url, &mut out, None).expect("resumed");
+        assert_eq!((written, out.as_slice()), (10, &b"helloworld"[..]));
+        let requests = server.join().expect("server");
+        assert!(requests[1].contains("range: bytes=5-"), "{requests:?}");
+    }
+
+    #[test]
+    fn a_resume_answered_in_full_skips_what_was_written() {
+        let (url, server) = scripted_server(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello".to_vec(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhelloworld"
+                .to_vec(),
+        ]);
+        assert_eq!(quick().get(&url).expect("resumed"), b"helloworld");
+        server.join().expect("server");
+    }
+
+    #[test]
+    fn not_found_is_not_retried_and_limits_hold() {
+        let (url, server) = scripted_server(vec![
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhelloworld"
+                .to_vec(),
+        ]);
+        match quick().get(&url) {
+            Err(HttpError::NotFound { url: u }) => assert_eq!(u, url),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        let err = quick()
+            .get_to(&url, &mut Vec::new(), Some(4))
+            .expect_err("over the limit");
+        assert!(matches!(err, HttpError::TooLarge { limit: 4, .. }), "{err}");
+        server.join().expect("server");
+    }
 }

@@ -14,12 +14,15 @@ use sha2::{Digest, Sha256};
 
 use super::RepoError;
 use super::http::{Http, HttpError};
-use super::release::{IndexFile, Release};
+use super::release::{IndexFile, Release, component_name};
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
 /// Index formats in preference order: gzip decompresses fastest, xz is smallest.
 const FORMATS: [&str; 3] = ["Packages.gz", "Packages.xz", "Packages"];
+
+/// Decompressed bytes handed from the decoder thread to the parser at a time.
+const BLOCK: usize = 1 << 20;
 
 /// Verified compressed indices, addressed by sha256 (see the module doc).
 #[derive(Clone, Debug)]
@@ -60,8 +63,9 @@ impl IndexCache {
         }
     }
 
-    /// Stores verified bytes under their sha256 (temp file + rename).
-    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
+    /// Stores verified bytes under their sha256 (temp file + rename). Crate-private: the
+    /// name must be a hex digest taken from a parsed Release, never arbitrary text.
+    pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
         let cache_error = |source: std::io::Error| RepoError::Cache {
             path: self.dir.display().to_string(),
             source,
@@ -93,13 +97,13 @@ impl IndexSource<'_> {
     /// The listed index files for a component and arch, in preference order. Security suites
     /// list `main/…` paths for the `updates/main` component; both spellings are tried.
     fn candidates(&self, component: &str, arch: &Arch) -> Vec<&IndexFile> {
-        let short = component.rsplit('/').next().unwrap_or(component);
+        let short = component_name(component);
         let prefixes: Vec<&str> = self
             .release
             .components
             .iter()
             .map(String::as_str)
-            .filter(|listed| listed.rsplit('/').next() == Some(short))
+            .filter(|listed| component_name(listed) == short)
             .chain([short])
             .collect();
         let mut found = Vec::new();
@@ -137,7 +141,7 @@ impl IndexSource<'_> {
             Some(hit) => hit,
             None => self.download_first(&candidates)?,
         };
-        let packages = self.parse(file, &compressed)?;
+        let packages = parse_index(self.suite, file, &compressed)?;
         let index = IndexRef {
             component: component.to_owned(),
             arch: arch.clone(),
@@ -209,40 +213,88 @@ impl IndexSource<'_> {
         }
         Ok(bytes)
     }
-
-    fn parse(&self, file: &IndexFile, compressed: &[u8]) -> Result<Vec<BinaryPackage>, RepoError> {
-        let invalid = |reason: String| RepoError::BadIndex {
-            suite: self.suite.to_owned(),
-            path: file.path.clone(),
-            reason,
-        };
-        let text = decompress(&file.path, compressed).map_err(|err| invalid(err.to_string()))?;
-        let text = String::from_utf8(text).map_err(|err| {
-            invalid(format!(
-                "not UTF-8 at byte {}",
-                err.utf8_error().valid_up_to()
-            ))
-        })?;
-        Stanzas::new(&text)
-            .map(|stanza| {
-                let stanza = stanza.map_err(|err| invalid(err.to_string()))?;
-                BinaryPackage::from_stanza(&stanza).map_err(|err| invalid(err.to_string()))
-            })
-            .collect()
-    }
 }
 
-/// Decompresses by the file name's extension.
-fn decompress(path: &str, compressed: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(compressed.len() * 5);
-    if path.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(compressed).read_to_end(&mut out)?;
-    } else if path.ends_with(".xz") {
-        liblzma::read::XzDecoder::new_multi_decoder(compressed).read_to_end(&mut out)?;
-    } else {
-        out.extend_from_slice(compressed);
+/// Decompresses on one thread while this one parses complete stanzas as they arrive, so a
+/// 56 MB index costs about the longer of the two instead of their sum.
+pub fn parse_index(
+    suite: &str,
+    file: &IndexFile,
+    compressed: &[u8],
+) -> Result<Vec<BinaryPackage>, RepoError> {
+    let invalid = |reason: String| RepoError::BadIndex {
+        suite: suite.to_owned(),
+        path: file.path.clone(),
+        reason,
+    };
+    std::thread::scope(|scope| {
+        let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
+        scope.spawn(move || {
+            let mut reader = decoder(&file.path, compressed);
+            loop {
+                // Fill whole blocks: decoders return a few KiB per call.
+                let mut block = Vec::with_capacity(BLOCK);
+                match reader.by_ref().take(BLOCK as u64).read_to_end(&mut block) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(err) => {
+                        let _ = sender.send(Err(err));
+                        return;
+                    }
+                }
+                if sender.send(Ok(block)).is_err() {
+                    return; // the parser gave up
+                }
+            }
+        });
+        let mut packages = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut lines_before = 0;
+        for block in blocks {
+            pending.extend_from_slice(&block.map_err(|err| invalid(err.to_string()))?);
+            // Stanzas end at an empty line; parse everything up to the last one.
+            if let Some(end) = pending.windows(2).rposition(|w| w == b"\n\n") {
+                let complete = &pending[..end + 2];
+                parse_stanzas(complete, lines_before, &mut packages).map_err(&invalid)?;
+                lines_before += complete.iter().filter(|&&b| b == b'\n').count();
+                pending.drain(..end + 2);
+            }
+        }
+        parse_stanzas(&pending, lines_before, &mut packages).map_err(&invalid)?;
+        Ok(packages)
+    })
+}
+
+/// Parses whole stanzas of an index part that starts after `lines_before` lines.
+fn parse_stanzas(
+    part: &[u8],
+    lines_before: usize,
+    packages: &mut Vec<BinaryPackage>,
+) -> Result<(), String> {
+    let text = std::str::from_utf8(part).map_err(|err| {
+        let line = part[..err.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        format!("line {}: not UTF-8", lines_before + line + 1)
+    })?;
+    for stanza in Stanzas::new(text) {
+        let mut stanza = stanza.map_err(|err| format!("{err} (after line {lines_before})"))?;
+        stanza.line += lines_before;
+        packages.push(BinaryPackage::from_stanza(&stanza).map_err(|err| err.to_string())?);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A decompressing reader chosen by the file name's extension.
+fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + Send + 'a> {
+    if path.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(compressed))
+    } else if path.ends_with(".xz") {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(compressed))
+    } else {
+        Box::new(compressed)
+    }
 }
 
 #[cfg(test)]
@@ -285,9 +337,49 @@ mod tests {
         let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
         xz.write_all(&text).expect("xz");
         let xz = xz.finish().expect("xz");
+        let decompress = |path: &str, bytes: &[u8]| {
+            let mut out = Vec::new();
+            decoder(path, bytes).read_to_end(&mut out).map(|_| out)
+        };
         assert_eq!(decompress("x/Packages.gz", &gz).expect("gz"), text);
         assert_eq!(decompress("x/Packages.xz", &xz).expect("xz"), text);
         assert_eq!(decompress("x/Packages", &text).expect("plain"), text);
         assert!(decompress("x/Packages.gz", b"not gzip").is_err());
+    }
+
+    #[test]
+    fn parses_an_index_across_block_boundaries_with_true_line_numbers() {
+        let stanza = "Package: p\nVersion: 1.0-1\nArchitecture: all\nFilename: pool/p.deb\nSize: 1\nSHA256: {}\n\n";
+        let stanza = stanza.replace("{}", &"0".repeat(64));
+        let count = (3 << 20) / stanza.len(); // several decoder blocks
+        let mut text = stanza.repeat(count);
+        text.push_str("Package: broken\nArchitecture: all\n");
+        let gz = gz_of(&text);
+        let file = IndexFile {
+            path: "main/binary-amd64/Packages.gz".into(),
+            size: gz.len() as u64,
+            sha256: sha256_hex(&gz),
+        };
+        let err = parse_index("stable", &file, &gz).expect_err("the last stanza has no Version");
+        let line = count * 7 + 1;
+        assert!(
+            err.to_string().contains(&format!("line {line}")),
+            "expected line {line}: {err}"
+        );
+        let good = &gz_of(&stanza.repeat(count));
+        let file = IndexFile {
+            path: file.path,
+            size: 0,
+            sha256: String::new(),
+        };
+        let packages = parse_index("stable", &file, good).expect("valid index");
+        assert_eq!(packages.len(), count);
+    }
+
+    fn gz_of(text: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).expect("gzip");
+        gz.finish().expect("gzip")
     }
 }

@@ -137,9 +137,8 @@ impl Release {
     /// Whether the Release offers `component`, comparing the part after the last `/`
     /// (security suites list `updates/main` but serve `main/`).
     pub fn has_component(&self, component: &str) -> bool {
-        self.components
-            .iter()
-            .any(|c| c.rsplit('/').next() == Some(component))
+        let wanted = component_name(component);
+        self.components.iter().any(|c| component_name(c) == wanted)
     }
 
     /// Whether the Release lists the architecture.
@@ -151,6 +150,12 @@ impl Release {
     pub fn file(&self, path: &str) -> Option<&IndexFile> {
         self.files.iter().find(|f| f.path == path)
     }
+}
+
+/// The part of a component after its last `/`: `updates/main` is served as `main/`
+/// (apt-pkg/deb/debmetaindex.cc, debian-notes §1.1).
+pub fn component_name(component: &str) -> &str {
+    component.rsplit('/').next().unwrap_or(component)
 }
 
 fn parse_hash_list(value: &str) -> Result<Vec<IndexFile>, ReleaseError> {
@@ -315,6 +320,7 @@ mod tests {
         assert!(!release.no_support_for_architecture_all);
         assert!(release.has_component("main"));
         assert!(release.has_component("contrib"));
+        assert!(release.has_component("updates/main"));
         assert!(!release.has_component("non-free"));
         assert!(release.has_architecture("arm64"));
         assert_eq!(release.files.len(), 2);

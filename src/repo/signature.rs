@@ -133,9 +133,7 @@ pub fn verify_inrelease(
         .map_err(|err| SignatureError::Malformed(err.to_string()))?;
     let mut signed = Vec::new();
     let read = verifier.read_to_end(&mut signed);
-    let helper = verifier.into_helper();
-    let signers = helper.verdict()?;
-    read.map_err(|err| SignatureError::Malformed(err.to_string()))?;
+    let signers = verifier.into_helper().verdict_after(read)?;
     // sequoia yields the signed lines joined with `\n`, without the last line ending.
     let mut text =
         String::from_utf8(signed).map_err(|_| SignatureError::Malformed("not UTF-8".into()))?;
@@ -166,8 +164,7 @@ pub fn verify_detached(
         .and_then(|builder| builder.with_policy(&policy, Some(now), helper))
         .map_err(|err| SignatureError::Malformed(err.to_string()))?;
     let verified = verifier.verify_bytes(release);
-    let signers = verifier.into_helper().verdict()?;
-    verified.map_err(|err| SignatureError::Malformed(err.to_string()))?;
+    let signers = verifier.into_helper().verdict_after(verified)?;
     Ok(VerifiedText { text, signers })
 }
 
@@ -256,6 +253,23 @@ impl<'a> Helper<'a> {
             unknown_issuers: Vec::new(),
             worthless: Vec::new(),
             signatures_seen: 0,
+        }
+    }
+
+    /// The verdict once sequoia has read the message: a read failure before any signature
+    /// was checked means the framework itself is broken.
+    fn verdict_after<T, E: std::fmt::Display>(
+        &self,
+        read: Result<T, E>,
+    ) -> Result<Vec<String>, SignatureError> {
+        match read {
+            Err(err) if self.signatures_seen == 0 => {
+                Err(SignatureError::Malformed(err.to_string()))
+            }
+            Err(err) => self
+                .verdict()
+                .and_then(|_| Err(SignatureError::Malformed(err.to_string()))),
+            Ok(_) => self.verdict(),
         }
     }
 
@@ -453,18 +467,23 @@ mod tests {
 
     /// A fresh ed25519 cert with a signing subkey, and a cleartext signature over `text`.
     fn clearsign(text: &str) -> (Cert, Vec<u8>) {
-        use openpgp::cert::CertBuilder;
-        use openpgp::serialize::stream::{Message, Signer};
-        use std::io::Write;
-        let (cert, _) = CertBuilder::new()
+        let (cert, _) = openpgp::cert::CertBuilder::new()
             .add_signing_subkey()
             .generate()
             .expect("key generation");
+        let signed = clearsign_with(&cert, text, SystemTime::now());
+        (cert, signed)
+    }
+
+    /// A cleartext signature by `cert`'s signing subkey made at `time`.
+    fn clearsign_with(cert: &Cert, text: &str, time: SystemTime) -> Vec<u8> {
+        use openpgp::serialize::stream::{Message, Signer};
+        use std::io::Write;
         let policy = StandardPolicy::new();
         let keypair = cert
             .keys()
             .secret()
-            .with_policy(&policy, None)
+            .with_policy(&policy, time)
             .for_signing()
             .next()
             .expect("a signing subkey")
@@ -476,6 +495,7 @@ mod tests {
         let message = Message::new(&mut out);
         let mut signer = Signer::new(message, keypair)
             .expect("signer")
+            .creation_time(time)
             .cleartext()
             .build()
             .expect("cleartext signer");
@@ -483,7 +503,7 @@ mod tests {
         let signed_text = text.strip_suffix('\n').unwrap_or(text);
         signer.write_all(signed_text.as_bytes()).expect("sign");
         signer.finalize().expect("finalize");
-        (cert, out)
+        out
     }
 
     #[test]
@@ -530,6 +550,143 @@ mod tests {
         let err = verify_inrelease(&signed, &strangers, SystemTime::now()).expect_err("unknown");
         assert!(
             matches!(err, SignatureError::UnknownKey { ref issuers } if !issuers.is_empty()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_expired_now_does_not_count() {
+        use std::time::Duration;
+        let day = Duration::from_secs(86_400);
+        let now = SystemTime::now();
+        let (cert, _) = openpgp::cert::CertBuilder::new()
+            .set_creation_time(now - 10 * day)
+            .set_validity_period(2 * day)
+            .add_signing_subkey()
+            .generate()
+            .expect("key generation");
+        let signed = clearsign_with(&cert, "Origin: Old\n", now - 9 * day);
+        let keyring = Keyring {
+            certs: vec![cert.clone()],
+        };
+        let then = verify_inrelease(&signed, &keyring, now - 9 * day).expect("valid back then");
+        assert_eq!(then.signers, vec![cert.fingerprint().to_hex()]);
+        let err = verify_inrelease(&signed, &keyring, now).expect_err("expired key");
+        assert!(
+            matches!(err, SignatureError::NoValidSignature { ref reasons } if reasons[0].contains("expired")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn keyrings_accept_several_binary_or_armored_certs() {
+        use openpgp::serialize::{Serialize, SerializeInto};
+        let (first, _) = clearsign("a\n");
+        let (second, _) = clearsign("b\n");
+        let mut binary = Vec::new();
+        first.serialize(&mut binary).expect("serialize");
+        second.serialize(&mut binary).expect("serialize");
+        let expected = vec![first.fingerprint().to_hex(), second.fingerprint().to_hex()];
+        assert_eq!(
+            Keyring::from_bytes(&binary).expect("binary").fingerprints(),
+            expected
+        );
+        let mut armored = first.armored().to_vec().expect("armor");
+        armored.extend(second.armored().to_vec().expect("armor"));
+        assert_eq!(
+            Keyring::from_bytes(&armored)
+                .expect("armored")
+                .fingerprints(),
+            expected
+        );
+        assert!(Keyring::from_bytes(b"not a key").is_err());
+    }
+
+    #[test]
+    fn an_unknown_signer_beside_a_good_one_is_ignored() {
+        use openpgp::serialize::stream::{Message, Signer};
+        use std::io::Write;
+        let (known, _) = clearsign("a\n");
+        let (stranger, _) = clearsign("b\n");
+        let policy = StandardPolicy::new();
+        let keypair = |cert: &Cert| {
+            cert.keys()
+                .secret()
+                .with_policy(&policy, None)
+                .for_signing()
+                .next()
+                .expect("a signing subkey")
+                .key()
+                .clone()
+                .into_keypair()
+                .expect("secret key")
+        };
+        let mut out = Vec::new();
+        let mut signer = Signer::new(Message::new(&mut out), keypair(&stranger))
+            .expect("signer")
+            .add_signer(keypair(&known))
+            .expect("second signer")
+            .cleartext()
+            .build()
+            .expect("cleartext signer");
+        signer.write_all(b"Origin: Two").expect("sign");
+        signer.finalize().expect("finalize");
+        let keyring = Keyring {
+            certs: vec![known.clone()],
+        };
+        let verified = verify_inrelease(&out, &keyring, SystemTime::now()).expect("one good");
+        assert_eq!(verified.signers, vec![known.fingerprint().to_hex()]);
+        assert_eq!(verified.text, "Origin: Two\n");
+    }
+
+    /// The armored signature block of a cleartext-signed message, as packet bytes.
+    fn signature_packets(signed: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(signed).expect("ascii");
+        let block = &text[text.find(SIGNATURE_BEGIN).expect("a signature block")..];
+        let mut reader = openpgp::armor::Reader::from_bytes(
+            block.as_bytes(),
+            openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Signature)),
+        );
+        let mut packets = Vec::new();
+        reader.read_to_end(&mut packets).expect("dearmor");
+        packets
+    }
+
+    #[test]
+    fn a_bad_signature_from_a_known_key_fails_beside_a_good_one() {
+        let text = "Origin: One\n";
+        let (good_key, good) = clearsign(text);
+        let (other_key, _) = clearsign("x\n");
+        // A genuine signature by `other_key`, but over a different text.
+        let wrong = clearsign_with(&other_key, "Origin: Two\n", SystemTime::now());
+        let mut packets = signature_packets(&good);
+        packets.extend(signature_packets(&wrong));
+        let mut armored = Vec::new();
+        {
+            let mut writer =
+                openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature)
+                    .expect("armor writer");
+            std::io::Write::write_all(&mut writer, &packets).expect("armor");
+            writer.finalize().expect("armor");
+        }
+        let good_text = std::str::from_utf8(&good).expect("ascii");
+        let head = &good_text[..good_text.find(SIGNATURE_BEGIN).expect("block")];
+        let mut spliced = head.as_bytes().to_vec();
+        spliced.extend(armored);
+
+        let only_good = Keyring {
+            certs: vec![good_key.clone()],
+        };
+        let verified = verify_inrelease(&spliced, &only_good, SystemTime::now())
+            .expect("the bad signature is from an unknown key: ignored");
+        assert_eq!(verified.signers, vec![good_key.fingerprint().to_hex()]);
+
+        let both = Keyring {
+            certs: vec![good_key, other_key.clone()],
+        };
+        let err = verify_inrelease(&spliced, &both, SystemTime::now()).expect_err("one BAD");
+        assert!(
+            matches!(err, SignatureError::BadSignature { ref fingerprint } if *fingerprint == other_key.fingerprint().to_hex()),
             "{err}"
         );
     }

@@ -5,5 +5,6 @@ mod build_stages;
 mod hermetic;
 mod live;
 mod lock;
+mod repo;
 mod resolve;
 mod support;
