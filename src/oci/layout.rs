@@ -135,16 +135,16 @@ pub fn write_oci_layout(dir: &Path, images: &[BuiltImage], tag: &str) -> Result<
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let old = match std::fs::symlink_metadata(dir) {
+    let replaces_old = match std::fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() && (dir.join("oci-layout").is_file() || is_empty_dir(dir)) => {
-            Some(())
+            true
         }
         Ok(_) => {
             return Err(OciError::TargetExists {
                 path: dir.to_path_buf(),
             });
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(io_error(dir)(e)),
     };
     let staging = tempfile::Builder::new()
@@ -167,7 +167,7 @@ pub fn write_oci_layout(dir: &Path, images: &[BuiltImage], tag: &str) -> Result<
         }
     }
     let staged = staging.keep();
-    if old.is_some() {
+    if replaces_old {
         let aside = tempfile::Builder::new()
             .prefix(".debless-old-")
             .tempdir_in(parent)

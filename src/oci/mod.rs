@@ -101,13 +101,17 @@ pub fn write_layers(
 ) -> Result<Vec<LayerDescriptor>, OciError> {
     let groups = plan_layers(&rootfs.bytes_per_package(), opts.layers);
     let tree = rootfs.tree();
-    let mut layers = Vec::with_capacity(groups.len());
+    let mut layer_of = vec![0; rootfs.packages().len()];
     for (index, group) in groups.iter().enumerate() {
+        for &package in group {
+            layer_of[package] = index;
+        }
+    }
+    let mut layers = Vec::with_capacity(groups.len());
+    for index in 0..groups.len() {
         // Paths debless made up (owner None) go into the bottom layer.
-        let include = |node: &crate::rootfs::Node| match node.owner {
-            Some(owner) => group.contains(&owner),
-            None => index == 0,
-        };
+        let include =
+            |node: &crate::rootfs::Node| node.owner.map_or(0, |owner| layer_of[owner]) == index;
         let entries = layer::select_entries(tree.iter(), include);
         let layer = layer::write_layer(
             store,

@@ -154,10 +154,7 @@ fn merge_entry(
                     }
                     Ok(())
                 }
-                _ => Err(unsafe_path(
-                    &raw_path,
-                    PathProblem::NotADirectory("merged /usr top-level directory".into()),
-                )),
+                _ => Err(unsafe_path(&raw_path, PathProblem::MergedUsrTop)),
             };
         }
     };

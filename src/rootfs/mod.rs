@@ -232,12 +232,10 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
     };
     let opened = Deb::open(&deb.path).map_err(wrap)?;
     let entries = opened.data_entries().map_err(wrap)?;
-    let control = ControlFiles {
-        control: opened.control().to_vec(),
-        md5sums: opened.md5sums().map(<[u8]>::to_vec),
-        conffiles: None,
-    };
-    Ok(ReadPackage { control, entries })
+    Ok(ReadPackage {
+        control: opened.into_control_files(),
+        entries,
+    })
 }
 
 /// Adds `bin -> usr/bin` style links for every merged directory that exists under usr,

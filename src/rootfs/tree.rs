@@ -91,6 +91,9 @@ pub enum PathProblem {
     /// Too many symlinks, probably a loop.
     #[error("too many levels of symlinks")]
     SymlinkLoop,
+    /// A file at `bin`, `lib`, ... where merged /usr needs a link into usr.
+    #[error("merged /usr needs a link into usr at this path")]
+    MergedUsrTop,
     /// A parent component is a file, not a directory.
     #[error("parent `{0}` is not a directory")]
     NotADirectory(String),
@@ -156,15 +159,6 @@ impl Tree {
     /// Whether the tree holds no paths.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
-    }
-
-    /// Whether any path lies below `dir`.
-    pub fn has_children(&self, dir: &str) -> bool {
-        let prefix = format!("{dir}/");
-        self.nodes
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
 
     /// Resolves a normalised path through the tree's symlinks, as the kernel would inside a
@@ -392,7 +386,6 @@ mod tests {
             .expect("creatable");
         assert!(tree.get("usr").is_some_and(Node::is_dir));
         assert!(tree.get("usr/share/doc").is_some_and(Node::is_dir));
-        assert!(tree.has_children("usr"));
         tree.insert("file".into(), node(NodeKind::File(vec![])));
         assert_eq!(
             tree.ensure_dirs("file/x", None, 0),

@@ -569,7 +569,10 @@ fn compare_with_dpkg_deb(debs: &[PackageDeb], merged: MergedUsr) -> usize {
     let rootfs = rootfs::assemble(debs, &options(merged)).expect("assembles");
     rootfs.write_to_dir(&ours).expect("writes");
     assert!(
-        matches!(rootfs.write_to_dir(&ours), Err(RootfsError::TargetNotEmpty { .. })),
+        matches!(
+            rootfs.write_to_dir(&ours),
+            Err(RootfsError::TargetNotEmpty { .. })
+        ),
         "a non-empty target is refused"
     );
     let mut ours = walk(&ours);
