@@ -146,6 +146,11 @@ impl Tree {
         self.nodes.insert(path, node);
     }
 
+    /// Removes a node (merged-/usr links nothing ended up under).
+    pub(crate) fn remove(&mut self, path: &str) -> Option<Node> {
+        self.nodes.remove(path)
+    }
+
     /// Every node in byte-wise path order (parents before children).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> + Clone {
         self.nodes.iter().map(|(path, node)| (path.as_str(), node))

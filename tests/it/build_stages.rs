@@ -319,7 +319,9 @@ fn merged_usr_moves_unmerged_paths_into_usr() {
         .file("bin/bash", b"bash", 0o755)
         .file("sbin/ldconfig", b"ldconfig", 0o755)
         .file("lib/x86_64-linux-gnu/libtinfo.so.6", b"tinfo", 0o644)
-        .symlink("lib64/ld-other.so.1", "/lib/x86_64-linux-gnu/libtinfo.so.6");
+        .symlink("lib64/ld-other.so.1", "/lib/x86_64-linux-gnu/libtinfo.so.6")
+        .symlink("usr/share/bash/tools", "/bin")
+        .file("usr/share/bash/tools/bashbug", b"#!/bin/sh", 0o755);
     let mut packages = sample_packages();
     packages.push(bookworm_style.clone());
     let merged = assemble(&packages, &options(MergedUsr::Auto)).expect("assembles");
@@ -340,6 +342,15 @@ fn merged_usr_moves_unmerged_paths_into_usr() {
     assert!(
         tree.get("lib32").is_none(),
         "no link for a directory that does not exist under usr"
+    );
+    assert_eq!(
+        tree.get("bin").and_then(|n| n.owner),
+        Some(0),
+        "base-files' link keeps its owner"
+    );
+    assert!(
+        tree.get("usr/bin/bashbug").is_some(),
+        "a path reaching /bin through another symlink lands in usr/bin"
     );
     assert!(tree.get("usr/bin/bash").is_some());
     assert!(
