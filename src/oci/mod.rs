@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use self::blob::{BlobStore, Digest};
 pub use self::config::{Descriptor, ImageSpec, Platform};
 pub use self::layer::{Compression, LayerDescriptor};
-pub use self::layout::{write_docker_archive, write_oci_archive, write_oci_layout};
+pub use self::layout::{fsck_layout, write_docker_archive, write_oci_archive, write_oci_layout};
 use crate::debian::Arch;
 use crate::rootfs::{PackageId, Rootfs};
 
@@ -54,6 +54,9 @@ pub enum OciError {
     /// Writing the config or manifest into the blob store failed.
     #[error("cannot store the image config or manifest: {0}")]
     Blob(std::io::Error),
+    /// An OCI layout failed [`fsck_layout`].
+    #[error("`{}` is not a valid OCI layout: {what}", path.display())]
+    Corrupt { path: PathBuf, what: String },
     /// No image to write.
     #[error("no image to write")]
     NoImages,

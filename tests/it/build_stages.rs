@@ -717,6 +717,11 @@ fn layouts_and_archives_are_accepted_by_skopeo_and_umoci() {
         "latest"
     );
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(
+        oci::fsck_layout(&layout).expect("valid layout"),
+        4,
+        "one manifest, one config, two layers"
+    );
     for blob in std::fs::read_dir(layout.join("blobs/sha256")).expect("blobs") {
         let path = blob.expect("entry").path();
         let data = std::fs::read(&path).expect("blob");
@@ -819,6 +824,16 @@ fn several_architectures_get_an_image_index() {
     let out = tempfile::tempdir().expect("temp dir");
     let layout = out.path().join("multi");
     let top = oci::write_oci_layout(&layout, &images, "v1").expect("layout");
+    // One index, two manifests, two configs, one shared layer.
+    assert_eq!(oci::fsck_layout(&layout).expect("valid layout"), 6);
+    let layer_blob = layout
+        .join("blobs/sha256")
+        .join(images[0].layers[0].digest.hex());
+    std::fs::write(&layer_blob, b"tampered").expect("write");
+    assert!(matches!(
+        oci::fsck_layout(&layout),
+        Err(oci::OciError::Corrupt { .. })
+    ));
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
             .expect("json");
