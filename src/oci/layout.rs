@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::config::{self, Descriptor, Index};
 use super::{BuiltImage, Digest, OciError};
+use crate::rootfs::tree::ancestors;
 
 /// The annotation naming a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -55,12 +56,7 @@ impl LayoutFiles {
     fn dirs(&self) -> BTreeSet<String> {
         let mut dirs = BTreeSet::new();
         for path in self.files.keys() {
-            let mut end = 0;
-            while let Some(slash) = path[end..].find('/') {
-                end += slash;
-                dirs.insert(path[..end].to_owned());
-                end += 1;
-            }
+            dirs.extend(ancestors(path).map(str::to_owned));
         }
         dirs
     }

@@ -124,6 +124,12 @@ pub fn split_parent(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
+/// The proper ancestors of a `/`-separated path, shortest first: `a/b/c` gives `a`, `a/b`.
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(slash, _)| &path[..slash])
+}
+
 /// The tree itself.
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
@@ -229,10 +235,7 @@ impl Tree {
         if dir.is_empty() {
             return Ok(());
         }
-        let mut end = 0;
-        loop {
-            end = dir[end..].find('/').map_or(dir.len(), |i| end + i);
-            let prefix = &dir[..end];
+        for prefix in ancestors(dir).chain([dir]) {
             match self.nodes.get(prefix) {
                 None => {
                     self.nodes
@@ -241,11 +244,8 @@ impl Tree {
                 Some(node) if node.is_dir() => {}
                 Some(_) => return Err(PathProblem::NotADirectory(prefix.to_owned())),
             }
-            if end == dir.len() {
-                return Ok(());
-            }
-            end += 1;
         }
+        Ok(())
     }
 
     /// Rewrites hard-link groups so the regular file always sits at the smallest path and the
