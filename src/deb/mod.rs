@@ -151,6 +151,11 @@ impl Deb {
             .unwrap_or_default()
     }
 
+    /// The control files, once the data has been read.
+    pub fn into_control_files(self) -> ControlFiles {
+        self.control
+    }
+
     /// The name of the data member (`data.tar.xz`), for error messages.
     pub fn data_member_name(&self) -> &str {
         &self.data_member.name
@@ -180,18 +185,10 @@ impl Deb {
             .data_compression
             .decoder(std::io::BufReader::new(file.take(self.data_member.size)))
             .map_err(|e| member_err(e.to_string()))?;
-        // Keep the visitor's own errors apart from decoding errors.
-        let mut visitor_error = None;
-        let result = tar::visit_entries::<_, tar::TarError>(reader, |entry| {
-            visit(entry).map_err(|e| {
-                visitor_error = Some(e);
-                tar::TarError::Io(std::io::Error::other("stopped by visitor"))
-            })
-        });
-        match (result, visitor_error) {
-            (_, Some(e)) => Err(e),
-            (Err(e), None) => Err(member_err(e.to_string()).into()),
-            (Ok(()), None) => Ok(()),
+        match tar::visit_entries(reader, |entry| visit(entry).map_err(Stop::Visitor)) {
+            Ok(()) => Ok(()),
+            Err(Stop::Tar(e)) => Err(member_err(e.to_string()).into()),
+            Err(Stop::Visitor(e)) => Err(e),
         }
     }
 
@@ -203,6 +200,18 @@ impl Deb {
             Ok(())
         })?;
         Ok(entries)
+    }
+}
+
+/// Why a data.tar walk stopped: the archive itself, or the visitor's own error.
+enum Stop<E> {
+    Tar(tar::TarError),
+    Visitor(E),
+}
+
+impl<E> From<tar::TarError> for Stop<E> {
+    fn from(e: tar::TarError) -> Self {
+        Self::Tar(e)
     }
 }
 

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::blob::{BlobStore, Digest, HashingWriter};
+use crate::rootfs::tree::ancestors;
 use crate::rootfs::{Node, NodeKind};
 
 /// Layer compression.
@@ -114,14 +115,10 @@ pub fn select_entries<'a>(
     let dirs: BTreeMap<&str, &Node> = all.clone().filter(|(_, n)| n.is_dir()).collect();
     let mut chosen = BTreeMap::new();
     for (path, node) in all.filter(|(_, n)| include(n)) {
-        let mut end = 0;
-        while let Some(slash) = path[end..].find('/') {
-            end += slash;
-            let parent = &path[..end];
+        for parent in ancestors(path) {
             if let Some(dir) = dirs.get(parent) {
                 chosen.entry(parent).or_insert(*dir);
             }
-            end += 1;
         }
         chosen.insert(path, node);
     }
@@ -224,23 +221,12 @@ fn set_link_name_raw<W: Write>(
         long.set_size(bytes.len() as u64 + 1);
         long.set_entry_type(tar::EntryType::GNULongLink);
         long.set_cksum();
-        builder.append(&long, bytes.chain_nul())?;
+        builder.append(&long, io::Read::chain(bytes, &[0u8][..]))?;
     }
     let n = bytes.len().min(slot.len());
     slot.fill(0);
     slot[..n].copy_from_slice(&bytes[..n]);
     Ok(())
-}
-
-/// `bytes` followed by one NUL, as GNU long-name records store them.
-trait ChainNul {
-    fn chain_nul(&self) -> io::Chain<&[u8], &'static [u8]>;
-}
-
-impl ChainNul for [u8] {
-    fn chain_nul(&self) -> io::Chain<&[u8], &'static [u8]> {
-        io::Read::chain(self, &[0u8][..])
-    }
 }
 
 /// `min(mtime, epoch)`, and never before 1970.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use self::blob::{BlobStore, Digest};
 pub use self::config::{Descriptor, ImageSpec, Platform};
 pub use self::layer::{Compression, LayerDescriptor};
-pub use self::layout::{write_docker_archive, write_oci_archive, write_oci_layout};
+pub use self::layout::{fsck_layout, write_docker_archive, write_oci_archive, write_oci_layout};
 use crate::debian::Arch;
 use crate::rootfs::{PackageId, Rootfs};
 
@@ -54,6 +54,9 @@ pub enum OciError {
     /// Writing the config or manifest into the blob store failed.
     #[error("cannot store the image config or manifest: {0}")]
     Blob(std::io::Error),
+    /// An OCI layout failed [`fsck_layout`].
+    #[error("`{}` is not a valid OCI layout: {what}", path.display())]
+    Corrupt { path: PathBuf, what: String },
     /// No image to write.
     #[error("no image to write")]
     NoImages,
@@ -101,13 +104,17 @@ pub fn write_layers(
 ) -> Result<Vec<LayerDescriptor>, OciError> {
     let groups = plan_layers(&rootfs.bytes_per_package(), opts.layers);
     let tree = rootfs.tree();
-    let mut layers = Vec::with_capacity(groups.len());
+    let mut layer_of = vec![0; rootfs.packages().len()];
     for (index, group) in groups.iter().enumerate() {
+        for &package in group {
+            layer_of[package] = index;
+        }
+    }
+    let mut layers = Vec::with_capacity(groups.len());
+    for index in 0..groups.len() {
         // Paths debless made up (owner None) go into the bottom layer.
-        let include = |node: &crate::rootfs::Node| match node.owner {
-            Some(owner) => group.contains(&owner),
-            None => index == 0,
-        };
+        let include =
+            |node: &crate::rootfs::Node| node.owner.map_or(0, |owner| layer_of[owner]) == index;
         let entries = layer::select_entries(tree.iter(), include);
         let layer = layer::write_layer(
             store,

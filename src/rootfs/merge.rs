@@ -73,14 +73,30 @@ pub struct PackageContext<'a> {
     pub package_names: &'a [String],
 }
 
-/// What a merged top-level link from a package looked like, so the final link keeps its
-/// attributes and owner.
-#[derive(Clone, Debug)]
-pub struct ShippedTopLink {
-    /// `bin`, `lib`, ...
-    pub name: String,
-    /// The node as shipped.
-    pub node: Node,
+/// Puts `bin -> usr/bin` style links into an empty tree before any package is merged, so
+/// that a path reaching `/bin` through another symlink lands in `usr/bin` like every other
+/// `bin/` entry. [`prune_merged_links`] drops the ones nothing ended up under.
+pub fn add_merged_links(tree: &mut Tree) {
+    for dir in MERGED_DIRS {
+        let link = Node {
+            kind: NodeKind::Symlink(format!("usr/{dir}")),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: None,
+        };
+        tree.insert(dir.to_owned(), link);
+    }
+}
+
+/// Removes merged links whose `usr/<dir>` does not exist (lib32 on amd64, lib64 on arm64).
+pub fn prune_merged_links(tree: &mut Tree) {
+    for dir in MERGED_DIRS {
+        if !tree.get(&format!("usr/{dir}")).is_some_and(Node::is_dir) {
+            tree.remove(dir);
+        }
+    }
 }
 
 /// Adds one package's data.tar entries, in archive order.
@@ -88,10 +104,9 @@ pub fn merge_package(
     tree: &mut Tree,
     ctx: &PackageContext<'_>,
     entries: Vec<DataEntry>,
-    top_links: &mut Vec<ShippedTopLink>,
 ) -> Result<(), RootfsError> {
     for entry in entries {
-        merge_entry(tree, ctx, entry, top_links)?;
+        merge_entry(tree, ctx, entry)?;
     }
     Ok(())
 }
@@ -100,7 +115,6 @@ fn merge_entry(
     tree: &mut Tree,
     ctx: &PackageContext<'_>,
     entry: DataEntry,
-    top_links: &mut Vec<ShippedTopLink>,
 ) -> Result<(), RootfsError> {
     let unsafe_path = |path: &str, problem: PathProblem| RootfsError::UnsafePath {
         package: ctx.name.to_owned(),
@@ -145,19 +159,17 @@ fn merge_entry(
             return match node.kind {
                 NodeKind::Dir => Ok(()),
                 NodeKind::Symlink(_) => {
-                    let name = raw_path
-                        .trim_start_matches("./")
-                        .trim_end_matches('/')
-                        .to_owned();
-                    if !top_links.iter().any(|l| l.name == name) {
-                        top_links.push(ShippedTopLink { name, node });
+                    // The first package shipping the link gives it owner and attributes.
+                    let top = raw_path.trim_start_matches("./").trim_end_matches('/');
+                    if let Some(link) = tree.get_mut(top).filter(|l| l.owner.is_none()) {
+                        *link = Node {
+                            kind: link.kind.clone(),
+                            ..node
+                        };
                     }
                     Ok(())
                 }
-                _ => Err(unsafe_path(
-                    &raw_path,
-                    PathProblem::NotADirectory("merged /usr top-level directory".into()),
-                )),
+                _ => Err(unsafe_path(&raw_path, PathProblem::MergedUsrTop)),
             };
         }
     };

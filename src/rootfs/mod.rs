@@ -164,7 +164,9 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     };
     let package_names: Vec<String> = debs.iter().map(|d| d.name.clone()).collect();
     let mut tree = Tree::default();
-    let mut top_links = Vec::new();
+    if merged_usr {
+        merge::add_merged_links(&mut tree);
+    }
     let mut controls = Vec::with_capacity(read.len());
     for (id, (deb, package)) in debs.iter().zip(read).enumerate() {
         let name = deb.name.as_str();
@@ -181,11 +183,11 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             may_overwrite: &may_overwrite,
             package_names: &package_names,
         };
-        merge::merge_package(&mut tree, &ctx, package.entries, &mut top_links)?;
+        merge::merge_package(&mut tree, &ctx, package.entries)?;
         controls.push(package.control);
     }
     if merged_usr {
-        add_merged_links(&mut tree, &top_links);
+        merge::prune_merged_links(&mut tree);
     }
     tree.canonicalize_hardlinks();
 
@@ -232,36 +234,10 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
     };
     let opened = Deb::open(&deb.path).map_err(wrap)?;
     let entries = opened.data_entries().map_err(wrap)?;
-    let control = ControlFiles {
-        control: opened.control().to_vec(),
-        md5sums: opened.md5sums().map(<[u8]>::to_vec),
-        conffiles: None,
-    };
-    Ok(ReadPackage { control, entries })
-}
-
-/// Adds `bin -> usr/bin` style links for every merged directory that exists under usr,
-/// keeping the attributes and owner of a link a package shipped.
-fn add_merged_links(tree: &mut Tree, shipped: &[merge::ShippedTopLink]) {
-    for dir in merge::MERGED_DIRS {
-        if !tree.get(&format!("usr/{dir}")).is_some_and(Node::is_dir) {
-            continue;
-        }
-        let base = shipped
-            .iter()
-            .find(|l| l.name == dir)
-            .map(|l| l.node.clone());
-        let mut node = base.unwrap_or(Node {
-            kind: NodeKind::Dir,
-            mode: 0o777,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            owner: None,
-        });
-        node.kind = NodeKind::Symlink(format!("usr/{dir}"));
-        tree.insert(dir.to_owned(), node);
-    }
+    Ok(ReadPackage {
+        control: opened.into_control_files(),
+        entries,
+    })
 }
 
 impl Rootfs {

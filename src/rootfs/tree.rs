@@ -91,6 +91,9 @@ pub enum PathProblem {
     /// Too many symlinks, probably a loop.
     #[error("too many levels of symlinks")]
     SymlinkLoop,
+    /// A file at `bin`, `lib`, ... where merged /usr needs a link into usr.
+    #[error("merged /usr needs a link into usr at this path")]
+    MergedUsrTop,
     /// A parent component is a file, not a directory.
     #[error("parent `{0}` is not a directory")]
     NotADirectory(String),
@@ -121,6 +124,12 @@ pub fn split_parent(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
+/// The proper ancestors of a `/`-separated path, shortest first: `a/b/c` gives `a`, `a/b`.
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .map(move |(slash, _)| &path[..slash])
+}
+
 /// The tree itself.
 #[derive(Clone, Debug, Default)]
 pub struct Tree {
@@ -143,6 +152,11 @@ impl Tree {
         self.nodes.insert(path, node);
     }
 
+    /// Removes a node (merged-/usr links nothing ended up under).
+    pub(crate) fn remove(&mut self, path: &str) -> Option<Node> {
+        self.nodes.remove(path)
+    }
+
     /// Every node in byte-wise path order (parents before children).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> + Clone {
         self.nodes.iter().map(|(path, node)| (path.as_str(), node))
@@ -156,15 +170,6 @@ impl Tree {
     /// Whether the tree holds no paths.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
-    }
-
-    /// Whether any path lies below `dir`.
-    pub fn has_children(&self, dir: &str) -> bool {
-        let prefix = format!("{dir}/");
-        self.nodes
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
 
     /// Resolves a normalised path through the tree's symlinks, as the kernel would inside a
@@ -230,10 +235,7 @@ impl Tree {
         if dir.is_empty() {
             return Ok(());
         }
-        let mut end = 0;
-        loop {
-            end = dir[end..].find('/').map_or(dir.len(), |i| end + i);
-            let prefix = &dir[..end];
+        for prefix in ancestors(dir).chain([dir]) {
             match self.nodes.get(prefix) {
                 None => {
                     self.nodes
@@ -242,11 +244,8 @@ impl Tree {
                 Some(node) if node.is_dir() => {}
                 Some(_) => return Err(PathProblem::NotADirectory(prefix.to_owned())),
             }
-            if end == dir.len() {
-                return Ok(());
-            }
-            end += 1;
         }
+        Ok(())
     }
 
     /// Rewrites hard-link groups so the regular file always sits at the smallest path and the
@@ -392,7 +391,6 @@ mod tests {
             .expect("creatable");
         assert!(tree.get("usr").is_some_and(Node::is_dir));
         assert!(tree.get("usr/share/doc").is_some_and(Node::is_dir));
-        assert!(tree.has_children("usr"));
         tree.insert("file".into(), node(NodeKind::File(vec![])));
         assert_eq!(
             tree.ensure_dirs("file/x", None, 0),

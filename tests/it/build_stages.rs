@@ -319,7 +319,9 @@ fn merged_usr_moves_unmerged_paths_into_usr() {
         .file("bin/bash", b"bash", 0o755)
         .file("sbin/ldconfig", b"ldconfig", 0o755)
         .file("lib/x86_64-linux-gnu/libtinfo.so.6", b"tinfo", 0o644)
-        .symlink("lib64/ld-other.so.1", "/lib/x86_64-linux-gnu/libtinfo.so.6");
+        .symlink("lib64/ld-other.so.1", "/lib/x86_64-linux-gnu/libtinfo.so.6")
+        .symlink("usr/share/bash/tools", "/bin")
+        .file("usr/share/bash/tools/bashbug", b"#!/bin/sh", 0o755);
     let mut packages = sample_packages();
     packages.push(bookworm_style.clone());
     let merged = assemble(&packages, &options(MergedUsr::Auto)).expect("assembles");
@@ -340,6 +342,15 @@ fn merged_usr_moves_unmerged_paths_into_usr() {
     assert!(
         tree.get("lib32").is_none(),
         "no link for a directory that does not exist under usr"
+    );
+    assert_eq!(
+        tree.get("bin").and_then(|n| n.owner),
+        Some(0),
+        "base-files' link keeps its owner"
+    );
+    assert!(
+        tree.get("usr/bin/bashbug").is_some(),
+        "a path reaching /bin through another symlink lands in usr/bin"
     );
     assert!(tree.get("usr/bin/bash").is_some());
     assert!(
@@ -568,6 +579,13 @@ fn compare_with_dpkg_deb(debs: &[PackageDeb], merged: MergedUsr) -> usize {
     }
     let rootfs = rootfs::assemble(debs, &options(merged)).expect("assembles");
     rootfs.write_to_dir(&ours).expect("writes");
+    assert!(
+        matches!(
+            rootfs.write_to_dir(&ours),
+            Err(RootfsError::TargetNotEmpty { .. })
+        ),
+        "a non-empty target is refused"
+    );
     let mut ours = walk(&ours);
     let theirs = walk(&theirs);
     ours.retain(|path, _| {
@@ -699,6 +717,11 @@ fn layouts_and_archives_are_accepted_by_skopeo_and_umoci() {
         "latest"
     );
     assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(
+        oci::fsck_layout(&layout).expect("valid layout"),
+        4,
+        "one manifest, one config, two layers"
+    );
     for blob in std::fs::read_dir(layout.join("blobs/sha256")).expect("blobs") {
         let path = blob.expect("entry").path();
         let data = std::fs::read(&path).expect("blob");
@@ -801,6 +824,16 @@ fn several_architectures_get_an_image_index() {
     let out = tempfile::tempdir().expect("temp dir");
     let layout = out.path().join("multi");
     let top = oci::write_oci_layout(&layout, &images, "v1").expect("layout");
+    // One index, two manifests, two configs, one shared layer.
+    assert_eq!(oci::fsck_layout(&layout).expect("valid layout"), 6);
+    let layer_blob = layout
+        .join("blobs/sha256")
+        .join(images[0].layers[0].digest.hex());
+    std::fs::write(&layer_blob, b"tampered").expect("write");
+    assert!(matches!(
+        oci::fsck_layout(&layout),
+        Err(oci::OciError::Corrupt { .. })
+    ));
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
             .expect("json");
