@@ -9,7 +9,9 @@ use super::diagnostics::Diagnostic;
 use super::{Globals, status};
 use crate::lock::{Lock, LockedSource};
 use crate::manifest::Manifest;
-use crate::repo::{self, Http, IndexCache, Keyring, Mirrors, SuiteRequest, VerifiedSuite};
+use crate::repo::{
+    self, Http, IndexCache, Keyring, Mirrors, SuiteRequest, VerifiedRelease, VerifiedSuite,
+};
 use crate::resolve::{self, Pin, Request, SourcePackages, Universe};
 
 /// Arguments of `debless lock`.
@@ -33,23 +35,64 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         return check(&manifest, old.as_ref(), &lock_path.display().to_string());
     }
     let started = std::time::Instant::now();
-    let suites = load_suites(globals, &manifest)?;
+    let sources = SuiteSources::new(&manifest)?;
+    let http = Http::new()?;
+    let now = SystemTime::now();
+    let releases = sources.verify(&manifest, &http, now)?;
+    let summary = |verb: String, count: usize| {
+        let archs: Vec<&str> = manifest.architectures.iter().map(|a| a.as_str()).collect();
+        let suites: Vec<&str> = manifest.sources.iter().map(|s| s.suite.as_str()).collect();
+        status(
+            globals,
+            format_args!(
+                "{verb}: {count} packages for {} from {} in {:.2}s",
+                archs.join(", "),
+                suites.join(", "),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+    };
     if let Some(old) = &old {
-        refuse_rollback(old, &suites)?;
+        refuse_rollback(old, &releases)?;
+        // Same manifest, same signed Releases: the indices and so the resolution are the same.
+        let unchanged = args.update.is_none()
+            && old.staleness(&manifest).is_none()
+            && old.sources.len() == releases.len()
+            && old
+                .sources
+                .iter()
+                .zip(&releases)
+                .all(|(locked, fresh)| locked.inrelease_sha256 == fresh.inrelease_sha256);
+        if unchanged {
+            summary(
+                format!("{} is up to date", lock_path.display()),
+                old.packages.len(),
+            );
+            return Ok(());
+        }
     }
+    let cache = IndexCache::new(&globals.cache_dir());
+    let mut suites = sources.load(&manifest, &http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
     let mut resolutions = Vec::new();
-    for arch in &manifest.architectures {
-        let sources = suites
-            .iter()
+    let arch_count = manifest.architectures.len();
+    for (i, arch) in manifest.architectures.iter().enumerate() {
+        let last = i + 1 == arch_count;
+        let universe_sources = suites
+            .iter_mut()
             .zip(&manifest.sources)
             .map(|(suite, source)| SourcePackages {
                 label: suite.suite.clone(),
                 priority: source.priority,
-                packages: suite.packages.clone(),
+                // The last architecture takes the parsed indices instead of copying them.
+                packages: if last {
+                    std::mem::take(&mut suite.packages)
+                } else {
+                    suite.packages.clone()
+                },
             })
             .collect();
-        let universe = Universe::new(sources, std::slice::from_ref(arch));
+        let universe = Universe::new(universe_sources, std::slice::from_ref(arch));
         let request = Request {
             roots: manifest
                 .packages
@@ -76,28 +119,20 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         }
         resolutions.push((arch.clone(), resolution));
     }
-    let sources: Vec<LockedSource> = suites.iter().map(locked_source).collect();
-    let lock = Lock::from_resolutions(&manifest, sources, &resolutions);
+    let locked_sources: Vec<LockedSource> = suites
+        .iter()
+        .zip(&manifest.sources)
+        .map(|(suite, source)| locked_source(suite, &source.components))
+        .collect();
+    let lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
     let changed = lock.write_if_changed(&lock_path)?;
-    let count = lock.packages.len();
-    let archs: Vec<&str> = manifest.architectures.iter().map(|a| a.as_str()).collect();
-    status(
-        globals,
-        format_args!(
-            "{} {count} packages for {} from {} in {:.2}s",
-            if changed {
-                format!("Locked {}:", lock_path.display())
-            } else {
-                format!("{} is up to date:", lock_path.display())
-            },
-            archs.join(", "),
-            suites
-                .iter()
-                .map(|s| s.suite.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            started.elapsed().as_secs_f64()
-        ),
+    summary(
+        if changed {
+            format!("Locked {}", lock_path.display())
+        } else {
+            format!("{} is up to date", lock_path.display())
+        },
+        lock.packages.len(),
     );
     Ok(())
 }
@@ -120,52 +155,97 @@ fn check(manifest: &Manifest, old: Option<&Lock>, lock_name: &str) -> Result<()>
     }
 }
 
-/// Fetches and verifies every suite of the manifest, in parallel.
-fn load_suites(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSuite>> {
-    let http = Http::new()?;
-    let cache = IndexCache::new(&globals.cache_dir());
-    let now = SystemTime::now();
-    let needs_mirror = manifest.sources.iter().any(|s| s.url.is_none());
-    let mirrors = if needs_mirror {
-        Some(Mirrors::discover().map_err(|err| {
-            Diagnostic::new(
-                err.to_string(),
-                "set DEBLESS_MIRROR=http://<host>/debian or give each [[source]] a `url`",
-            )
-        })?)
-    } else {
-        None
-    };
-    let mut roots = Vec::new();
-    let mut keyrings = Vec::new();
-    for source in &manifest.sources {
-        roots.push(match (&source.url, &mirrors) {
-            (Some(url), _) => url.clone(),
-            (None, Some(mirrors)) => mirrors.root_for(&source.suite)?.to_owned(),
-            (None, None) => unreachable!("mirrors are discovered when a source has no url"),
-        });
-        keyrings.push(match &source.keyring {
-            Some(path) => Keyring::from_file(path)?,
-            None => Keyring::debian(),
-        });
+/// Where each `[[source]]` is fetched from and which keys it trusts.
+struct SuiteSources {
+    roots: Vec<String>,
+    keyrings: Vec<Keyring>,
+}
+
+impl SuiteSources {
+    fn new(manifest: &Manifest) -> Result<Self> {
+        let needs_mirror = manifest.sources.iter().any(|s| s.url.is_none());
+        let mirrors = if needs_mirror {
+            Some(Mirrors::discover().map_err(|err| {
+                Diagnostic::new(
+                    err.to_string(),
+                    "set DEBLESS_MIRROR=http://<host>/debian or give each [[source]] a `url`",
+                )
+            })?)
+        } else {
+            None
+        };
+        let mut roots = Vec::new();
+        let mut keyrings = Vec::new();
+        for source in &manifest.sources {
+            roots.push(match (&source.url, &mirrors) {
+                (Some(url), _) => url.clone(),
+                (None, Some(mirrors)) => mirrors.root_for(&source.suite)?.to_owned(),
+                (None, None) => unreachable!("mirrors are discovered when a source has no url"),
+            });
+            keyrings.push(match &source.keyring {
+                Some(path) => Keyring::from_file(path)?,
+                None => Keyring::debian(),
+            });
+        }
+        Ok(Self { roots, keyrings })
     }
+
+    fn request<'a>(&'a self, manifest: &'a Manifest, i: usize) -> SuiteRequest<'a> {
+        let source = &manifest.sources[i];
+        SuiteRequest {
+            root: &self.roots[i],
+            suite: &source.suite,
+            components: &source.components,
+            architectures: &manifest.architectures,
+            keyring: &self.keyrings[i],
+        }
+    }
+
+    /// Fetches and verifies every suite's Release, in parallel.
+    fn verify(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        now: SystemTime,
+    ) -> Result<Vec<VerifiedRelease>> {
+        parallel(manifest.sources.len(), |i| {
+            repo::verify_suite(http, &self.request(manifest, i), now)
+        })
+    }
+
+    /// Loads every suite's indices, in parallel.
+    fn load(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        releases: Vec<VerifiedRelease>,
+    ) -> Result<Vec<VerifiedSuite>> {
+        let releases: Vec<std::sync::Mutex<Option<VerifiedRelease>>> = releases
+            .into_iter()
+            .map(|r| std::sync::Mutex::new(Some(r)))
+            .collect();
+        parallel(manifest.sources.len(), |i| {
+            let release = releases[i]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .expect("each release is loaded once");
+            repo::load_indices(http, cache, &self.request(manifest, i), release)
+        })
+    }
+}
+
+/// Runs `job(0..count)` on scoped threads and collects the results in order.
+fn parallel<T: Send, E: Into<anyhow::Error> + Send>(
+    count: usize,
+    job: impl Fn(usize) -> Result<T, E> + Sync,
+) -> Result<Vec<T>> {
     std::thread::scope(|scope| {
-        let handles: Vec<_> = manifest
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(i, source)| {
-                let (http, cache, root, keyring) = (&http, &cache, &roots[i], &keyrings[i]);
-                scope.spawn(move || {
-                    let request = SuiteRequest {
-                        root,
-                        suite: &source.suite,
-                        components: &source.components,
-                        architectures: &manifest.architectures,
-                        keyring,
-                    };
-                    repo::load_suite(http, cache, &request, now)
-                })
+        let handles: Vec<_> = (0..count)
+            .map(|i| {
+                let job = &job;
+                scope.spawn(move || job(i))
             })
             .collect();
         handles
@@ -173,7 +253,7 @@ fn load_suites(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSui
             .map(|h| {
                 h.join()
                     .map_err(|_| anyhow::anyhow!("a suite loader thread panicked"))?
-                    .map_err(anyhow::Error::from)
+                    .map_err(Into::into)
             })
             .collect()
     })
@@ -181,7 +261,7 @@ fn load_suites(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSui
 
 /// apt's rollback guard: a suite whose signed `Date` is older than the one already locked is
 /// a mirror going backwards (or an attacker replaying an old Release).
-fn refuse_rollback(old: &Lock, suites: &[VerifiedSuite]) -> Result<()> {
+fn refuse_rollback(old: &Lock, suites: &[VerifiedRelease]) -> Result<()> {
     for suite in suites {
         if let Some(locked) = old.source(&suite.suite)
             && suite.date < locked.date
@@ -243,17 +323,11 @@ fn pins_to_keep(
         .collect())
 }
 
-fn locked_source(suite: &VerifiedSuite) -> LockedSource {
+fn locked_source(suite: &VerifiedSuite, components: &[String]) -> LockedSource {
     LockedSource {
         suite: suite.suite.clone(),
         codename: suite.codename.clone(),
-        components: suite
-            .indices
-            .iter()
-            .map(|i| i.component.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
+        components: components.to_vec(),
         date: suite.date,
         valid_until: suite.valid_until,
         inrelease_sha256: suite.inrelease_sha256.clone(),

@@ -133,6 +133,31 @@ pub fn load_suite(
     req: &SuiteRequest<'_>,
     now: SystemTime,
 ) -> Result<VerifiedSuite, RepoError> {
+    let release = verify_suite(http, req, now)?;
+    load_indices(http, cache, req, release)
+}
+
+/// A suite whose signed Release was verified and found fresh, before any index is read: enough
+/// to tell whether anything changed since the last lock.
+#[derive(Clone, Debug)]
+pub struct VerifiedRelease {
+    pub suite: String,
+    pub codename: String,
+    pub root: String,
+    pub date: i64,
+    pub valid_until: Option<i64>,
+    pub inrelease_sha256: String,
+    pub signers: Vec<String>,
+    pub release: Release,
+}
+
+/// Fetches and verifies a suite's InRelease (or Release + Release.gpg), checks freshness and
+/// that the requested components and architectures exist.
+pub fn verify_suite(
+    http: &Http,
+    req: &SuiteRequest<'_>,
+    now: SystemTime,
+) -> Result<VerifiedRelease, RepoError> {
     let suite = req.suite;
     let (signed_sha256, verified) = fetch_verified_release(http, req, now)?;
     let release_error = |source| RepoError::Release {
@@ -161,12 +186,32 @@ pub fn load_suite(
             });
         }
     }
+    Ok(VerifiedRelease {
+        suite: suite.to_owned(),
+        codename: release.codename.clone().unwrap_or_else(|| suite.to_owned()),
+        root: req.root.to_owned(),
+        date: release.date,
+        valid_until: release.valid_until,
+        inrelease_sha256: signed_sha256,
+        signers: verified.signers,
+        release,
+    })
+}
+
+/// Loads the indices a verified Release lists for the request's components and architectures,
+/// each checked against its signed size and sha256 before it is parsed.
+pub fn load_indices(
+    http: &Http,
+    cache: &IndexCache,
+    req: &SuiteRequest<'_>,
+    verified: VerifiedRelease,
+) -> Result<VerifiedSuite, RepoError> {
     let source = index::IndexSource {
         http,
         cache,
         root: req.root,
-        suite,
-        release: &release,
+        suite: req.suite,
+        release: &verified.release,
     };
     let wanted: Vec<(&String, &Arch)> = req
         .components
@@ -191,14 +236,14 @@ pub fn load_suite(
         packages.append(&mut index_packages);
     }
     Ok(VerifiedSuite {
-        suite: suite.to_owned(),
-        codename: release.codename.clone().unwrap_or_else(|| suite.to_owned()),
-        root: req.root.to_owned(),
-        date: release.date,
-        valid_until: release.valid_until,
-        inrelease_sha256: signed_sha256,
+        suite: verified.suite,
+        codename: verified.codename,
+        root: verified.root,
+        date: verified.date,
+        valid_until: verified.valid_until,
+        inrelease_sha256: verified.inrelease_sha256,
         signers: verified.signers,
-        release,
+        release: verified.release,
         indices,
         packages,
     })
