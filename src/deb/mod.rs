@@ -161,6 +161,25 @@ impl Deb {
         &self.data_member.name
     }
 
+    /// The decompressed data.tar as a byte stream (what `dpkg-deb --fsys-tarfile` prints):
+    /// the raw material of a layer, and what `cargo xtask bench` measures as the floor.
+    pub fn data_tar_reader(&self) -> Result<Box<dyn std::io::Read + '_>, DebError> {
+        let io_err = |source| DebError::Io {
+            deb: self.path.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(&self.path).map_err(io_err)?;
+        file.seek(SeekFrom::Start(self.data_member.offset))
+            .map_err(io_err)?;
+        self.data_compression
+            .decoder(std::io::BufReader::new(file.take(self.data_member.size)))
+            .map_err(|e| DebError::Member {
+                deb: self.path.clone(),
+                member: self.data_member.name.clone(),
+                reason: e.to_string(),
+            })
+    }
+
     /// Streams every data.tar entry, in archive order, to `visit`. Decoding errors are reported
     /// as [`DebError::Member`]; errors from `visit` are passed through.
     pub fn visit_data<E: From<DebError>>(
@@ -172,19 +191,7 @@ impl Deb {
             member: self.data_member.name.clone(),
             reason,
         };
-        let mut file = std::fs::File::open(&self.path).map_err(|source| DebError::Io {
-            deb: self.path.clone(),
-            source,
-        })?;
-        file.seek(SeekFrom::Start(self.data_member.offset))
-            .map_err(|source| DebError::Io {
-                deb: self.path.clone(),
-                source,
-            })?;
-        let reader = self
-            .data_compression
-            .decoder(std::io::BufReader::new(file.take(self.data_member.size)))
-            .map_err(|e| member_err(e.to_string()))?;
+        let reader = self.data_tar_reader()?;
         match tar::visit_entries(reader, |entry| visit(entry).map_err(Stop::Visitor)) {
             Ok(()) => Ok(()),
             Err(Stop::Tar(e)) => Err(member_err(e.to_string()).into()),
