@@ -145,6 +145,11 @@ impl Universe {
         self.providers.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Every distinct real package name, in no particular order.
+    pub fn package_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
     /// Every distinct package name, sorted (for "did you mean" suggestions).
     pub(crate) fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
