@@ -201,7 +201,7 @@ fn real_package_beats_providers_and_apt_order_ranks_providers() {
 }
 
 #[test]
-fn provider_ties_are_broken_by_name_and_reported() {
+fn provider_ties_follow_apt_cache_order_and_are_reported() {
     let universe = one_suite(vec![
         pkg("shell-user", "1", "Depends: c-shell"),
         pkg("csh", "1", "Provides: c-shell"),
@@ -215,6 +215,18 @@ fn provider_ties_are_broken_by_name_and_reported() {
     assert!(note.contains("picked `tcsh`"), "{note}");
     assert!(note.contains("tie"), "{note}");
     assert!(note.contains("[prefer] c-shell"), "{note}");
+    // apt's tie-break is cache order: a name mentioned earlier (here as a dependency of an
+    // earlier stanza) has the lower ID and loses.
+    let universe = one_suite(vec![
+        pkg("shell-user", "1", "Depends: c-shell"),
+        pkg("script", "1", "Depends: tcsh"),
+        pkg("csh", "1", "Provides: c-shell"),
+        pkg("tcsh", "1", "Provides: c-shell"),
+    ]);
+    assert_eq!(
+        closure(&universe, &["shell-user"]),
+        ["csh 1", "shell-user 1"]
+    );
 }
 
 #[test]
