@@ -38,8 +38,9 @@
 //! - apt auto-installs the roots' dependencies in its cache's package order, not in command
 //!   line order; debless uses the manifest's order (only OR/provider choices shared by two
 //!   roots can tell).
-//! - apt breaks a full provider tie by internal package ID; debless takes the later name
-//!   (the ID order of name-sorted indices), and says so in a [`Note`] so the user can pin it.
+//! - apt breaks a full provider tie by internal package ID; debless approximates that ID by
+//!   the order of first mention in the indices, and says so in a [`Note`] so the user can pin
+//!   the choice with `[prefer]`.
 //! - apt only ever tries each package's candidate version; debless tries older ones when the
 //!   candidate does not meet a versioned dependency (several suites, pins).
 //! - apt leaves the marks of a failed alternative behind; debless undoes them.

@@ -6,9 +6,12 @@
 //! name as the target (the real package beats providers); (2) `Essential: yes`; (3)
 //! `Important: yes` / `Protected: yes`; (4) the native architecture, then the configured order;
 //! (5) `Priority` (required first); (6) apt's internal package ID, higher wins. The ID is the
-//! order in which apt's cache first met a name while parsing the indices; `Packages` files
-//! are sorted by name, so "later name wins" is the closest deterministic stand-in. A manifest
-//! `[prefer]` entry for the target name overrides all of this.
+//! order in which apt's cache first met a name while parsing the indices, as a package or as
+//! the target of any relationship; debless counts first mentions as a package, a `Depends`
+//! target or a provided name, which reproduced apt on every tie seen so far (trixie
+//! `c-shell` -> csh, `librust-strsim-0+default-dev` -> librust-strsim-0.10-dev). It is still
+//! an approximation (apt also counts Recommends, Suggests, Enhances, ...), so ties are
+//! reported as notes. A manifest `[prefer]` entry for the target name overrides all of this.
 //!
 //! Versioned provides: only `Provides: x (= v)` carries a version; an unversioned provide
 //! never satisfies a versioned dependency (Policy §7.5, dpkg depcon.c).
@@ -80,8 +83,9 @@ pub(crate) struct SlotCandidates {
     rank: Rank,
 }
 
-/// apt's `CompareProviders` key, smallest first; `name` last, descending.
-type Rank = (bool, bool, bool, bool, usize, Priority, Reverse<String>);
+/// apt's `CompareProviders` key, smallest first; the stand-in for apt's package ID last,
+/// descending (the higher ID wins in apt).
+type Rank = (bool, bool, bool, bool, usize, Priority, Reverse<usize>);
 
 /// Everything that can satisfy `atom` for a depender filed under `depender_arch`, grouped by
 /// slot and sorted best first.
@@ -127,7 +131,7 @@ pub(crate) fn candidates_for_atom(
                 !best.package.important,
                 arch_rank,
                 best.package.priority,
-                Reverse(name.clone()),
+                Reverse(universe.mention_order(&name)),
             );
             SlotCandidates {
                 name,

@@ -348,9 +348,12 @@ impl<'a> Solver<'a> {
             [only] => only,
             [first, ..] if prefer == Some(first.name.as_str()) => first,
             _ => {
+                let mut providers: Vec<String> = slots.iter().map(|s| s.name.clone()).collect();
+                providers.sort();
+                providers.dedup();
                 return Err(ResolveError::VirtualRoot {
                     name: root.name.clone(),
-                    providers: slots.iter().map(|s| s.name.clone()).collect(),
+                    providers,
                 });
             }
         };
@@ -782,7 +785,7 @@ impl Blocker {
 
 /// Whether a `Conflicts`/`Breaks` atom hits package `id`: by its name (any architecture
 /// unless qualified, deb-control(5)) or by something it provides.
-fn negative_matches(universe: &Universe, atom: &Atom, id: PkgId) -> bool {
+pub(crate) fn negative_matches(universe: &Universe, atom: &Atom, id: PkgId) -> bool {
     let entry = universe.entry(id);
     let arch_ok = match atom.arch.as_deref() {
         None | Some("any") => true,

@@ -47,6 +47,9 @@ pub struct Universe {
     pub(crate) by_name: HashMap<String, Vec<PkgId>>,
     /// Provided name -> versions providing it, in input order.
     pub(crate) providers: HashMap<String, Vec<PkgId>>,
+    /// Name -> when the indices first mentioned it (as a package, a `Depends` target or a
+    /// provided name): a stand-in for apt's package ID, its last provider tie-break.
+    pub(crate) first_mention: HashMap<String, usize>,
 }
 
 impl Universe {
@@ -68,6 +71,7 @@ impl Universe {
             architectures,
             by_name: HashMap::new(),
             providers: HashMap::new(),
+            first_mention: HashMap::new(),
         };
         for (source, suite) in sources.into_iter().enumerate() {
             universe.labels.push(suite.label);
@@ -79,6 +83,13 @@ impl Universe {
                 } else {
                     continue;
                 };
+                universe.mention(&package.name);
+                for target in package.depends_text().into_iter().flat_map(relation_names) {
+                    universe.mention(target);
+                }
+                for provided in &package.provides {
+                    universe.mention(&provided.name);
+                }
                 let id = universe.entries.len();
                 universe
                     .by_name
@@ -100,6 +111,18 @@ impl Universe {
             }
         }
         universe
+    }
+
+    fn mention(&mut self, name: &str) {
+        if !self.first_mention.contains_key(name) {
+            let next = self.first_mention.len();
+            self.first_mention.insert(name.to_owned(), next);
+        }
+    }
+
+    /// When the indices first mentioned `name` (later mentions rank higher in apt's tie-break).
+    pub(crate) fn mention_order(&self, name: &str) -> usize {
+        self.first_mention.get(name).copied().unwrap_or(usize::MAX)
     }
 
     /// The native architecture (the first one configured).
@@ -145,10 +168,23 @@ impl Universe {
         self.providers.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Every distinct real package name, in no particular order.
+    pub fn package_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
     /// Every distinct package name, sorted (for "did you mean" suggestions).
     pub(crate) fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
         names.sort_unstable();
         names
     }
+}
+
+/// The package names a raw relationship field mentions, without parsing versions.
+fn relation_names(field: &str) -> impl Iterator<Item = &str> {
+    field.split([',', '|']).filter_map(|atom| {
+        atom.split([' ', '(', ':', '\n', '\t'])
+            .find(|w| !w.is_empty())
+    })
 }

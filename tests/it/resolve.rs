@@ -130,3 +130,67 @@ fn bookworm_closures_match_apt() {
 fn trixie_closures_match_apt() {
     compare_with_apt("trixie");
 }
+
+/// A wider sweep for development: every `DEBLESS_SWEEP_STEP`th package name (from
+/// `DEBLESS_SWEEP_OFFSET`) of the suite `DEBLESS_SWEEP_SUITE` as a single root. Ignored by
+/// default (apt needs about two seconds per closure).
+#[test]
+#[ignore = "slow: compares hundreds of closures with apt"]
+fn sweep_single_roots_against_apt() {
+    let suite = std::env::var("DEBLESS_SWEEP_SUITE").unwrap_or_else(|_| "trixie".to_owned());
+    let step: usize = std::env::var("DEBLESS_SWEEP_STEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let offset: usize = std::env::var("DEBLESS_SWEEP_OFFSET")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let Some(universe) = live_universe(&[&suite], "amd64") else {
+        return;
+    };
+    let mirror = mirror_root().expect("mirror found by live_universe");
+    let names: BTreeSet<String> = universe_names(&universe);
+    let mut failures = Vec::new();
+    for name in names.iter().skip(offset).step_by(step) {
+        let expected = apt_closure(&mirror, &[&suite], "amd64", &[name]);
+        let request = Request {
+            roots: vec![Root::parse(name).expect("valid root")],
+            ..Request::default()
+        };
+        let actual = resolve(&universe, &request).map(|r| {
+            r.packages
+                .iter()
+                .map(|c| c.package.name.clone())
+                .collect::<BTreeSet<_>>()
+        });
+        let before = failures.len();
+        match (expected, actual) {
+            (Ok(e), Ok(a)) if e == a => {}
+            (Err(_), Err(_)) => {}
+            (Ok(e), Ok(a)) => failures.push(format!(
+                "{name}: only debless: {:?}; only apt: {:?}",
+                a.difference(&e).collect::<Vec<_>>(),
+                e.difference(&a).collect::<Vec<_>>()
+            )),
+            (e, a) => failures.push(format!(
+                "{name}: apt {:?} / debless {:?}",
+                e.map(|s| s.len()),
+                a.map(|s| s.len()).map_err(|e| e.to_string())
+            )),
+        }
+        if failures.len() > before {
+            eprintln!("{}", failures[before]);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn universe_names(universe: &Universe) -> BTreeSet<String> {
+    universe.package_names().map(str::to_owned).collect()
+}
