@@ -308,3 +308,33 @@ fn refuses_hostile_and_clashing_packages() {
     settings.set_prepend_module_to_snapshot(true);
     settings.bind(|| insta::assert_snapshot!("hostile_packages", report));
 }
+
+#[test]
+fn two_builds_share_one_cold_cache() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello", "tzdata"]);
+    let spawn = |out: &str| {
+        project
+            .command(&["build", "--output", out])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn debless")
+    };
+    let (first, second) = (spawn("one"), spawn("two"));
+    let first = first.wait_with_output().expect("first build");
+    let second = second.wait_with_output().expect("second build");
+    assert!(first.status.success(), "{}", project.render(&first));
+    assert!(second.status.success(), "{}", project.render(&second));
+    assert_eq!(digest_of(&first), digest_of(&second));
+    let entries: Vec<_> = std::fs::read_dir(project.cache.join("debs/sha256"))
+        .expect("cache dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 4, "hello, libc6, mawk, tzdata: {entries:?}");
+    assert!(
+        entries.iter().all(|e| !e.starts_with(".tmp")),
+        "no temp files left"
+    );
+}

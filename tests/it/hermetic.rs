@@ -28,6 +28,12 @@ pub fn pkg(name: &str, version: &str, arch: &str, fields: &[(&str, &str)]) -> Pk
             "Breaks" => spec.breaks(value),
             "Multi-Arch" => spec.multi_arch(value),
             "Priority" => spec.priority(value),
+            "Essential" => spec.essential(),
+            "Component" => {
+                // Not a control field: where the package lives in the archive.
+                control.truncate(control.len() - format!("{field}: {value}\n").len());
+                spec.component(value)
+            }
             other => spec.field(other, value),
         };
     }
@@ -123,6 +129,17 @@ pub fn publish_standard(repo: &TestRepo, options: PublishOptions) {
     )
     .file("/usr/bin/needs-new-libc", b"x", 0o755)
     .add_to(repo, SUITE);
+    pkg(
+        "coreutils",
+        "9.1-1",
+        "amd64",
+        &[("Essential", "yes"), ("Priority", "required")],
+    )
+    .file("/usr/bin/ls", b"ls", 0o755)
+    .add_to(repo, SUITE);
+    pkg("unrar", "6.2-1", "amd64", &[("Component", "non-free")])
+        .file("/usr/bin/unrar", b"unrar", 0o755)
+        .add_to(repo, SUITE);
     pkg("clash-a", "1.0", "amd64", &[])
         .file("/usr/bin/clash", b"from a", 0o755)
         .add_to(repo, SUITE);
