@@ -141,7 +141,7 @@ pub(crate) fn candidates_for_atom(
             }
         })
         .collect();
-    out.sort_by(|a, b| a.rank.cmp(&b.rank));
+    out.sort_by_key(|slot| slot.rank);
     out
 }
 

@@ -151,8 +151,7 @@ impl<'a> Solver<'a> {
         agenda.extend((0..self.request.roots.len()).rev().map(Task::Root));
         let mut choice_points: Vec<ChoicePoint> = Vec::new();
         let mut backtracks = 0;
-        loop {
-            let Some(task) = agenda.pop() else { break };
+        while let Some(task) = agenda.pop() {
             let outcome = match task {
                 Task::Root(index) => self.root_picks(index)?,
                 Task::RootDeps => {
