@@ -71,7 +71,7 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let cache = IndexCache::new(&globals.cache_dir());
+    let cache = IndexCache::new(globals.cache_dir());
     let mut suites = sources.load(&manifest, &http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
     let mut resolutions = Vec::new();

@@ -354,7 +354,8 @@ mod tests {
             "{err}"
         );
         let gone = request("gone", b"x", &["http://a"]);
-        let err = fetch_all(&[gone.clone()], &cache, &fake, OPTS, &|_| {}).expect_err("404");
+        let err =
+            fetch_all(std::slice::from_ref(&gone), &cache, &fake, OPTS, &|_| {}).expect_err("404");
         assert!(err.to_string().contains("gone"), "{err}");
         let offline = FetchOptions {
             offline: true,

@@ -99,13 +99,13 @@ fn assert_closure_matches_apt(suite: &str, roots: &[&str]) {
 }
 
 #[test]
-fn bookworm_closures_match_apt() {
+fn lock_command_agrees_with_apt_on_bookworm() {
     assert_closure_matches_apt("bookworm", &["libc6", "libgmp10", "tzdata"]);
     assert_closure_matches_apt("bookworm", &["python3"]);
 }
 
 #[test]
-fn trixie_closures_match_apt() {
+fn lock_command_agrees_with_apt_on_trixie() {
     assert_closure_matches_apt("trixie", &["libc6", "libgmp10", "tzdata"]);
     assert_closure_matches_apt("trixie", &["python3"]);
 }

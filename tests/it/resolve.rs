@@ -3,12 +3,15 @@
 //! message when no mirror is reachable or apt is missing.
 
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::path::Path;
+use std::time::SystemTime;
 
-use debless::debian::{Arch, BinaryPackage, deb822};
+use debless::debian::Arch;
+use debless::repo::{self, Http, IndexCache, Keyring, SuiteRequest};
 use debless::resolve::{Request, Root, SourcePackages, Universe, resolve};
 
-use crate::support::apt::{apt_closure, mirror_root};
+use crate::support::apt::apt_closure;
+use crate::support::live;
 
 /// Root sets checked on every suite.
 const ROOT_SETS: &[&[&str]] = &[
@@ -28,61 +31,51 @@ const ROOT_SETS: &[&[&str]] = &[
     &["pkg-config", "p7zip-full"],
 ];
 
-/// The universe of `suites` (main) on `arch`, read straight from the mirror's `Packages.gz`
-/// without signature checks (the `repo` stage verifies; this loader only feeds the oracle
-/// comparison). `None`, with a printed reason, when the mirror cannot be reached.
+/// The universe of `suites` (main) on `arch`, loaded through the verified `repo` stage with
+/// Debian's keyring (indices cached between runs). `None`, with a printed reason, when the
+/// mirror cannot be reached.
 fn live_universe(suites: &[&str], arch: &str) -> Option<Universe> {
-    let Some(mirror) = mirror_root() else {
-        eprintln!("skipped: no Debian mirror configured (set DEBLESS_MIRROR)");
-        return None;
-    };
-    let client = reqwest::blocking::Client::new();
+    let mirrors = live::mirror()?;
+    let http = Http::new().expect("HTTP client");
+    let cache = IndexCache::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-indices"));
+    let keyring = Keyring::debian();
+    let components = ["main".to_owned()];
+    let architectures = [Arch::parse(arch).expect("known arch")];
     let mut sources = Vec::new();
     for suite in suites {
-        let url = format!("{mirror}/dists/{suite}/main/binary-{arch}/Packages.gz");
-        let body = match client.get(&url).send().and_then(|r| r.error_for_status()) {
-            Ok(response) => match response.bytes() {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    eprintln!("skipped: reading {suite} Packages.gz failed: {e}");
-                    return None;
-                }
-            },
-            Err(e) => {
-                eprintln!("skipped: mirror unreachable for {suite}: {e}");
+        let request = SuiteRequest {
+            root: mirrors.root_for(suite).expect("a root for the suite"),
+            suite,
+            components: &components,
+            architectures: &architectures,
+            keyring: &keyring,
+        };
+        let loaded = match repo::load_suite(&http, &cache, &request, SystemTime::now()) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                eprintln!("skipped: cannot load {suite}: {err}");
                 return None;
             }
         };
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .read_to_string(&mut text)
-            .expect("Packages.gz decompresses to UTF-8");
-        let packages: Vec<BinaryPackage> = deb822::Stanzas::new(&text)
-            .map(|stanza| {
-                BinaryPackage::from_stanza(&stanza.expect("Packages is deb822"))
-                    .expect("Packages stanza is a package")
-            })
-            .collect();
         sources.push(SourcePackages {
             label: (*suite).to_owned(),
             priority: 500,
-            packages,
+            packages: loaded.packages,
         });
     }
-    Some(Universe::new(
-        sources,
-        &[Arch::parse(arch).expect("known arch")],
-    ))
+    Some(Universe::new(sources, &architectures))
 }
 
 fn compare_with_apt(suite: &str, extra: &[&[&str]]) {
     let Some(universe) = live_universe(&[suite], "amd64") else {
         return;
     };
-    let mirror = mirror_root().expect("mirror found by live_universe");
+    let mirror = &live::mirror()
+        .expect("mirror found by live_universe")
+        .debian;
     let mut failures = Vec::new();
     for roots in ROOT_SETS.iter().chain(extra) {
-        let expected = match apt_closure(&mirror, &[suite], "amd64", roots) {
+        let expected = match apt_closure(mirror, &[suite], "amd64", roots) {
             Ok(set) => set,
             Err(e) => {
                 eprintln!("skipped: apt oracle unavailable: {e}");
@@ -153,11 +146,13 @@ fn sweep_single_roots_against_apt() {
     let Some(universe) = live_universe(&[&suite], "amd64") else {
         return;
     };
-    let mirror = mirror_root().expect("mirror found by live_universe");
+    let mirror = &live::mirror()
+        .expect("mirror found by live_universe")
+        .debian;
     let names: BTreeSet<String> = universe_names(&universe);
     let mut failures = Vec::new();
     for name in names.iter().skip(offset).step_by(step) {
-        let expected = apt_closure(&mirror, &[&suite], "amd64", &[name]);
+        let expected = apt_closure(mirror, &[&suite], "amd64", &[name]);
         let request = Request {
             roots: vec![Root::parse(name).expect("valid root")],
             ..Request::default()

@@ -14,43 +14,6 @@ use std::sync::Mutex;
 /// Serialises `apt-get update` runs of one test process (two tests may share a lists dir).
 static UPDATE_LOCK: Mutex<()> = Mutex::new(());
 
-/// The Debian archive root (`http://host/debian`): `$DEBLESS_MIRROR`, else the first
-/// non-security `URIs:` of the host's deb822 apt sources, else the first `deb` line.
-pub fn mirror_root() -> Option<String> {
-    if let Ok(mirror) = std::env::var("DEBLESS_MIRROR") {
-        if !mirror.is_empty() {
-            return Some(mirror.trim_end_matches('/').to_owned());
-        }
-    }
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "sources"))
-        {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            for line in text.lines() {
-                if let Some(uris) = line.strip_prefix("URIs:") {
-                    candidates.extend(uris.split_whitespace().map(str::to_owned));
-                }
-            }
-        }
-    }
-    let list = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
-    for line in list.lines() {
-        let mut words = line.split_whitespace().filter(|w| !w.starts_with('['));
-        if words.next() == Some("deb") {
-            candidates.extend(words.next().map(str::to_owned));
-        }
-    }
-    candidates
-        .into_iter()
-        .find(|uri| uri.starts_with("http") && !uri.contains("security"))
-        .map(|uri| uri.trim_end_matches('/').to_owned())
-}
-
 /// Package names (`name`, or `name:arch` for foreign ones) apt would install for `roots` from
 /// `suites` of `mirror_root` (main only) on `arch`.
 pub fn apt_closure(
@@ -68,7 +31,14 @@ pub fn apt_closure(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let stamp = base.join("updated");
-        if !stamp.exists() {
+        // apt's lists age like the mirror: refresh them when older than a few hours, so the
+        // oracle and debless read the same Release.
+        let fresh = std::fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() < 3 * 3600);
+        if !fresh {
             run_apt(&config, &["update"])?;
             std::fs::write(&stamp, "").map_err(|e| e.to_string())?;
         }
