@@ -82,7 +82,7 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
             .iter_mut()
             .zip(&manifest.sources)
             .map(|(suite, source)| SourcePackages {
-                label: suite.suite.clone(),
+                label: suite.verified.suite.clone(),
                 priority: source.priority,
                 // The last architecture takes the parsed indices instead of copying them.
                 packages: if last {
@@ -324,6 +324,7 @@ fn pins_to_keep(
 }
 
 fn locked_source(suite: &VerifiedSuite, components: &[String]) -> LockedSource {
+    let suite = &suite.verified;
     LockedSource {
         suite: suite.suite.clone(),
         codename: suite.codename.clone(),

@@ -44,19 +44,8 @@ pub struct SuiteRequest<'a> {
 /// A suite whose Release was verified and whose indices matched it.
 #[derive(Clone, Debug)]
 pub struct VerifiedSuite {
-    /// The name asked for (`bookworm`, `bookworm-security`).
-    pub suite: String,
-    /// The Release's `Codename` (the suite name when absent).
-    pub codename: String,
-    pub root: String,
-    /// Release `Date`, unix seconds.
-    pub date: i64,
-    pub valid_until: Option<i64>,
-    /// sha256 of the signed file fetched (InRelease, or Release in the fallback).
-    pub inrelease_sha256: String,
-    /// Primary fingerprints of the good signatures.
-    pub signers: Vec<String>,
-    pub release: Release,
+    /// The verified Release the indices were checked against.
+    pub verified: VerifiedRelease,
     /// One per component and architecture, in request order.
     pub indices: Vec<IndexRef>,
     /// Every stanza of every index, in index order.
@@ -141,12 +130,17 @@ pub fn load_suite(
 /// to tell whether anything changed since the last lock.
 #[derive(Clone, Debug)]
 pub struct VerifiedRelease {
+    /// The name asked for (`bookworm`, `bookworm-security`).
     pub suite: String,
+    /// The Release's `Codename` (the suite name when absent).
     pub codename: String,
     pub root: String,
+    /// Release `Date`, unix seconds.
     pub date: i64,
     pub valid_until: Option<i64>,
+    /// sha256 of the signed file fetched (InRelease, or Release in the fallback).
     pub inrelease_sha256: String,
+    /// Primary fingerprints of the good signatures.
     pub signers: Vec<String>,
     pub release: Release,
 }
@@ -236,14 +230,7 @@ pub fn load_indices(
         packages.append(&mut index_packages);
     }
     Ok(VerifiedSuite {
-        suite: verified.suite,
-        codename: verified.codename,
-        root: verified.root,
-        date: verified.date,
-        valid_until: verified.valid_until,
-        inrelease_sha256: verified.inrelease_sha256,
-        signers: verified.signers,
-        release: verified.release,
+        verified,
         indices,
         packages,
     })

@@ -2,9 +2,7 @@
 //! the rootfs (hostile entries, conflicts, merged /usr, status.d), writing it to a directory
 //! like `dpkg-deb -x` would, and deterministic OCI output.
 
-use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -522,44 +520,6 @@ fn layers_group_packages_and_keep_parents() {
     );
 }
 
-fn walk(root: &Path) -> BTreeMap<String, String> {
-    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .expect("readable")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let meta = std::fs::symlink_metadata(&path).expect("lstat");
-            let rel = path
-                .strip_prefix(root)
-                .expect("inside")
-                .display()
-                .to_string();
-            let mode = meta.permissions().mode() & 0o7777;
-            let description = if meta.file_type().is_symlink() {
-                format!(
-                    "l -> {}",
-                    std::fs::read_link(&path).expect("link").display()
-                )
-            } else if meta.is_dir() {
-                visit(root, &path, out);
-                format!("d {mode:04o}")
-            } else {
-                let data = std::fs::read(&path).expect("file");
-                format!(
-                    "- {mode:04o} {}",
-                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))
-                )
-            };
-            out.insert(rel, description);
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(root, root, &mut out);
-    out
-}
-
 /// Compares `Rootfs::write_to_dir` with `dpkg-deb -x` of the same packages, in order,
 /// ignoring the status.d files debless adds.
 /// Returns how many paths were compared.
@@ -586,21 +546,11 @@ fn compare_with_dpkg_deb(debs: &[PackageDeb], merged: MergedUsr) -> usize {
         ),
         "a non-empty target is refused"
     );
-    let mut ours = walk(&ours);
-    let theirs = walk(&theirs);
-    ours.retain(|path, _| {
-        !path.starts_with("var/lib/dpkg/status.d")
-            && (theirs.contains_key(path)
-                || !["var/lib/dpkg", "var/lib", "var"].contains(&path.as_str()))
+    let ours = crate::support::tree::walk(&ours);
+    let theirs = crate::support::tree::walk(&theirs);
+    let differences = crate::support::tree::differences(&ours, &theirs, |path| {
+        path.starts_with("var/lib/dpkg/status.d")
     });
-    let differences: Vec<_> = ours
-        .keys()
-        .chain(theirs.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(|p| ours.get(*p) != theirs.get(*p))
-        .map(|p| format!("{p}: ours {:?}, dpkg-deb {:?}", ours.get(p), theirs.get(p)))
-        .collect();
     assert!(
         differences.is_empty(),
         "differences:\n{}",

@@ -78,8 +78,8 @@ fn loads_a_signed_suite_by_hash() {
         ["hello", "libc6", "tzdata"],
         "amd64 index includes all"
     );
-    assert_eq!(suite.signers, [repo.fingerprint()]);
-    assert_eq!(suite.codename, "stable");
+    assert_eq!(suite.verified.signers, [repo.fingerprint()]);
+    assert_eq!(suite.verified.codename, "stable");
     assert_eq!(suite.indices.len(), 1);
     assert_eq!(suite.indices[0].path, "main/binary-amd64/Packages.gz");
     let hello = suite
@@ -117,7 +117,10 @@ fn warm_load_reads_indices_from_the_cache() {
     let before = repo.requests().len();
     let warm = load(&repo, &cache, "stable").expect("warm load from cache");
     assert_eq!(names(&warm), names(&cold));
-    assert_eq!(warm.inrelease_sha256, cold.inrelease_sha256);
+    assert_eq!(
+        warm.verified.inrelease_sha256,
+        cold.verified.inrelease_sha256
+    );
     assert_eq!(repo.requests()[before..], ["/dists/stable/InRelease"]);
 }
 
@@ -144,7 +147,7 @@ fn security_layout_components_match_main() {
     });
     let cache_dir = tempfile::tempdir().expect("tempdir");
     let suite = load(&repo, &IndexCache::new(cache_dir.path()), "stable").expect("trusted");
-    assert_eq!(suite.release.components, ["updates/main"]);
+    assert_eq!(suite.verified.release.components, ["updates/main"]);
     assert_eq!(suite.indices[0].path, "main/binary-amd64/Packages.gz");
 }
 
@@ -220,7 +223,7 @@ fn a_keyring_file_of_the_other_key_trusts_other_key_signatures_only() {
     let cache_dir = tempfile::tempdir().expect("tempdir");
     let suite = load_with(&repo, &IndexCache::new(cache_dir.path()), "stable", &other)
         .expect("trusted by the other key");
-    assert_eq!(suite.signers, other.fingerprints());
+    assert_eq!(suite.verified.signers, other.fingerprints());
 }
 
 #[test]
@@ -490,12 +493,12 @@ fn live_bookworm_and_trixie_main_amd64() {
         let loaded = load_live(&mirrors, &http, suite).expect("the real suite verifies");
         for key in [ARCHIVE_12, ARCHIVE_13, release_key] {
             assert!(
-                loaded.signers.iter().any(|s| s == key),
+                loaded.verified.signers.iter().any(|s| s == key),
                 "{suite}: {key} not in {:?}",
-                loaded.signers
+                loaded.verified.signers
             );
         }
-        assert_eq!(loaded.codename, suite);
+        assert_eq!(loaded.verified.codename, suite);
         assert!(
             loaded.packages.len() > 50_000,
             "{suite}: {} packages",
@@ -515,23 +518,29 @@ fn live_bookworm_security() {
         return;
     };
     let loaded = load_live(&mirrors, &http, "bookworm-security").expect("security verifies");
-    assert!(loaded.root.ends_with("-security"), "{}", loaded.root);
+    assert!(
+        loaded.verified.root.ends_with("-security"),
+        "{}",
+        loaded.verified.root
+    );
     assert!(
         loaded
+            .verified
             .signers
             .iter()
             .any(|s| s == "05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0"),
         "security 12 key signs: {:?}",
-        loaded.signers
+        loaded.verified.signers
     );
     assert!(
         loaded
+            .verified
             .release
             .components
             .iter()
             .any(|c| c == "updates/main")
     );
-    assert!(loaded.valid_until.is_some());
+    assert!(loaded.verified.valid_until.is_some());
     assert!(!loaded.packages.is_empty());
     assert!(
         loaded
@@ -559,8 +568,11 @@ fn live_sid_is_refused_when_expired() {
         }
         Ok(loaded) => {
             eprintln!("note: sid is not expired on this mirror today");
-            let until = loaded.valid_until.expect("sid carries Valid-Until");
-            assert!(until >= unix_now() && loaded.date <= unix_now() + 10);
+            let until = loaded
+                .verified
+                .valid_until
+                .expect("sid carries Valid-Until");
+            assert!(until >= unix_now() && loaded.verified.date <= unix_now() + 10);
         }
         Err(other) => panic!("sid: unexpected error {other}"),
     }
