@@ -7,7 +7,7 @@
 //!
 //! | stage | module | input → output |
 //! |---|---|---|
-//! | vocabulary | [`debian`] | Debian versions, deb822 stanzas, relationship fields, architectures |
+//! | vocabulary | [`debian`], [`timestamp`], [`env`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables |
 //! | manifest | [`manifest`] | `debless.toml` → validated [`manifest::Manifest`] |
 //! | repository | [`repo`] | mirror + suite → verified `InRelease` → sha256-checked `Packages` indices |
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
