@@ -121,11 +121,13 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     };
     for (arch, count, image) in &images {
         let bytes: u64 = image.layers.iter().map(|l| l.size).sum();
+        let layers: Vec<&str> = image.layers.iter().map(|l| l.digest.as_str()).collect();
         status(
             globals,
             format_args!(
-                "Built {arch}: {count} packages, {:.1} MB compressed, manifest {}",
+                "Built {arch}: {count} packages, {:.1} MB compressed, layer {}, manifest {}",
                 bytes as f64 / 1e6,
+                layers.join(" "),
                 image.manifest.digest
             ),
         );
@@ -241,8 +243,15 @@ fn fetch_debs(
     let http = Http::new()?;
     let total: u64 = requests.iter().map(|r| r.size).sum();
     let bar = progress_bar(globals, total);
-    let on_progress = |event: Progress| match event {
-        Progress::Cached { bytes } | Progress::Downloaded { bytes } => bar.inc(bytes),
+    let on_progress = |event: Progress<'_>| {
+        let (verb, label, bytes) = match event {
+            Progress::Cached { label, bytes } => ("cached", label, bytes),
+            Progress::Downloaded { label, bytes } => ("downloaded", label, bytes),
+        };
+        bar.inc(bytes);
+        if globals.verbose {
+            bar.suspend(|| eprintln!("  {verb} {label} ({bytes} bytes)"));
+        }
     };
     let options = FetchOptions {
         offline: args.offline,

@@ -125,6 +125,21 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         .map(|(suite, source)| locked_source(suite, &source.components))
         .collect();
     let lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
+    if globals.verbose {
+        for p in &lock.packages {
+            status(
+                globals,
+                format_args!(
+                    "  {} {} {} from {} (required by {})",
+                    p.name,
+                    p.version,
+                    p.architecture,
+                    p.suite,
+                    p.required_by.join(", ")
+                ),
+            );
+        }
+    }
     let changed = lock.write_if_changed(&lock_path)?;
     summary(
         if changed {

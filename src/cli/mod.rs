@@ -36,7 +36,7 @@ pub struct Globals {
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Print more detail (resolver notes, each download).
+    /// Print more detail: every locked package and why, every package fetched.
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }

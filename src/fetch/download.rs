@@ -75,13 +75,13 @@ pub struct FetchOptions {
     pub jobs: usize,
 }
 
-/// Progress events, for a progress bar or a summary line.
+/// Progress events, for a progress bar or `--verbose` lines.
 #[derive(Clone, Copy, Debug)]
-pub enum Progress {
+pub enum Progress<'a> {
     /// A package was found in the cache.
-    Cached { bytes: u64 },
+    Cached { label: &'a str, bytes: u64 },
     /// A package was downloaded and verified.
-    Downloaded { bytes: u64 },
+    Downloaded { label: &'a str, bytes: u64 },
 }
 
 /// Why a `.deb` could not be made available; each names the package.
@@ -153,6 +153,7 @@ pub fn fetch_all(
     for (request, path) in requests.iter().zip(&paths) {
         if path.is_some() {
             progress(Progress::Cached {
+                label: &request.label,
                 bytes: request.size,
             });
         }
@@ -176,6 +177,7 @@ pub fn fetch_all(
                     let outcome = fetch_one(&requests[index], cache, transport);
                     if outcome.is_ok() {
                         progress(Progress::Downloaded {
+                            label: &requests[index].label,
                             bytes: requests[index].size,
                         });
                     }
