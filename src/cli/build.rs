@@ -2,7 +2,7 @@
 //!
 //! The lock is the whole truth: no index is read and nothing is resolved here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -272,14 +272,10 @@ fn fetch_debs(
             "Fetched {} packages ({:.1} MB) into {}",
             paths.len(),
             total as f64 / 1e6,
-            display_cache(&globals.cache_dir())
+            globals.cache_dir().display()
         ),
     );
     Ok(cache)
-}
-
-fn display_cache(path: &Path) -> String {
-    path.display().to_string()
 }
 
 /// A byte progress bar on a terminal; hidden otherwise (the summary line says the rest).

@@ -80,8 +80,12 @@ pub struct Source {
     pub components: Vec<String>,
     /// Archive root given in the manifest; `None` means the discovered mirror.
     pub url: Option<String>,
-    /// Keyring file; `None` means Debian's archive keys.
+    /// Keyring file (resolved against the manifest's directory); `None` means Debian's
+    /// archive keys.
     pub keyring: Option<PathBuf>,
+    /// The keyring path as written, which is what the lock digest covers: moving a project to
+    /// another directory must not make its lock stale.
+    pub keyring_as_written: Option<String>,
     /// Higher wins before version, like an apt pin (default 500).
     pub priority: i32,
 }
@@ -263,11 +267,7 @@ impl Manifest {
                 source.suite,
                 source.components.join(","),
                 source.url.as_deref().unwrap_or(""),
-                source
-                    .keyring
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
+                source.keyring_as_written.as_deref().unwrap_or_default(),
                 source.priority
             );
         }
@@ -336,7 +336,8 @@ impl Source {
             suite,
             components,
             url: wire.url.map(|u| u.trim_end_matches('/').to_owned()),
-            keyring: wire.keyring.map(|k| base_dir.join(k)),
+            keyring: wire.keyring.as_ref().map(|k| base_dir.join(k)),
+            keyring_as_written: wire.keyring,
             priority: wire.priority.unwrap_or(500),
         })
     }
@@ -481,6 +482,14 @@ merged-usr = "auto"
         );
         assert_eq!(m.prefer.get("awk").map(String::as_str), Some("mawk"));
         assert_eq!(m.image.merged_usr, MergedUsrSetting::Auto);
+    }
+
+    #[test]
+    fn digest_does_not_depend_on_where_the_project_lives() {
+        let a = Manifest::from_str(Path::new("/a/debless.toml"), OK).expect("valid");
+        let b = Manifest::from_str(Path::new("/elsewhere/b/debless.toml"), OK).expect("valid");
+        assert_ne!(a.sources[1].keyring, b.sources[1].keyring);
+        assert_eq!(a.lock_inputs_digest(), b.lock_inputs_digest());
     }
 
     #[test]
