@@ -2,7 +2,8 @@
 //!
 //! The lock is the whole truth: no index is read and nothing is resolved here.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -11,7 +12,7 @@ use super::diagnostics::Diagnostic;
 use super::{Globals, status};
 use crate::debian::Arch;
 use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
-use crate::lock::{Lock, LockedPackage};
+use crate::lock::{Lock, LockedPackage, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
@@ -33,7 +34,8 @@ pub enum OutputFormat {
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// Where to write the image (a directory for `oci`, a file for the archive formats).
-    #[arg(short, long, value_name = "PATH", required_unless_present = "rootfs")]
+    /// Without it the image is built and its digests recorded in debless.lock only.
+    #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// The output format.
     #[arg(long, value_enum, default_value_t)]
@@ -56,6 +58,10 @@ pub struct BuildArgs {
     /// `image.tag`, else `latest`].
     #[arg(long)]
     pub tag: Option<String>,
+    /// Rebuild and fail unless the image digests equal those recorded in debless.lock by the
+    /// last build, naming the layers and files that differ (with `--output` of that build).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Runs `debless build`.
@@ -105,6 +111,14 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         images.push((arch.clone(), packages.len(), image));
     }
 
+    let built_digests: BTreeMap<String, RecordedImage> = images
+        .iter()
+        .map(|(arch, _, image)| (arch.as_str().to_owned(), recorded_image(image)))
+        .collect();
+    if args.verify {
+        verify(&lock, &built_digests, &images, args.output.as_deref())?;
+    }
+
     let tag = args
         .tag
         .clone()
@@ -132,6 +146,23 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             ),
         );
     }
+    if args.verify {
+        status(
+            globals,
+            format_args!("Verified: the rebuilt image matches the digests in debless.lock"),
+        );
+    } else if lock.images != built_digests {
+        let mut recorded = lock.clone();
+        recorded.images = built_digests;
+        recorded.write_if_changed(&globals.lock_path())?;
+        status(
+            globals,
+            format_args!(
+                "Recorded the image digests in {}",
+                globals.lock_path().display()
+            ),
+        );
+    }
     if let (Some(path), Some(digest)) = (&args.output, digest) {
         status(
             globals,
@@ -145,6 +176,98 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         println!("{digest}");
     }
     Ok(())
+}
+
+/// What the lock records of a built image.
+fn recorded_image(image: &BuiltImage) -> RecordedImage {
+    RecordedImage {
+        manifest: image.manifest.digest.as_str().to_owned(),
+        layers: image
+            .layers
+            .iter()
+            .map(|l| l.diff_id.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// `--verify`: the rebuilt digests must equal the recorded ones. On a mismatch, name the
+/// layers that differ and, when `previous` is the layout of the recorded build, the files.
+fn verify(
+    lock: &Lock,
+    built: &BTreeMap<String, RecordedImage>,
+    images: &[(Arch, usize, BuiltImage)],
+    previous: Option<&Path>,
+) -> Result<()> {
+    if lock.images.is_empty() {
+        return Err(Diagnostic::new(
+            "--verify: debless.lock records no image digests yet",
+            "run `debless build` once (it records them), commit the lock, then verify",
+        )
+        .into());
+    }
+    let mut problems = Vec::new();
+    for (arch, _, image) in images {
+        let Some(recorded) = lock.images.get(arch.as_str()) else {
+            problems.push(format!("{arch}: no recorded digest"));
+            continue;
+        };
+        let now = &built[arch.as_str()];
+        if recorded.manifest == now.manifest {
+            continue;
+        }
+        let mut what = format!(
+            "{arch}: manifest {} recorded, {} built",
+            recorded.manifest, now.manifest
+        );
+        let changed: Vec<usize> = (0..recorded.layers.len().max(now.layers.len()))
+            .filter(|&i| recorded.layers.get(i) != now.layers.get(i))
+            .collect();
+        if changed.is_empty() {
+            what.push_str("; every layer is identical, so the image config differs (the [image] table or SOURCE_DATE_EPOCH)");
+        }
+        let old_layers =
+            previous.and_then(|dir| oci::inspect::manifest_layers(dir, &recorded.manifest));
+        for i in changed {
+            what.push_str(&format!(
+                "; layer {} of {} differs",
+                i + 1,
+                now.layers.len()
+            ));
+            let (Some(old), Some(new)) = (
+                old_layers.as_ref().and_then(|l| l.get(i)),
+                image.layers.get(i),
+            ) else {
+                continue;
+            };
+            let new = oci::inspect::LayerBlob {
+                media_type: new.media_type.clone(),
+                path: image.store.path(&new.digest),
+            };
+            let files = oci::inspect::differing_entries(
+                &oci::inspect::layer_entries(old)?,
+                &oci::inspect::layer_entries(&new)?,
+                20,
+            );
+            what.push_str(&format!(": {}", files.join(", ")));
+        }
+        problems.push(what);
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let hint = if previous.is_some_and(|dir| dir.join("index.json").is_file()) {
+        "the build is not reproducing the recorded image; compare the inputs named above"
+    } else {
+        "pass `--output DIR` holding the recorded build to list the files that differ"
+    };
+    Err(Diagnostic::new(
+        format!(
+            "the rebuilt image differs from debless.lock: {}",
+            problems.join("; ")
+        ),
+        hint,
+    )
+    .into())
 }
 
 /// The lock beside the manifest, refused when missing or out of date (exit 3).

@@ -11,7 +11,7 @@
 pub mod wire;
 pub mod write;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,18 @@ pub struct Lock {
     pub roots: Vec<String>,
     pub sources: Vec<LockedSource>,
     pub packages: Vec<LockedPackage>,
+    /// The image `debless build` last made from this lock, by target architecture: what
+    /// `build --verify` must reproduce.
+    pub images: BTreeMap<String, RecordedImage>,
+}
+
+/// Digests of a built image, recorded so a rebuild can prove it made the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedImage {
+    /// The image manifest digest.
+    pub manifest: String,
+    /// Layer diff_ids (sha256 of each uncompressed tar), bottom first.
+    pub layers: Vec<String>,
 }
 
 /// The signed suite a set of packages was resolved from.
@@ -284,12 +296,29 @@ impl TryFrom<LockWire> for Lock {
                 required_by: p.required_by,
             });
         }
+        let mut images = BTreeMap::new();
+        if let Some(image) = wire.image {
+            for (arch, manifest) in image.digest {
+                let layers = image.layers.get(&arch).cloned().unwrap_or_default();
+                let digest_ok = |d: &str| {
+                    d.strip_prefix("sha256:")
+                        .is_some_and(|hex| sha("", hex).is_ok())
+                };
+                if !digest_ok(&manifest) || !layers.iter().all(|l| digest_ok(l)) {
+                    return Err(format!(
+                        "[image] of `{arch}`: digests must be `sha256:<hex>`"
+                    ));
+                }
+                images.insert(arch, RecordedImage { manifest, layers });
+            }
+        }
         let mut lock = Self {
             manifest_digest: wire.manifest_digest,
             architectures: wire.architectures,
             roots: wire.roots,
             sources,
             packages,
+            images,
         };
         let before: Vec<_> = lock.packages.iter().map(sort_key).collect();
         lock.normalise();
@@ -350,6 +379,7 @@ impl Lock {
             roots: manifest.packages.iter().map(|r| r.text.clone()).collect(),
             sources,
             packages,
+            images: BTreeMap::new(),
         };
         lock.normalise();
         lock
@@ -418,6 +448,13 @@ mod tests {
                     required_by: vec!["manifest".into()],
                 })
                 .collect(),
+            images: BTreeMap::from([(
+                "amd64".to_owned(),
+                RecordedImage {
+                    manifest: format!("sha256:{}", "ef".repeat(32)),
+                    layers: vec![format!("sha256:{}", "12".repeat(32))],
+                },
+            )]),
         };
         lock.normalise();
         lock

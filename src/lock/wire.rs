@@ -2,6 +2,8 @@
 //!
 //! # Format policy
 //! - [`VERSION`] is bumped whenever a reader of the previous version would misread a new lock.
+//! - The optional `[image]` tables (recorded build digests) were added without a version bump:
+//!   a lock without them reads as before, and they never change what `build` does.
 //! - Readers refuse a newer version (with a hint to upgrade debless) and any unknown key, so a
 //!   lock is never half understood. Old versions stay readable; fixtures live under
 //!   `tests/it/fixtures/`.
@@ -25,6 +27,19 @@ pub struct LockWire {
     pub sources: Vec<SourceWire>,
     #[serde(default, rename = "package")]
     pub packages: Vec<PackageWire>,
+    /// What `debless build` produced from this lock, per target architecture.
+    pub image: Option<ImageWire>,
+}
+
+/// `[image.digest]` (manifest digest per architecture) and `[image.layers]` (layer diff_ids
+/// per architecture), written by `debless build` and checked by `debless build --verify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageWire {
+    #[serde(default)]
+    pub digest: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub layers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

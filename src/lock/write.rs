@@ -40,6 +40,16 @@ pub fn render(lock: &Lock) -> String {
         let _ = writeln!(w, "inrelease-sha256 = {}", quote(&source.inrelease_sha256));
         let _ = writeln!(w, "signed-by = {}", list(&source.signed_by));
     }
+    if !lock.images.is_empty() {
+        let _ = writeln!(w, "\n[image.digest]");
+        for (arch, image) in &lock.images {
+            let _ = writeln!(w, "{arch} = {}", quote(&image.manifest));
+        }
+        let _ = writeln!(w, "\n[image.layers]");
+        for (arch, image) in &lock.images {
+            let _ = writeln!(w, "{arch} = {}", list(&image.layers));
+        }
+    }
     for package in &lock.packages {
         let _ = writeln!(w, "\n[[package]]");
         let _ = writeln!(w, "name = {}", quote(&package.name));

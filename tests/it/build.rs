@@ -338,3 +338,58 @@ fn two_builds_share_one_cold_cache() {
         "no temp files left"
     );
 }
+
+#[test]
+fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    let no_record = project.run(&["build", "--verify"]);
+    assert_eq!(no_record.status.code(), Some(1), "nothing recorded yet");
+
+    let first = project.run(&["build", "--output", "img"]);
+    assert!(first.status.success(), "{}", project.render(&first));
+    let lock = project.read("debless.lock");
+    let digest = digest_of(&first);
+    assert!(
+        lock.contains(&format!("amd64 = \"{digest}\"")),
+        "recorded: {lock}"
+    );
+    // A rebuild reproduces it, and recording again changes nothing.
+    let again = project.run(&["build", "--verify"]);
+    assert!(again.status.success(), "{}", project.render(&again));
+    assert!(project.run(&["build"]).status.success());
+    assert_eq!(project.read("debless.lock"), lock);
+
+    // Another epoch: the layer differs, and with the recorded layout the files are named.
+    let other_epoch = project
+        .command(&["build", "--verify", "--output", "img"])
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .output()
+        .expect("run");
+    assert_eq!(other_epoch.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&other_epoch.stderr);
+    assert!(stderr.contains("layer 1 of 1 differs"), "{stderr}");
+    assert!(
+        stderr.contains("usr/bin/hello (- 0755 0:0 mtime"),
+        "the file and its mtime change: {stderr}"
+    );
+    assert_eq!(
+        digest_of(&project.run(&["build", "--verify", "--output", "img"])),
+        digest,
+        "a failed verify leaves the recorded layout alone"
+    );
+
+    // An edited [image] table: same layers, another config.
+    let text = project.read("debless.toml");
+    project.manifest(&format!(
+        "{text}\n[image]\nentrypoint = [\"/usr/bin/hello\"]\n"
+    ));
+    let edited = project.run(&["build", "--verify"]);
+    assert_eq!(edited.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    assert!(
+        stderr.contains("every layer is identical, so the image config differs"),
+        "{stderr}"
+    );
+    assert_eq!(project.read("debless.lock"), lock, "--verify never records");
+}
