@@ -49,10 +49,31 @@ pub fn run(_globals: &Globals, args: &DiffArgs) -> Result<()> {
     let rendered = match args.format {
         Format::Text => render_text(&changes),
         Format::Markdown => render_markdown(&changes),
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&changes)?),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&DiffJson::new(&changes))?
+        ),
     };
     print!("{rendered}");
     Ok(())
+}
+
+/// The JSON document: a yes/no and totals first, so a pipeline can branch with one `jq`.
+#[derive(serde::Serialize)]
+struct DiffJson<'a> {
+    changed: bool,
+    counts: Counts,
+    targets: &'a [TargetDiff],
+}
+
+impl<'a> DiffJson<'a> {
+    fn new(changes: &'a LockDiff) -> Self {
+        Self {
+            changed: !changes.is_empty(),
+            counts: changes.counts(),
+            targets: &changes.targets,
+        }
+    }
 }
 
 fn summary(counts: Counts) -> String {
@@ -176,4 +197,88 @@ fn markdown_table(out: &mut String, target: &TargetDiff) {
         }
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::Version;
+    use crate::lock::diff::{ChangeKind, SourceChanges};
+
+    fn upgrade(target: &str, name: &str, old: &str, new: &str, security: bool) -> TargetDiff {
+        let version = |v: &str| Some(Version::parse(v).expect("valid version"));
+        TargetDiff {
+            target: target.into(),
+            sources: vec![SourceChanges {
+                source_package: "openssl".into(),
+                packages: vec![PackageChange {
+                    name: name.into(),
+                    architecture: target.into(),
+                    change: ChangeKind::Upgraded,
+                    old_version: version(old),
+                    new_version: version(new),
+                    suite: "bookworm-security".into(),
+                    security,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn text_marks_security_and_names_targets_when_several() {
+        let one = LockDiff {
+            targets: vec![upgrade(
+                "amd64",
+                "libssl3",
+                "3.0.11-1~deb12u1",
+                "3.0.11-1~deb12u2",
+                true,
+            )],
+        };
+        assert_eq!(
+            render_text(&one),
+            "openssl\n  upgraded   libssl3 3.0.11-1~deb12u1 -> 3.0.11-1~deb12u2 [security]\n\
+             1 upgraded (1 from security suites)\n"
+        );
+        let two = LockDiff {
+            targets: vec![
+                TargetDiff {
+                    target: "amd64".into(),
+                    sources: Vec::new(),
+                },
+                upgrade("arm64", "libssl3", "3.0.11-1", "3.0.12-1", false),
+            ],
+        };
+        assert_eq!(
+            render_text(&two),
+            "amd64:\n  no changes\narm64:\n  openssl\n    upgraded   libssl3 3.0.11-1 -> 3.0.12-1\n\
+             1 upgraded\n"
+        );
+    }
+
+    #[test]
+    fn markdown_keeps_tildes_in_code_spans() {
+        let one = LockDiff {
+            targets: vec![upgrade(
+                "amd64",
+                "libssl3",
+                "3.0.11-1~deb12u1",
+                "3.0.11-1~deb12u2",
+                true,
+            )],
+        };
+        let markdown = render_markdown(&one);
+        assert!(
+            markdown.contains(
+                "| openssl | `libssl3` | upgraded **[security]** | `3.0.11-1~deb12u1` | `3.0.11-1~deb12u2` |"
+            ),
+            "{markdown}"
+        );
+        assert_eq!(
+            render_markdown(&LockDiff {
+                targets: Vec::new()
+            }),
+            "No changes.\n"
+        );
+    }
 }

@@ -9,6 +9,7 @@
 //! [`SHOWN_BY_DEFAULT`] per architecture unless `--all`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -43,6 +44,8 @@ pub struct WhyArgs {
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
     pub target: String,
+    /// PKG is in this architecture's image at all.
+    pub locked: bool,
     /// PKG is one of the manifest's packages.
     pub root: bool,
     /// Chains from a root to PKG (both included), shortest first.
@@ -97,38 +100,40 @@ pub fn run(globals: &Globals, args: &WhyArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
+    print!("{}", render_text(wanted, &explanations));
+    Ok(())
+}
+
+/// One line per chain (`a -> b -> PKG`), prefixed by the architecture when there are several.
+pub fn render_text(wanted: &str, explanations: &[Explanation]) -> String {
+    let mut out = String::new();
     let several = explanations.len() > 1;
-    for explanation in &explanations {
+    for explanation in explanations {
         let prefix = if several {
             format!("{}: ", explanation.target)
         } else {
             String::new()
         };
-        if explanation.chains.is_empty() && !explanation.root {
-            let present = lock
-                .packages
-                .iter()
-                .any(|p| p.target.as_str() == explanation.target && is_named(p, wanted));
-            if present {
-                println!("{prefix}{wanted} is locked but nothing requires it");
-            } else {
-                println!("{prefix}{wanted} is not part of this image");
-            }
+        if !explanation.locked {
+            let _ = writeln!(out, "{prefix}{wanted} is not part of this image");
+        } else if explanation.chains.is_empty() && !explanation.root {
+            let _ = writeln!(out, "{prefix}{wanted} is locked but nothing requires it");
         }
         if explanation.root {
-            println!("{prefix}{wanted} is a root of the manifest");
+            let _ = writeln!(out, "{prefix}{wanted} is a root of the manifest");
         }
         for chain in &explanation.chains {
-            println!("{prefix}{}", chain.join(" -> "));
+            let _ = writeln!(out, "{prefix}{}", chain.join(" -> "));
         }
         if explanation.truncated {
-            println!(
+            let _ = writeln!(
+                out,
                 "{prefix}… only the {} shortest chains are shown; --all lists every one",
                 explanation.chains.len()
             );
         }
     }
-    Ok(())
+    out
 }
 
 /// The name the lock's `depends`/`required-by` lists use for a package of `target`:
@@ -216,6 +221,7 @@ pub fn explain(lock: &Lock, target: &str, wanted: &str, limit: usize) -> Explana
     }
     Explanation {
         target: target.to_owned(),
+        locked: !starts.is_empty(),
         root,
         chains,
         truncated,
@@ -327,6 +333,28 @@ mod tests {
         let cyclic = lock(&[("app", &["manifest"]), ("a", &["app", "b"]), ("b", &["a"])]);
         let why = explain(&cyclic, "amd64", "b", usize::MAX);
         assert_eq!(lines(&why), ["app -> a -> b"]);
+    }
+
+    #[test]
+    fn prefixes_lines_with_the_architecture_only_when_several() {
+        let lock = python();
+        let amd64 = explain(&lock, "amd64", "sqlite3", usize::MAX);
+        assert_eq!(
+            render_text("sqlite3", std::slice::from_ref(&amd64)),
+            "sqlite3 is a root of the manifest\n"
+        );
+        let arm64 = explain(&lock, "arm64", "sqlite3", usize::MAX);
+        assert!(!arm64.locked);
+        assert_eq!(
+            render_text("sqlite3", &[amd64, arm64]),
+            "amd64: sqlite3 is a root of the manifest\narm64: sqlite3 is not part of this image\n"
+        );
+        let mut truncated = explain(&lock, "amd64", "libc6", 1);
+        truncated.root = false;
+        assert_eq!(
+            render_text("libc6", &[truncated]),
+            "sqlite3 -> libc6\n… only the 1 shortest chains are shown; --all lists every one\n"
+        );
     }
 
     #[test]
