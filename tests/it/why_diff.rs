@@ -121,3 +121,44 @@ fn why_explains_from_the_lock_alone() {
     hint: `debless why` explains locked packages; after editing the manifest, run `debless lock`
     ");
 }
+
+#[test]
+fn security_updates_are_marked() {
+    let repo = standard_repo();
+    let security = format!("{SUITE}-security");
+    repo.publish(&security, PublishOptions::default());
+    // The same archive a second time, as the `-security` suite.
+    let project = project(&repo, &["hello"]);
+    let manifest = project.read("debless.toml");
+    let (_, source) = manifest
+        .split_once("[[source]]")
+        .expect("the hermetic manifest has a [[source]]");
+    let security_source = source.replace(
+        &format!("suite = \"{SUITE}\""),
+        &format!("suite = \"{security}\""),
+    );
+    project.manifest(&format!("{manifest}\n[[source]]{security_source}"));
+    let first = project.run(&["lock"]);
+    assert!(first.status.success(), "{}", project.render(&first));
+    std::fs::copy(
+        project.path().join("debless.lock"),
+        project.path().join("old.lock"),
+    )
+    .expect("copy the lock");
+    pkg(
+        "hello",
+        "1.0-1+sec1",
+        "amd64",
+        &[("Depends", "libc6 (>= 2.36), awk")],
+    )
+    .file("/usr/bin/hello", b"#!/bin/sh\necho patched\n", 0o755)
+    .add_to(&repo, &security);
+    repo.publish(&security, PublishOptions::default());
+    let update = project.run(&["lock", "--update"]);
+    assert!(update.status.success(), "{}", project.render(&update));
+    let out = project.run(&["diff", "old.lock", "debless.lock"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello\n  upgraded   hello 1.0-1 -> 1.0-1+sec1 [security]\n1 upgraded (1 from security suites)\n"
+    );
+}
