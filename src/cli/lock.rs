@@ -149,6 +149,15 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         },
         lock.packages.len(),
     );
+    if changed && let Some(old) = &old {
+        status(
+            globals,
+            format_args!(
+                "{}",
+                super::diff::render_text(&crate::lock::diff::diff(old, &lock)).trim_end()
+            ),
+        );
+    }
     Ok(())
 }
 

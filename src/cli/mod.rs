@@ -65,10 +65,16 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Build an OCI image from debless.lock alone (never resolves).
     Build(build::BuildArgs),
+    /// Show every dependency chain from the manifest's roots to a locked package.
+    Why(why::WhyArgs),
+    /// Show the packages added, removed, upgraded or downgraded between two locks.
+    Diff(diff::DiffArgs),
 }
 
 pub mod build;
+pub mod diff;
 pub mod lock;
+pub mod why;
 
 /// Runs debless with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
@@ -76,6 +82,8 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Lock(args) => lock::run(&cli.globals, &args),
         Command::Build(args) => build::run(&cli.globals, &args),
+        Command::Why(args) => why::run(&cli.globals, &args),
+        Command::Diff(args) => diff::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,3 +8,4 @@ mod lock;
 mod repo;
 mod resolve;
 mod support;
+mod why_diff;

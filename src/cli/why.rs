@@ -1,0 +1,369 @@
+//! `debless why PKG`: every dependency chain from the manifest's roots to a locked package,
+//! read from `debless.lock` alone (no network), like `cargo tree -i`.
+//!
+//! The lock's `required-by` lists are the reverse edges of the closure (a root lists
+//! `manifest`); a chain is found by walking them backwards from PKG until a root is reached.
+//! A chain starts at the first root it meets: `python3 -> python3.11 -> libpython3.11` is
+//! the explanation even when another root also depends on `python3`. The number of simple
+//! paths grows quickly in a large closure, so chains are listed shortest first and only
+//! [`SHOWN_BY_DEFAULT`] per architecture unless `--all`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Globals;
+use super::diagnostics::Diagnostic;
+use crate::lock::{Lock, LockedPackage};
+use crate::manifest::edit_distance;
+
+/// Chains listed per architecture without `--all`.
+pub const SHOWN_BY_DEFAULT: usize = 20;
+
+/// Partial chains explored before giving up even with `--all`, so a pathological lock
+/// cannot hang the command.
+const EXPLORATION_BUDGET: usize = 200_000;
+
+/// Arguments of `debless why`.
+#[derive(Debug, clap::Args)]
+pub struct WhyArgs {
+    /// The locked package to explain: `name`, or `name:arch` for a foreign-architecture one.
+    #[arg(value_name = "PKG")]
+    pub package: String,
+    /// List every chain, not only the shortest ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON (per architecture: whether PKG is a root, and its chains) for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why one package is in the image of one architecture.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    pub target: String,
+    /// PKG is in this architecture's image at all.
+    pub locked: bool,
+    /// PKG is one of the manifest's packages.
+    pub root: bool,
+    /// Chains from a root to PKG (both included), shortest first.
+    pub chains: Vec<Vec<String>>,
+    /// More chains exist than are listed.
+    pub truncated: bool,
+}
+
+#[derive(Serialize)]
+struct WhyJson<'a> {
+    package: &'a str,
+    targets: &'a [Explanation],
+}
+
+/// Runs `debless why`.
+pub fn run(globals: &Globals, args: &WhyArgs) -> Result<()> {
+    let lock_path = globals.lock_path();
+    let Some(lock) = Lock::load(&lock_path)? else {
+        return Err(Diagnostic::new(
+            format!("`{}` does not exist", lock_path.display()),
+            "run `debless lock` to create it",
+        )
+        .into());
+    };
+    let wanted = args.package.as_str();
+    if !lock.packages.iter().any(|p| is_named(p, wanted)) {
+        return Err(Diagnostic::new(
+            format!(
+                "`{wanted}` is not in `{}`{}",
+                lock_path.display(),
+                suggestion(&lock, wanted)
+            ),
+            "`debless why` explains locked packages; after editing the manifest, run `debless lock`",
+        )
+        .into());
+    }
+    let limit = if args.all {
+        usize::MAX
+    } else {
+        SHOWN_BY_DEFAULT
+    };
+    let explanations: Vec<Explanation> = lock
+        .architectures
+        .iter()
+        .map(|target| explain(&lock, target, wanted, limit))
+        .collect();
+    if args.json {
+        let json = WhyJson {
+            package: wanted,
+            targets: &explanations,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    print!("{}", render_text(wanted, &explanations));
+    Ok(())
+}
+
+/// One line per chain (`a -> b -> PKG`), prefixed by the architecture when there are several.
+pub fn render_text(wanted: &str, explanations: &[Explanation]) -> String {
+    let mut out = String::new();
+    let several = explanations.len() > 1;
+    for explanation in explanations {
+        let prefix = if several {
+            format!("{}: ", explanation.target)
+        } else {
+            String::new()
+        };
+        if !explanation.locked {
+            let _ = writeln!(out, "{prefix}{wanted} is not part of this image");
+        } else if explanation.chains.is_empty() && !explanation.root {
+            let _ = writeln!(out, "{prefix}{wanted} is locked but nothing requires it");
+        }
+        if explanation.root {
+            let _ = writeln!(out, "{prefix}{wanted} is a root of the manifest");
+        }
+        for chain in &explanation.chains {
+            let _ = writeln!(out, "{prefix}{}", chain.join(" -> "));
+        }
+        if explanation.truncated {
+            let _ = writeln!(
+                out,
+                "{prefix}… only the {} shortest chains are shown; --all lists every one",
+                explanation.chains.len()
+            );
+        }
+    }
+    out
+}
+
+/// The name the lock's `depends`/`required-by` lists use for a package of `target`:
+/// `name`, or `name:arch` for a foreign architecture.
+fn graph_name(p: &LockedPackage) -> String {
+    if p.architecture == p.target.as_str() || p.architecture == "all" {
+        p.name.clone()
+    } else {
+        format!("{}:{}", p.name, p.architecture)
+    }
+}
+
+fn is_named(p: &LockedPackage, wanted: &str) -> bool {
+    p.name == wanted || graph_name(p) == wanted
+}
+
+/// ` (did you mean `x`?)` for the closest locked name, if one is close.
+fn suggestion(lock: &Lock, wanted: &str) -> String {
+    let tolerance = (wanted.chars().count() / 3).max(2);
+    lock.packages
+        .iter()
+        .map(|p| (edit_distance(&p.name, wanted), p.name.as_str()))
+        .filter(|(distance, _)| *distance <= tolerance)
+        .min()
+        .map(|(_, name)| format!(" (did you mean `{name}`?)"))
+        .unwrap_or_default()
+}
+
+/// The chains from the manifest's roots to `wanted` in the image of `target`, at most
+/// `limit` of them, shortest first (then alphabetical).
+pub fn explain(lock: &Lock, target: &str, wanted: &str, limit: usize) -> Explanation {
+    let graph: BTreeMap<String, &LockedPackage> = lock
+        .packages
+        .iter()
+        .filter(|p| p.target.as_str() == target)
+        .map(|p| (graph_name(p), p))
+        .collect();
+    let is_root = |name: &str| {
+        graph
+            .get(name)
+            .is_some_and(|p| p.required_by.iter().any(|r| r == "manifest"))
+    };
+    let starts: Vec<&String> = graph
+        .iter()
+        .filter(|(_, p)| is_named(p, wanted))
+        .map(|(name, _)| name)
+        .collect();
+    let root = starts.iter().any(|name| is_root(name));
+    // Breadth-first over reversed partial chains, so complete chains come out by length.
+    let mut queue: VecDeque<Vec<&str>> = starts.iter().map(|s| vec![s.as_str()]).collect();
+    let mut chains: Vec<Vec<String>> = Vec::new();
+    let mut explored = 0;
+    let mut truncated = false;
+    while let Some(reversed) = queue.pop_front() {
+        // Finish the current length before stopping, so the cut is alphabetical, not arbitrary.
+        if chains.len() >= limit && chains.last().is_some_and(|c| c.len() < reversed.len()) {
+            truncated = true;
+            break;
+        }
+        explored += 1;
+        if explored > EXPLORATION_BUDGET {
+            truncated = true;
+            break;
+        }
+        let last = *reversed.last().expect("partial chains are never empty");
+        if reversed.len() > 1 && is_root(last) {
+            chains.push(reversed.iter().rev().map(|s| (*s).to_owned()).collect());
+            continue;
+        }
+        let Some(package) = graph.get(last) else {
+            continue;
+        };
+        for parent in &package.required_by {
+            if parent != "manifest" && !reversed.contains(&parent.as_str()) {
+                let mut longer = reversed.clone();
+                longer.push(parent);
+                queue.push_back(longer);
+            }
+        }
+    }
+    chains.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    if chains.len() > limit {
+        chains.truncate(limit);
+        truncated = true;
+    }
+    Explanation {
+        target: target.to_owned(),
+        locked: !starts.is_empty(),
+        root,
+        chains,
+        truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::{Arch, Version};
+    use crate::lock::LockedSource;
+
+    /// A lock for amd64 from `(name, required_by)` pairs.
+    fn lock(graph: &[(&str, &[&str])]) -> Lock {
+        let mut lock = Lock {
+            manifest_digest: "sha256:00".into(),
+            architectures: vec!["amd64".into()],
+            roots: Vec::new(),
+            sources: vec![LockedSource {
+                suite: "bookworm".into(),
+                codename: "bookworm".into(),
+                components: vec!["main".into()],
+                date: 0,
+                valid_until: None,
+                inrelease_sha256: "ab".repeat(32),
+                signed_by: Vec::new(),
+            }],
+            packages: graph
+                .iter()
+                .map(|(name, required_by)| LockedPackage {
+                    name: (*name).into(),
+                    version: Version::parse("1.0").expect("valid"),
+                    architecture: "amd64".into(),
+                    target: Arch::parse("amd64").expect("known"),
+                    suite: "bookworm".into(),
+                    source_package: (*name).into(),
+                    source_version: None,
+                    path: format!("pool/main/{name}.deb"),
+                    size: 1,
+                    sha256: "cd".repeat(32),
+                    depends: Vec::new(),
+                    required_by: required_by.iter().map(|r| (*r).to_owned()).collect(),
+                })
+                .collect(),
+        };
+        lock.normalise();
+        lock
+    }
+
+    fn python() -> Lock {
+        lock(&[
+            ("python3", &["manifest"]),
+            ("python3.11", &["python3"]),
+            ("libpython3.11-stdlib", &["python3.11"]),
+            ("libsqlite3-0", &["libpython3.11-stdlib", "sqlite3"]),
+            ("sqlite3", &["manifest"]),
+            (
+                "libc6",
+                &["libsqlite3-0", "python3.11", "sqlite3", "manifest"],
+            ),
+        ])
+    }
+
+    fn lines(explanation: &Explanation) -> Vec<String> {
+        explanation.chains.iter().map(|c| c.join(" -> ")).collect()
+    }
+
+    #[test]
+    fn lists_chains_shortest_first_and_stops_at_roots() {
+        let why = explain(&python(), "amd64", "libsqlite3-0", usize::MAX);
+        assert!(!why.root);
+        assert_eq!(
+            lines(&why),
+            [
+                "sqlite3 -> libsqlite3-0",
+                "python3 -> python3.11 -> libpython3.11-stdlib -> libsqlite3-0",
+            ]
+        );
+        assert!(!why.truncated);
+    }
+
+    #[test]
+    fn a_root_says_so_and_still_lists_who_needs_it() {
+        let why = explain(&python(), "amd64", "libc6", usize::MAX);
+        assert!(why.root);
+        assert_eq!(
+            lines(&why),
+            [
+                "sqlite3 -> libc6",
+                "python3 -> python3.11 -> libc6",
+                "sqlite3 -> libsqlite3-0 -> libc6",
+                "python3 -> python3.11 -> libpython3.11-stdlib -> libsqlite3-0 -> libc6",
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_the_chains_and_says_so() {
+        let why = explain(&python(), "amd64", "libc6", 2);
+        assert_eq!(
+            lines(&why),
+            ["sqlite3 -> libc6", "python3 -> python3.11 -> libc6"]
+        );
+        assert!(why.truncated);
+    }
+
+    #[test]
+    fn survives_dependency_cycles() {
+        let cyclic = lock(&[("app", &["manifest"]), ("a", &["app", "b"]), ("b", &["a"])]);
+        let why = explain(&cyclic, "amd64", "b", usize::MAX);
+        assert_eq!(lines(&why), ["app -> a -> b"]);
+    }
+
+    #[test]
+    fn prefixes_lines_with_the_architecture_only_when_several() {
+        let lock = python();
+        let amd64 = explain(&lock, "amd64", "sqlite3", usize::MAX);
+        assert_eq!(
+            render_text("sqlite3", std::slice::from_ref(&amd64)),
+            "sqlite3 is a root of the manifest\n"
+        );
+        let arm64 = explain(&lock, "arm64", "sqlite3", usize::MAX);
+        assert!(!arm64.locked);
+        assert_eq!(
+            render_text("sqlite3", &[amd64, arm64]),
+            "amd64: sqlite3 is a root of the manifest\narm64: sqlite3 is not part of this image\n"
+        );
+        let mut truncated = explain(&lock, "amd64", "libc6", 1);
+        truncated.root = false;
+        assert_eq!(
+            render_text("libc6", &[truncated]),
+            "sqlite3 -> libc6\n… only the 1 shortest chains are shown; --all lists every one\n"
+        );
+    }
+
+    #[test]
+    fn suggests_a_close_name() {
+        let lock = python();
+        assert_eq!(
+            suggestion(&lock, "libsqlite-0"),
+            " (did you mean `libsqlite3-0`?)"
+        );
+        assert_eq!(suggestion(&lock, "emacs"), "");
+    }
+}
