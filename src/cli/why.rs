@@ -8,7 +8,6 @@
 //! paths grows quickly in a large closure, so chains are listed shortest first and only
 //! [`SHOWN_BY_DEFAULT`] per architecture unless `--all`.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
 use anyhow::Result;
@@ -16,15 +15,12 @@ use serde::Serialize;
 
 use super::Globals;
 use super::diagnostics::Diagnostic;
-use crate::lock::{Lock, LockedPackage};
+use crate::lock::Lock;
+use crate::lock::graph::{Explanation, explain, is_named};
 use crate::manifest::edit_distance;
 
 /// Chains listed per architecture without `--all`.
 pub const SHOWN_BY_DEFAULT: usize = 20;
-
-/// Partial chains explored before giving up even with `--all`, so a pathological lock
-/// cannot hang the command.
-const EXPLORATION_BUDGET: usize = 200_000;
 
 /// Arguments of `debless why`.
 #[derive(Debug, clap::Args)]
@@ -38,20 +34,6 @@ pub struct WhyArgs {
     /// Print JSON (per architecture: whether PKG is a root, and its chains) for scripts.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Why one package is in the image of one architecture.
-#[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct Explanation {
-    pub target: String,
-    /// PKG is in this architecture's image at all.
-    pub locked: bool,
-    /// PKG is one of the manifest's packages.
-    pub root: bool,
-    /// Chains from a root to PKG (both included), shortest first.
-    pub chains: Vec<Vec<String>>,
-    /// More chains exist than are listed.
-    pub truncated: bool,
 }
 
 #[derive(Serialize)]
@@ -136,20 +118,6 @@ pub fn render_text(wanted: &str, explanations: &[Explanation]) -> String {
     out
 }
 
-/// The name the lock's `depends`/`required-by` lists use for a package of `target`:
-/// `name`, or `name:arch` for a foreign architecture.
-fn graph_name(p: &LockedPackage) -> String {
-    if p.architecture == p.target.as_str() || p.architecture == "all" {
-        p.name.clone()
-    } else {
-        format!("{}:{}", p.name, p.architecture)
-    }
-}
-
-fn is_named(p: &LockedPackage, wanted: &str) -> bool {
-    p.name == wanted || graph_name(p) == wanted
-}
-
 /// ` (did you mean `x`?)` for the closest locked name, if one is close.
 fn suggestion(lock: &Lock, wanted: &str) -> String {
     let tolerance = (wanted.chars().count() / 3).max(2);
@@ -162,76 +130,11 @@ fn suggestion(lock: &Lock, wanted: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The chains from the manifest's roots to `wanted` in the image of `target`, at most
-/// `limit` of them, shortest first (then alphabetical).
-pub fn explain(lock: &Lock, target: &str, wanted: &str, limit: usize) -> Explanation {
-    let graph: BTreeMap<String, &LockedPackage> = lock
-        .packages
-        .iter()
-        .filter(|p| p.target.as_str() == target)
-        .map(|p| (graph_name(p), p))
-        .collect();
-    let is_root = |name: &str| {
-        graph
-            .get(name)
-            .is_some_and(|p| p.required_by.iter().any(|r| r == "manifest"))
-    };
-    let starts: Vec<&String> = graph
-        .iter()
-        .filter(|(_, p)| is_named(p, wanted))
-        .map(|(name, _)| name)
-        .collect();
-    let root = starts.iter().any(|name| is_root(name));
-    // Breadth-first over reversed partial chains, so complete chains come out by length.
-    let mut queue: VecDeque<Vec<&str>> = starts.iter().map(|s| vec![s.as_str()]).collect();
-    let mut chains: Vec<Vec<String>> = Vec::new();
-    let mut explored = 0;
-    let mut truncated = false;
-    while let Some(reversed) = queue.pop_front() {
-        // Finish the current length before stopping, so the cut is alphabetical, not arbitrary.
-        if chains.len() >= limit && chains.last().is_some_and(|c| c.len() < reversed.len()) {
-            truncated = true;
-            break;
-        }
-        explored += 1;
-        if explored > EXPLORATION_BUDGET {
-            truncated = true;
-            break;
-        }
-        let last = *reversed.last().expect("partial chains are never empty");
-        if reversed.len() > 1 && is_root(last) {
-            chains.push(reversed.iter().rev().map(|s| (*s).to_owned()).collect());
-            continue;
-        }
-        let Some(package) = graph.get(last) else {
-            continue;
-        };
-        for parent in &package.required_by {
-            if parent != "manifest" && !reversed.contains(&parent.as_str()) {
-                let mut longer = reversed.clone();
-                longer.push(parent);
-                queue.push_back(longer);
-            }
-        }
-    }
-    chains.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-    if chains.len() > limit {
-        chains.truncate(limit);
-        truncated = true;
-    }
-    Explanation {
-        target: target.to_owned(),
-        locked: !starts.is_empty(),
-        root,
-        chains,
-        truncated,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::debian::{Arch, Version};
+    use crate::lock::LockedPackage;
     use crate::lock::LockedSource;
 
     /// A lock for amd64 from `(name, required_by)` pairs.
@@ -266,6 +169,7 @@ mod tests {
                     required_by: required_by.iter().map(|r| (*r).to_owned()).collect(),
                 })
                 .collect(),
+            images: std::collections::BTreeMap::new(),
         };
         lock.normalise();
         lock

@@ -253,6 +253,7 @@ mod tests {
             roots: Vec::new(),
             sources: vec![source("bookworm"), source("bookworm-security")],
             packages,
+            images: std::collections::BTreeMap::new(),
         };
         lock.normalise();
         lock

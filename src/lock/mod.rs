@@ -9,6 +9,7 @@
 //! [`wire`] is the file as written (and the format policy), [`write`] the canonical writer.
 
 pub mod diff;
+pub mod graph;
 pub mod wire;
 pub mod write;
 
