@@ -62,6 +62,10 @@ pub struct BuildArgs {
     /// last build, naming the layers and files that differ (with `--output` of that build).
     #[arg(long)]
     pub verify: bool,
+    /// Print the image's digests as JSON on stdout (top digest, and per architecture the
+    /// manifest, config and layers) instead of the bare digest.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `debless build`.
@@ -163,7 +167,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             ),
         );
     }
-    if let (Some(path), Some(digest)) = (&args.output, digest) {
+    if let (Some(path), Some(digest)) = (&args.output, &digest) {
         status(
             globals,
             format_args!(
@@ -173,7 +177,32 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
                 started.elapsed().as_secs_f64()
             ),
         );
-        println!("{digest}");
+        if !args.json {
+            println!("{digest}");
+        }
+    }
+    if args.json {
+        let images: Vec<_> = images
+            .iter()
+            .map(|(arch, count, image)| {
+                serde_json::json!({
+                    "architecture": arch.as_str(),
+                    "packages": count,
+                    "manifest": image.manifest.digest.as_str(),
+                    "config": image.config.digest.as_str(),
+                    "layers": image.layers.iter().map(|l| serde_json::json!({
+                        "digest": l.digest.as_str(),
+                        "diff-id": l.diff_id.as_str(),
+                        "size": l.size,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "digest": digest.as_ref().map(|d| d.as_str()),
+            "images": images,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(())
 }

@@ -60,14 +60,15 @@ pub fn run(_globals: &Globals, args: &DiffArgs) -> Result<()> {
 
 /// The JSON document: a yes/no and totals first, so a pipeline can branch with one `jq`.
 #[derive(serde::Serialize)]
-struct DiffJson<'a> {
+pub struct DiffJson<'a> {
     changed: bool,
     counts: Counts,
     targets: &'a [TargetDiff],
 }
 
 impl<'a> DiffJson<'a> {
-    fn new(changes: &'a LockDiff) -> Self {
+    /// The document for `changes`.
+    pub fn new(changes: &'a LockDiff) -> Self {
         Self {
             changed: !changes.is_empty(),
             counts: changes.counts(),

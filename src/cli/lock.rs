@@ -24,6 +24,10 @@ pub struct LockArgs {
     /// offer; without it, pins that still satisfy the manifest are kept.
     #[arg(long, num_args = 0.., value_name = "PKG")]
     pub update: Option<Vec<String>>,
+    /// Print a JSON summary on stdout (lock path, whether it changed, package count, the diff
+    /// against the previous lock) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `debless lock`.
@@ -68,6 +72,9 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
                 format!("{} is up to date", lock_path.display()),
                 old.packages.len(),
             );
+            if args.json {
+                print_json(&lock_path, false, old.packages.len(), None)?;
+            }
             return Ok(());
         }
     }
@@ -149,15 +156,33 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         },
         lock.packages.len(),
     );
-    if changed && let Some(old) = &old {
+    let changes = old.as_ref().map(|old| crate::lock::diff::diff(old, &lock));
+    if changed && let Some(changes) = &changes {
         status(
             globals,
-            format_args!(
-                "{}",
-                super::diff::render_text(&crate::lock::diff::diff(old, &lock)).trim_end()
-            ),
+            format_args!("{}", super::diff::render_text(changes).trim_end()),
         );
     }
+    if args.json {
+        print_json(&lock_path, changed, lock.packages.len(), changes.as_ref())?;
+    }
+    Ok(())
+}
+
+/// `lock --json`: what was written, for scripts (the daily re-lock job branches on `changed`).
+fn print_json(
+    lock_path: &std::path::Path,
+    changed: bool,
+    packages: usize,
+    changes: Option<&crate::lock::diff::LockDiff>,
+) -> Result<()> {
+    let summary = serde_json::json!({
+        "lock": lock_path.display().to_string(),
+        "changed": changed,
+        "packages": packages,
+        "diff": changes.map(super::diff::DiffJson::new),
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
 
