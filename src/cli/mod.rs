@@ -65,10 +65,19 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Build an OCI image from debless.lock alone (never resolves).
     Build(build::BuildArgs),
+    /// Show the versions of a package the manifest's suites offer, and which one is locked.
+    Show(show::ShowArgs),
+    /// List packages (and virtual packages) whose name contains a word.
+    Search(show::SearchArgs),
+    /// Write a commented debless.toml for this host's Debian release.
+    Init(init::InitArgs),
 }
 
 pub mod build;
+pub mod init;
 pub mod lock;
+pub mod show;
+mod suites;
 
 /// Runs debless with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
@@ -76,6 +85,9 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Lock(args) => lock::run(&cli.globals, &args),
         Command::Build(args) => build::run(&cli.globals, &args),
+        Command::Show(args) => show::run(&cli.globals, &args),
+        Command::Search(args) => show::search(&cli.globals, &args),
+        Command::Init(args) => init::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
