@@ -358,7 +358,7 @@ fn unknown_package(name: &str, report: &PackageReport, suites: &[VerifiedSuite])
                 report.provided_by.join(", ")
             ),
             format!(
-                "run `debless show {first}`, or choose a provider in debless.toml: [prefer] {name} = \"{first}\""
+                "run `debless show {first}`, or choose a provider in debless.toml: prefer = {{ {name} = \"{first}\" }}"
             ),
         );
     }

@@ -7,4 +7,5 @@ mod live;
 mod lock;
 mod repo;
 mod resolve;
+mod show_init;
 mod support;
