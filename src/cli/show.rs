@@ -82,12 +82,13 @@ pub fn search(globals: &Globals, args: &SearchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else {
         for hit in &hits {
-            let provides = if hit.provides.is_empty() {
-                String::new()
-            } else {
-                format!(" [provides {}]", hit.provides.join(", "))
-            };
-            println!("{} {} ({}){provides}", hit.name, hit.version, hit.suite);
+            println!(
+                "{} {} ({}){}",
+                hit.name,
+                hit.version,
+                hit.suite,
+                provides_note(&hit.provides)
+            );
         }
     }
     Ok(())
@@ -294,6 +295,20 @@ struct SearchHit {
     provides: Vec<String>,
 }
 
+/// ` [provides a, b, c, +N more]`: Rust library packages provide dozens of feature names.
+fn provides_note(provides: &[String]) -> String {
+    const SHOWN: usize = 3;
+    match provides.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!(" [provides {}]", provides.join(", ")),
+        n => format!(
+            " [provides {}, +{} more]",
+            provides[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
 /// Names (or provided names) containing `word`, sorted by name then manifest suite order,
 /// keeping the highest version per name and suite.
 fn search_names(word: &str, suites: &[VerifiedSuite]) -> Vec<SearchHit> {
@@ -367,6 +382,7 @@ fn unknown_package(name: &str, report: &PackageReport, suites: &[VerifiedSuite])
         names.insert(&pkg.name);
         names.extend(pkg.provides.iter().map(|atom| atom.name.as_str()));
     }
+    let containing = names.iter().filter(|known| known.contains(name)).count();
     let limit = (name.len() / 3).max(2);
     let mut near: Vec<(usize, &str)> = names
         .into_iter()
@@ -375,11 +391,30 @@ fn unknown_package(name: &str, report: &PackageReport, suites: &[VerifiedSuite])
         .collect();
     near.sort();
     near.truncate(3);
+    let search = match containing {
+        0 => None,
+        1 => Some(format!(
+            "`debless search {name}` lists the name containing it"
+        )),
+        n => Some(format!(
+            "`debless search {name}` lists the {n} names containing it"
+        )),
+    };
     let hint = if near.is_empty() {
-        format!("run `debless search {name}` to list names containing it")
+        search
+            .unwrap_or_else(|| "check the spelling, or the manifest's suites and components".into())
     } else {
         let list: Vec<String> = near.iter().map(|(_, n)| format!("`{n}`")).collect();
-        format!("did you mean {}?", list.join(" or "))
+        let (last, first) = list.split_last().expect("near is not empty");
+        let mut hint = if first.is_empty() {
+            format!("did you mean {last}?")
+        } else {
+            format!("did you mean {} or {last}?", first.join(", "))
+        };
+        if let Some(search) = search {
+            hint = format!("{hint} {search}");
+        }
+        hint
     };
     Diagnostic::new(
         format!("no package `{name}` in {}", suite_list(suites)),
@@ -407,4 +442,26 @@ fn multi_arch_name(multi_arch: MultiArch) -> &'static str {
 /// A relationship field on one line (indices may fold long fields).
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_provides_lists_are_cut_after_three() {
+        let names: Vec<String> = (1..=5).map(|i| format!("p{i}")).collect();
+        assert_eq!(provides_note(&[]), "");
+        assert_eq!(provides_note(&names[..1]), " [provides p1]");
+        assert_eq!(provides_note(&names[..3]), " [provides p1, p2, p3]");
+        assert_eq!(provides_note(&names), " [provides p1, p2, p3, +2 more]");
+    }
+
+    #[test]
+    fn folded_fields_become_one_line() {
+        assert_eq!(
+            one_line("libc6 (>= 2.36),\n libgmp10"),
+            "libc6 (>= 2.36), libgmp10"
+        );
+    }
 }

@@ -206,3 +206,39 @@ fn init_without_a_codename_asks_for_a_suite() {
     ");
     assert!(!context.path().join("debless.toml").exists());
 }
+
+/// The manifest `init` writes locks against the host's real mirror, and `show` then reads the
+/// same suites (skips without a mirror).
+#[test]
+fn init_manifest_locks_and_shows_on_the_live_mirror() {
+    if crate::support::live::mirror().is_none() {
+        return;
+    }
+    let context = TestContext::new();
+    let init = context.run(&["init", "--suite", "bookworm"]);
+    assert!(init.status.success(), "{}", context.render(&init));
+    let lock = context.run(&["lock"]);
+    assert!(lock.status.success(), "{}", context.render(&lock));
+    let text = context.read("debless.lock");
+    for name in ["base-files", "ca-certificates", "tzdata", "openssl"] {
+        assert!(
+            text.contains(&format!("name = \"{name}\"")),
+            "{name} locked:\n{text}"
+        );
+    }
+    let show = context.run(&["show", "tzdata", "--json"]);
+    assert!(show.status.success(), "{}", context.render(&show));
+    let value: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let arch = &value["architectures"][0];
+    let locked = arch["locked"]["version"]
+        .as_str()
+        .expect("tzdata is locked");
+    assert!(
+        arch["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .any(|v| v["version"] == locked && v["locked"] == true),
+        "the locked version is among those shown: {value}"
+    );
+}
