@@ -52,7 +52,13 @@ pub fn run(globals: &Globals, args: &InitArgs) -> Result<()> {
         None => host_codename()?,
     };
     // Without a discoverable security archive, a `-security` source could not be locked.
-    let has_security = Mirrors::discover().is_ok_and(|m| m.security.is_some());
+    let has_security = match Mirrors::discover() {
+        Ok(mirrors) => mirrors.security.is_some(),
+        Err(err) => {
+            status(globals, format_args!("note: {err}"));
+            false
+        }
+    };
     let suites = suites_for(&codename, has_security);
     let arch = Arch::host();
     let text = render(&codename, &suites, &arch);
