@@ -17,6 +17,10 @@ pub const DEBLESS_CACHE_DIR: &str = "DEBLESS_CACHE_DIR";
 /// can point mirror discovery at a fake host configuration.
 pub const DEBLESS_APT_ETC: &str = "DEBLESS_APT_ETC";
 
+/// The os-release(5) file `debless init` reads the host's Debian codename from (default
+/// `/etc/os-release`), so tests can pretend to be another release.
+pub const DEBLESS_OS_RELEASE: &str = "DEBLESS_OS_RELEASE";
+
 /// Reproducible-builds timestamp: layer mtimes are clamped to it and the image's `created`
 /// is set to it (reproducible-builds.org/specs/source-date-epoch).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";

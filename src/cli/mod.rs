@@ -69,11 +69,20 @@ pub enum Command {
     Why(why::WhyArgs),
     /// Show the packages added, removed, upgraded or downgraded between two locks.
     Diff(diff::DiffArgs),
+    /// Show the versions of a package the manifest's suites offer, and which one is locked.
+    Show(show::ShowArgs),
+    /// List packages (and virtual packages) whose name contains a word.
+    Search(show::SearchArgs),
+    /// Write a commented debless.toml for this host's Debian release.
+    Init(init::InitArgs),
 }
 
 pub mod build;
 pub mod diff;
+pub mod init;
 pub mod lock;
+pub mod show;
+mod suites;
 pub mod why;
 
 /// Runs debless with the process's arguments and returns its exit code.
@@ -84,6 +93,9 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(&cli.globals, &args),
         Command::Why(args) => why::run(&cli.globals, &args),
         Command::Diff(args) => diff::run(&cli.globals, &args),
+        Command::Show(args) => show::run(&cli.globals, &args),
+        Command::Search(args) => show::search(&cli.globals, &args),
+        Command::Init(args) => init::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

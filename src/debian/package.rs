@@ -226,6 +226,11 @@ impl BinaryPackage {
     pub fn depends_text(&self) -> Option<&str> {
         self.depends.as_deref()
     }
+
+    /// The raw `Pre-Depends` text as the index wrote it, for `show`.
+    pub fn pre_depends_text(&self) -> Option<&str> {
+        self.pre_depends.as_deref()
+    }
 }
 
 #[cfg(test)]

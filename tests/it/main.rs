@@ -7,5 +7,6 @@ mod live;
 mod lock;
 mod repo;
 mod resolve;
+mod show_init;
 mod support;
 mod why_diff;

@@ -1,0 +1,129 @@
+//! The manifest's suites as `lock` and `show` load them: where each `[[source]]` is fetched
+//! from (the manifest's `url` or the discovered mirror), which keys it trusts, its Release
+//! verified and its indices read through the sha256 cache, every suite in parallel.
+
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::Globals;
+use super::diagnostics::Diagnostic;
+use crate::manifest::Manifest;
+use crate::repo::{
+    self, Http, IndexCache, Keyring, Mirrors, SuiteRequest, VerifiedRelease, VerifiedSuite,
+};
+
+/// Verifies and loads every suite of `manifest`, in manifest order: the whole input of a
+/// resolution, for commands that read the archive without locking (`show`, `search`).
+pub fn load_all(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSuite>> {
+    let sources = SuiteSources::new(manifest)?;
+    let http = Http::new()?;
+    let releases = sources.verify(manifest, &http, SystemTime::now())?;
+    let cache = IndexCache::new(globals.cache_dir());
+    sources.load(manifest, &http, &cache, releases)
+}
+
+/// Where each `[[source]]` is fetched from and which keys it trusts.
+pub struct SuiteSources {
+    roots: Vec<String>,
+    keyrings: Vec<Keyring>,
+}
+
+impl SuiteSources {
+    /// Each source's archive root (discovering the mirror only when a source needs it) and keyring.
+    pub fn new(manifest: &Manifest) -> Result<Self> {
+        let needs_mirror = manifest.sources.iter().any(|s| s.url.is_none());
+        let mirrors = if needs_mirror {
+            Some(Mirrors::discover().map_err(|err| {
+                Diagnostic::new(
+                    err.to_string(),
+                    "set DEBLESS_MIRROR=http://<host>/debian or give each [[source]] a `url`",
+                )
+            })?)
+        } else {
+            None
+        };
+        let mut roots = Vec::new();
+        let mut keyrings = Vec::new();
+        for source in &manifest.sources {
+            roots.push(match (&source.url, &mirrors) {
+                (Some(url), _) => url.clone(),
+                (None, Some(mirrors)) => mirrors.root_for(&source.suite)?.to_owned(),
+                (None, None) => unreachable!("mirrors are discovered when a source has no url"),
+            });
+            keyrings.push(match &source.keyring {
+                Some(path) => Keyring::from_file(path)?,
+                None => Keyring::debian(),
+            });
+        }
+        Ok(Self { roots, keyrings })
+    }
+
+    fn request<'a>(&'a self, manifest: &'a Manifest, i: usize) -> SuiteRequest<'a> {
+        let source = &manifest.sources[i];
+        SuiteRequest {
+            root: &self.roots[i],
+            suite: &source.suite,
+            components: &source.components,
+            architectures: &manifest.architectures,
+            keyring: &self.keyrings[i],
+        }
+    }
+
+    /// Fetches and verifies every suite's Release, in parallel.
+    pub fn verify(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        now: SystemTime,
+    ) -> Result<Vec<VerifiedRelease>> {
+        parallel(manifest.sources.len(), |i| {
+            repo::verify_suite(http, &self.request(manifest, i), now)
+        })
+    }
+
+    /// Loads every suite's indices, in parallel.
+    pub fn load(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        releases: Vec<VerifiedRelease>,
+    ) -> Result<Vec<VerifiedSuite>> {
+        let releases: Vec<std::sync::Mutex<Option<VerifiedRelease>>> = releases
+            .into_iter()
+            .map(|r| std::sync::Mutex::new(Some(r)))
+            .collect();
+        parallel(manifest.sources.len(), |i| {
+            let release = releases[i]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .expect("each release is loaded once");
+            repo::load_indices(http, cache, &self.request(manifest, i), release)
+        })
+    }
+}
+
+/// Runs `job(0..count)` on scoped threads and collects the results in order.
+fn parallel<T: Send, E: Into<anyhow::Error> + Send>(
+    count: usize,
+    job: impl Fn(usize) -> Result<T, E> + Sync,
+) -> Result<Vec<T>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .map(|i| {
+                let job = &job;
+                scope.spawn(move || job(i))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a suite loader thread panicked"))?
+                    .map_err(Into::into)
+            })
+            .collect()
+    })
+}
