@@ -75,9 +75,12 @@ pub enum Command {
     Search(show::SearchArgs),
     /// Write a commented debless.toml for this host's Debian release.
     Init(init::InitArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
 }
 
 pub mod build;
+pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod lock;
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(&cli.globals, &args),
         Command::Search(args) => show::search(&cli.globals, &args),
         Command::Init(args) => init::run(&cli.globals, &args),
+        Command::Completions(args) => completions::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 mod build;
 mod build_stages;
+mod cli;
 mod hermetic;
 mod live;
 mod lock;

@@ -1,0 +1,58 @@
+//! The command line itself: help text, usage errors, completions.
+
+use crate::support::context::TestContext;
+
+#[test]
+fn help_lists_every_command() {
+    let context = TestContext::new();
+    let out = context.run(&["--help"]);
+    assert!(out.status.success());
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings.bind(|| insta::assert_snapshot!("help", context.render(&out)));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let context = TestContext::new();
+    for args in [
+        &["frobnicate"][..],
+        &["build", "--format", "tarball"],
+        &["lock", "--check", "--update"],
+    ] {
+        let out = context.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            context.render(&out)
+        );
+    }
+}
+
+#[test]
+fn missing_manifest_is_named() {
+    let context = TestContext::new();
+    let out = context.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read `debless.toml`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn completions_cover_every_command() {
+    let context = TestContext::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = context.run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for command in ["lock", "build", "why", "diff", "show", "search", "init"] {
+            assert!(script.contains(command), "{shell} completes `{command}`");
+        }
+        assert!(script.contains("verify"), "{shell} completes flags");
+    }
+}
