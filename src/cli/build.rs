@@ -275,7 +275,7 @@ fn verify(
             let files = oci::inspect::differing_entries(
                 &oci::inspect::layer_entries(old)?,
                 &oci::inspect::layer_entries(&new)?,
-                20,
+                10,
             );
             what.push_str(&format!(": {}", files.join(", ")));
         }

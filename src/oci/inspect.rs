@@ -38,8 +38,48 @@ pub fn manifest_layers(layout: &Path, manifest_digest: &str) -> Option<Vec<Layer
         .collect()
 }
 
-/// Every entry of a layer as `path -> "type mode uid:gid mtime size sha256|target"`.
-pub fn layer_entries(blob: &LayerBlob) -> io::Result<BTreeMap<String, String>> {
+/// What a layer says about one path, field by field, so differences can be named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntrySummary {
+    /// `d`, `-`, `l` (symlink) or `h` (hard link).
+    pub kind: &'static str,
+    pub mode: u32,
+    pub owner: String,
+    pub mtime: u64,
+    pub size: u64,
+    /// sha256 of the content, or the link target.
+    pub content: String,
+}
+
+impl EntrySummary {
+    /// `field old -> new` for each field that differs.
+    fn changes(&self, new: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut field = |name: &str, old: String, new: String| {
+            if old != new {
+                out.push(format!("{name} {old} -> {new}"));
+            }
+        };
+        field("type", self.kind.to_owned(), new.kind.to_owned());
+        field(
+            "mode",
+            format!("{:04o}", self.mode),
+            format!("{:04o}", new.mode),
+        );
+        field("owner", self.owner.clone(), new.owner.clone());
+        field("mtime", self.mtime.to_string(), new.mtime.to_string());
+        field("size", self.size.to_string(), new.size.to_string());
+        field("content", short(&self.content), short(&new.content));
+        out
+    }
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(12).collect()
+}
+
+/// Every entry of a layer, by path.
+pub fn layer_entries(blob: &LayerBlob) -> io::Result<BTreeMap<String, EntrySummary>> {
     let file = std::io::BufReader::new(fs_err::File::open(&blob.path)?);
     let reader: Box<dyn Read> = if blob.media_type == Compression::Gzip.media_type() {
         Box::new(flate2::read::GzDecoder::new(file))
@@ -63,40 +103,46 @@ pub fn layer_entries(blob: &LayerBlob) -> io::Result<BTreeMap<String, String>> {
         let target = entry.link_name()?.map(|t| t.to_string_lossy().into_owned());
         let mut hasher = Sha256::new();
         let size = io::copy(&mut entry, &mut hasher)?;
-        let what = target.unwrap_or_else(|| hex::encode(hasher.finalize()));
         out.insert(
             path,
-            format!(
-                "{kind} {:04o} {}:{} mtime {} size {size} {what}",
-                header.mode()? & 0o7777,
-                header.uid()?,
-                header.gid()?,
-                header.mtime()?
-            ),
+            EntrySummary {
+                kind,
+                mode: header.mode()? & 0o7777,
+                owner: format!("{}:{}", header.uid()?, header.gid()?),
+                mtime: header.mtime()?,
+                size,
+                content: target.unwrap_or_else(|| hex::encode(hasher.finalize())),
+            },
         );
     }
     Ok(out)
 }
 
-/// The paths whose entries differ between two layer listings, described, at most `limit`.
+/// The paths whose entries differ between two layer listings, each with the fields that
+/// changed; at most `limit` of them, then how many more.
 pub fn differing_entries(
-    old: &BTreeMap<String, String>,
-    new: &BTreeMap<String, String>,
+    old: &BTreeMap<String, EntrySummary>,
+    new: &BTreeMap<String, EntrySummary>,
     limit: usize,
 ) -> Vec<String> {
     let mut paths: Vec<&String> = old.keys().chain(new.keys()).collect();
     paths.sort();
     paths.dedup();
-    paths
+    let differing: Vec<String> = paths
         .into_iter()
         .filter(|p| old.get(*p) != new.get(*p))
-        .take(limit)
         .map(|p| match (old.get(p), new.get(p)) {
-            (Some(o), Some(n)) => format!("{p} ({o} -> {n})"),
+            (Some(o), Some(n)) => format!("{p} ({})", o.changes(n).join(", ")),
             (Some(_), None) => format!("{p} (removed)"),
             _ => format!("{p} (added)"),
         })
-        .collect()
+        .collect();
+    let more = differing.len().saturating_sub(limit);
+    let mut shown: Vec<String> = differing.into_iter().take(limit).collect();
+    if more > 0 {
+        shown.push(format!("and {more} more"));
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -105,22 +151,29 @@ mod tests {
 
     #[test]
     fn describes_differences() {
+        let entry = |mtime, content: &str| EntrySummary {
+            kind: "-",
+            mode: 0o644,
+            owner: "0:0".into(),
+            mtime,
+            size: 1,
+            content: content.into(),
+        };
         let old = BTreeMap::from([
-            ("a".to_owned(), "- 0644 0:0 mtime 1 size 1 x".to_owned()),
-            ("b".to_owned(), "- 0644 0:0 mtime 1 size 1 y".to_owned()),
+            ("a".to_owned(), entry(1, "x")),
+            ("b".to_owned(), entry(1, "y")),
         ]);
         let new = BTreeMap::from([
-            ("a".to_owned(), "- 0644 0:0 mtime 2 size 1 x".to_owned()),
-            ("c".to_owned(), "d 0755 0:0 mtime 2 size 0 z".to_owned()),
+            ("a".to_owned(), entry(2, "x")),
+            ("c".to_owned(), entry(2, "z")),
         ]);
         assert_eq!(
             differing_entries(&old, &new, 10),
-            [
-                "a (- 0644 0:0 mtime 1 size 1 x -> - 0644 0:0 mtime 2 size 1 x)",
-                "b (removed)",
-                "c (added)"
-            ]
+            ["a (mtime 1 -> 2)", "b (removed)", "c (added)"]
         );
-        assert_eq!(differing_entries(&old, &new, 1).len(), 1);
+        assert_eq!(
+            differing_entries(&old, &new, 1),
+            ["a (mtime 1 -> 2)", "and 2 more"]
+        );
     }
 }

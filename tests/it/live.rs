@@ -315,3 +315,80 @@ fn trixie_python3_image_is_merged_usr_and_runs() {
         assert_eq!(run_python(&rootfs, "import ssl; print(2)"), "2\n");
     }
 }
+
+#[test]
+fn daily_relock_pipeline_on_bookworm() {
+    if live::mirror().is_none() {
+        return;
+    }
+    let context = TestContext::new();
+    let suites = |names: &[&str]| {
+        let mut text = String::from("architectures = [\"amd64\"]\npackages = [\"python3\"]\n");
+        for suite in names {
+            text.push_str(&format!("\n[[source]]\nsuite = \"{suite}\"\n"));
+        }
+        text
+    };
+    context.manifest(&suites(&["bookworm"]));
+    assert!(context.run(&["lock"]).status.success());
+    std::fs::copy(
+        context.path().join("debless.lock"),
+        context.path().join("old.lock"),
+    )
+    .expect("keep the first lock");
+
+    // Adding the point-release and security suites keeps the pins (Cargo's rule) until
+    // `--update` moves packages forward.
+    context.manifest(&suites(&[
+        "bookworm",
+        "bookworm-updates",
+        "bookworm-security",
+    ]));
+    assert!(context.run(&["lock"]).status.success());
+    let kept = context.run(&["diff", "old.lock", "debless.lock"]);
+    assert!(String::from_utf8_lossy(&kept.stdout).contains("no changes"));
+    let relock = context.run(&["lock", "--update", "--json"]);
+    assert!(relock.status.success(), "{}", context.render(&relock));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&relock.stdout).expect("lock --json is JSON");
+    assert_eq!(summary["changed"], true);
+    let diff = context.run(&["diff", "old.lock", "debless.lock", "--format", "json"]);
+    let diff: serde_json::Value = serde_json::from_slice(&diff.stdout).expect("diff JSON");
+    assert!(
+        diff["counts"]["upgraded"].as_u64().unwrap_or(0) > 0,
+        "security and point updates upgrade packages: {diff}"
+    );
+    let text = context.run(&["diff", "old.lock", "debless.lock"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    if diff["counts"]["security"].as_u64().unwrap_or(0) > 0 {
+        assert!(text.contains("[security]"), "{text}");
+    }
+
+    // why libc6: from the root python3 down to libc6.
+    let why = context.run(&["why", "libc6"]);
+    let why = String::from_utf8_lossy(&why.stdout);
+    let first = why.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("python3 -> ") && first.ends_with(" -> libc6"),
+        "{why}"
+    );
+
+    // build records the digest; a rebuild verifies; another epoch fails naming the layer.
+    let image = context.path().join("img");
+    let image = image.to_str().expect("utf-8");
+    let built = context.run(&["build", "--output", image]);
+    assert!(built.status.success(), "{}", context.render(&built));
+    assert!(context.run(&["build", "--verify"]).status.success());
+    let other = context
+        .command(&["build", "--verify", "--output", image])
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .output()
+        .expect("run");
+    assert_eq!(other.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("layer 1 of 1 differs: "), "{stderr}");
+    assert!(
+        stderr.contains("(mtime ") && stderr.contains(" -> 1000000000)"),
+        "files are named with what changed: {stderr}"
+    );
+}
