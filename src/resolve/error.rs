@@ -17,7 +17,7 @@ pub enum ResolveError {
         suggestions: Vec<String>,
     },
     #[error(
-        "`{name}` is a virtual package provided by {}\n\nhint: name one of them, or add `[prefer] {name} = \"{}\"`",
+        "`{name}` is a virtual package provided by {}\n\nhint: name one of them, or add `prefer = {{ {name} = \"{}\" }}` to debless.toml",
         quoted(.providers), .providers.first().map_or("", String::as_str)
     )]
     VirtualRoot {
@@ -127,7 +127,7 @@ impl fmt::Display for Note {
                 }
                 write!(
                     f,
-                    "\n\nhint: `[prefer] {virtual_name} = \"...\"` chooses another"
+                    "\n\nhint: `prefer = {{ {virtual_name} = \"...\" }}` in debless.toml chooses another"
                 )
             }
             Self::UnmetExcluded {

@@ -214,7 +214,7 @@ fn provider_ties_follow_apt_cache_order_and_are_reported() {
     let note = first.notes[0].to_string();
     assert!(note.contains("picked `tcsh`"), "{note}");
     assert!(note.contains("tie"), "{note}");
-    assert!(note.contains("[prefer] c-shell"), "{note}");
+    assert!(note.contains("prefer = { c-shell"), "{note}");
     // apt's tie-break is cache order: a name mentioned earlier (here as a dependency of an
     // earlier stanza) has the lower ID and loses.
     let universe = one_suite(vec![
