@@ -13,6 +13,7 @@
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
 pub mod dpkg;
+pub mod filter;
 pub mod merge;
 pub mod tree;
 mod write;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+pub use self::filter::{PathFilter, PathRule};
 pub use self::tree::{Node, NodeKind, PackageId, PathProblem, Tree};
 use crate::deb::{ControlFiles, DataEntry, Deb, DebError};
 
@@ -59,6 +61,9 @@ pub struct RootfsOptions {
     pub allow_overwrite: Vec<String>,
     /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`.
     pub generated_mtime: i64,
+    /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
+    /// md5sums lines leave the package database (see [`filter`]).
+    pub path_filter: PathFilter,
 }
 
 /// Name, version and architecture of a package in the tree.
@@ -183,7 +188,8 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             may_overwrite: &may_overwrite,
             package_names: &package_names,
         };
-        merge::merge_package(&mut tree, &ctx, package.entries)?;
+        let entries = opts.path_filter.apply(package.entries);
+        merge::merge_package(&mut tree, &ctx, entries)?;
         controls.push(package.control);
     }
     if merged_usr {
@@ -191,11 +197,21 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     }
     tree.canonicalize_hardlinks();
 
+    let md5sums: Vec<Option<Vec<u8>>> = controls
+        .iter()
+        .map(|c| {
+            c.md5sums
+                .as_deref()
+                .map(|m| opts.path_filter.filter_md5sums(m))
+        })
+        .collect();
     let records: Vec<dpkg::PackageRecord<'_>> = debs
         .iter()
         .zip(&controls)
+        .zip(&md5sums)
+        .map(|((deb, control), md5sums)| (deb, control, md5sums))
         .enumerate()
-        .map(|(id, (deb, control))| {
+        .map(|(id, (deb, control, md5sums))| {
             let repeated = debs[..id].iter().any(|earlier| earlier.name == deb.name);
             dpkg::PackageRecord {
                 id,
@@ -205,7 +221,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
                     deb.name.clone()
                 },
                 control: &control.control,
-                md5sums: control.md5sums.as_deref(),
+                md5sums: md5sums.as_deref(),
             }
         })
         .collect();
