@@ -89,9 +89,10 @@ impl SizeReport {
     /// The report as a table for people.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "{}: {} packages, {} bytes after filters\n",
+            "{}: {} package{}, {} bytes after filters\n",
             self.architecture,
             self.packages.len(),
+            if self.packages.len() == 1 { "" } else { "s" },
             self.total
         );
         let width = self.total.to_string().len().max(5);
