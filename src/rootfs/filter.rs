@@ -203,12 +203,14 @@ pub fn fnmatch(pattern: &str, text: &str) -> bool {
                     ti += 1;
                     continue;
                 }
-                c if c != '\\' || pi + 1 == p.len() => {
-                    if ti < t.len() && t[ti] == c && c != '?' && c != '[' {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
+                // A literal (a trailing `\` included) matches itself.
+                c if (c != '\\' || pi + 1 == p.len())
+                    && !matches!(c, '?' | '[')
+                    && t.get(ti) == Some(&c) =>
+                {
+                    pi += 1;
+                    ti += 1;
+                    continue;
                 }
                 _ => {}
             }
