@@ -342,6 +342,9 @@ mod tests {
         // language directory.
         assert!(filter.drops("/usr/share/locale/de", true));
         assert!(!filter.drops("/usr/share/man", true)); // not matched at all
+        // Symlinks count as containers (dpkg keeps them for include prefixes); files do not.
+        assert!(filter.drops("/usr/share/man/man1/y.1.gz", true));
+        assert!(!filter.drops("/usr/share/doc/b", true));
     }
 
     fn entry(path: &str, kind: EntryKind) -> DataEntry {

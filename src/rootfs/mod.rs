@@ -7,6 +7,10 @@
 //! shipped each path, so `oci` can group packages into layers and size reports can attribute
 //! bytes. [`Rootfs::write_to_dir`] is the `--rootfs DIR` output.
 //!
+//! Path filters ([`filter`], dpkg's `path-exclude`/`path-include`) drop entries before they
+//! are merged, and the matching `md5sums` lines, so the tree, the package database and
+//! [`Rootfs::bytes_per_package`] all describe the filtered image.
+//!
 //! Merged /usr (debian-notes §7.1): with [`MergedUsr::Yes`] (or `Auto` and a package shipping
 //! `./bin -> usr/bin`, as trixie base-files does) entries under `bin/`, `sbin/`, `lib*/` move
 //! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
