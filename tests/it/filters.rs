@@ -15,21 +15,21 @@ fn repo_with_docs() -> TestRepo {
         .file("/usr/bin/docpkg", b"#!/bin/sh\necho docs\n", 0o755)
         .file(
             "/usr/share/doc/docpkg/copyright",
-            b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nLicense: MIT\n",
+            b"Format: copyright-format 1.0\nLicense: MIT\n",
             0o644,
         )
-        .file(
-            "/usr/share/doc/docpkg/changelog.gz",
-            &[0x1f; 4096],
-            0o644,
-        )
+        .file("/usr/share/doc/docpkg/changelog.gz", &[0x1f; 4096], 0o644)
         .file("/usr/share/man/man1/x.1.gz", &[0x2e; 2048], 0o644)
         .file(
             "/usr/share/locale/de/LC_MESSAGES/x.mo",
             &[0xde; 1024],
             0o644,
         )
-        .file("/usr/share/locale/locale.alias", b"german de_DE.ISO-8859-1\n", 0o644)
+        .file(
+            "/usr/share/locale/locale.alias",
+            b"german de_DE.ISO-8859-1\n",
+            0o644,
+        )
         .add_to(&repo, SUITE);
     repo.publish(SUITE, PublishOptions::default());
     repo
