@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use super::diagnostics::Diagnostic;
+use super::size::SizeReport;
 use super::{Globals, status};
 use crate::debian::Arch;
 use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
@@ -16,7 +17,7 @@ use crate::lock::{Lock, LockedPackage, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
-use crate::rootfs::{self, MergedUsr, PackageDeb, RootfsOptions};
+use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
 
 /// The container formats `--output` can be written in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +67,11 @@ pub struct BuildArgs {
     /// manifest, config and layers) instead of the bare digest.
     #[arg(long)]
     pub json: bool,
+    /// Print per package the bytes it adds to the image (after path filters), largest first,
+    /// with the total and the layers' compressed and uncompressed sizes (with `--json`, as
+    /// `report` of each image).
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Runs `debless build`.
@@ -77,6 +83,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let debs = fetch_debs(globals, args, &manifest, &lock)?;
 
     let mut images = Vec::new();
+    let mut reports = Vec::new();
     for arch in &manifest.architectures {
         let packages: Vec<&LockedPackage> = lock.packages_for(arch).collect();
         let package_debs: Vec<PackageDeb> = packages
@@ -96,6 +103,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             },
             allow_overwrite: manifest.image.allow_overwrite.clone(),
             generated_mtime: epoch,
+            path_filter: path_filter(&manifest),
         };
         let tree = rootfs::assemble(&package_debs, &options)
             .with_context(|| format!("assembling the {arch} root filesystem"))?;
@@ -112,6 +120,11 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             &image_spec(&manifest),
             &oci_options(&manifest, arch, epoch),
         )?;
+        if args.report {
+            let report = SizeReport::measure(arch.as_str(), &tree, &image)
+                .with_context(|| format!("measuring the {arch} image"))?;
+            reports.push(report);
+        }
         images.push((arch.clone(), packages.len(), image));
     }
 
@@ -181,11 +194,21 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             println!("{digest}");
         }
     }
+    if args.report && !args.json {
+        for report in &reports {
+            print!("{}", report.render());
+        }
+    }
     if args.json {
         let images: Vec<_> = images
             .iter()
             .map(|(arch, count, image)| {
-                serde_json::json!({
+                let report = reports
+                    .iter()
+                    .find(|r| r.architecture == arch.as_str())
+                    .map(serde_json::to_value)
+                    .transpose()?;
+                let mut json = serde_json::json!({
                     "architecture": arch.as_str(),
                     "packages": count,
                     "manifest": image.manifest.digest.as_str(),
@@ -195,9 +218,13 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
                         "diff-id": l.diff_id.as_str(),
                         "size": l.size,
                     })).collect::<Vec<_>>(),
-                })
+                });
+                if let Some(report) = report {
+                    json["report"] = report;
+                }
+                Ok(json)
             })
-            .collect();
+            .collect::<Result<_, serde_json::Error>>()?;
         let summary = serde_json::json!({
             "digest": digest.as_ref().map(|d| d.as_str()),
             "images": images,
@@ -443,6 +470,17 @@ fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// The manifest's path rules (preset, excludes, includes) as the rootfs filter.
+fn path_filter(manifest: &Manifest) -> PathFilter {
+    let rules = manifest
+        .image
+        .path_rules()
+        .into_iter()
+        .map(|(include, pattern)| PathRule { include, pattern })
+        .collect();
+    PathFilter::new(rules)
 }
 
 fn image_spec(manifest: &Manifest) -> ImageSpec {

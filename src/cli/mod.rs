@@ -85,6 +85,7 @@ pub mod diff;
 pub mod init;
 pub mod lock;
 pub mod show;
+pub mod size;
 mod suites;
 pub mod why;
 

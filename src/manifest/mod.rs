@@ -122,6 +122,68 @@ pub struct ImageSettings {
     pub compression: CompressionSetting,
     pub allow_overwrite: Vec<String>,
     pub tag: Option<String>,
+    /// Path filter preset; its rules come before `exclude_paths` and `include_paths`.
+    pub strip: Option<StripPreset>,
+    /// dpkg `path-exclude` globs (absolute, `*` crosses `/`).
+    pub exclude_paths: Vec<String>,
+    /// dpkg `path-include` globs; applied last, so they win over every exclude.
+    pub include_paths: Vec<String>,
+}
+
+/// A named set of path filters (`[image] strip = "docs"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StripPreset {
+    /// Documentation, manual pages, info, groff, lintian overrides and translations, keeping
+    /// the copyright files (licences must ship) and `locale.alias`.
+    Docs,
+}
+
+impl StripPreset {
+    /// The presets' names as written in the manifest.
+    pub const NAMES: &[&str] = &["docs"];
+
+    /// The preset's rules in order, as `(include, pattern)`: dpkg's last-match-wins order.
+    pub fn rules(self) -> &'static [(bool, &'static str)] {
+        match self {
+            Self::Docs => &[
+                (false, "/usr/share/doc/*"),
+                (true, "/usr/share/doc/*/copyright"),
+                (false, "/usr/share/man/*"),
+                (false, "/usr/share/info/*"),
+                (false, "/usr/share/groff/*"),
+                (false, "/usr/share/lintian/*"),
+                (false, "/usr/share/locale/*"),
+                (true, "/usr/share/locale/locale.alias"),
+            ],
+        }
+    }
+}
+
+impl ImageSettings {
+    /// Every path rule as `(include, pattern)` in the order they apply: the preset's, then
+    /// `exclude-paths`, then `include-paths` (the last matching rule decides, as in dpkg).
+    pub fn path_rules(&self) -> Vec<(bool, String)> {
+        let preset = self.strip.map(StripPreset::rules).unwrap_or_default();
+        preset
+            .iter()
+            .map(|&(include, pattern)| (include, pattern.to_owned()))
+            .chain(self.exclude_paths.iter().map(|p| (false, p.clone())))
+            .chain(self.include_paths.iter().map(|p| (true, p.clone())))
+            .collect()
+    }
+}
+
+/// A path glob must be absolute (dpkg matches absolute paths) and non-empty.
+fn check_path_glob(key: &str, pattern: &str) -> Result<(), String> {
+    if !pattern.starts_with('/') {
+        return Err(format!(
+            "`image.{key}`: `{pattern}` must be an absolute path glob such as `/usr/share/doc/*` (it is matched against absolute paths)"
+        ));
+    }
+    if pattern.contains('\0') {
+        return Err(format!("`image.{key}`: `{pattern}` contains a NUL byte"));
+    }
+    Ok(())
 }
 
 /// Why a manifest cannot be used. Each message names the file and the value at fault.
@@ -390,6 +452,26 @@ impl ImageSettings {
                 ));
             }
         };
+        let strip = match wire.strip.as_deref() {
+            None => None,
+            Some("docs") => Some(StripPreset::Docs),
+            Some(other) => {
+                return Err(format!(
+                    "`image.strip` must be one of {}, not `{other}`",
+                    StripPreset::NAMES
+                        .iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        };
+        for pattern in &wire.exclude_paths {
+            check_path_glob("exclude-paths", pattern)?;
+        }
+        for pattern in &wire.include_paths {
+            check_path_glob("include-paths", pattern)?;
+        }
         Ok(Self {
             entrypoint: wire.entrypoint,
             cmd: wire.cmd,
@@ -402,6 +484,9 @@ impl ImageSettings {
             compression,
             allow_overwrite: wire.allow_overwrite,
             tag: wire.tag,
+            strip,
+            exclude_paths: wire.exclude_paths,
+            include_paths: wire.include_paths,
         })
     }
 }
@@ -557,5 +642,34 @@ merged-usr = "auto"
         assert_eq!(edit_distance("bookworm", "bookwrom"), 2);
         assert_eq!(edit_distance("sid", "sid"), 0);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn path_filters_in_order_and_unknown_strip_refused() {
+        let base = "packages = [\"libc6\"]\n[[source]]\nsuite = \"trixie\"\n[image]\n";
+        let m = parse(&format!(
+            "{base}strip = \"docs\"\nexclude-paths = [\"/opt/*\"]\ninclude-paths = [\"/opt/keep\"]"
+        ))
+        .expect("valid filters");
+        assert_eq!(m.image.strip, Some(StripPreset::Docs));
+        let rules = m.image.path_rules();
+        assert_eq!(rules[0], (false, "/usr/share/doc/*".to_owned()));
+        assert_eq!(rules[1], (true, "/usr/share/doc/*/copyright".to_owned()));
+        assert_eq!(
+            rules[rules.len() - 2..],
+            [(false, "/opt/*".to_owned()), (true, "/opt/keep".to_owned())]
+        );
+        let err = parse(&format!("{base}strip = \"doc\"")).expect_err("unknown preset");
+        assert!(err.to_string().contains("\"docs\""), "{err}");
+        let err = parse(&format!("{base}exclude-paths = [\"usr/share/doc/*\"]"))
+            .expect_err("relative glob");
+        assert!(err.to_string().contains("absolute"), "{err}");
+        assert!(
+            parse(base)
+                .expect("no filters")
+                .image
+                .path_rules()
+                .is_empty()
+        );
     }
 }

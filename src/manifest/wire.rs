@@ -55,4 +55,12 @@ pub struct ImageWire {
     pub allow_overwrite: Vec<String>,
     /// Tag recorded in the OCI layout (`org.opencontainers.image.ref.name`).
     pub tag: Option<String>,
+    /// A preset of path filters (`"docs"`).
+    pub strip: Option<String>,
+    /// dpkg `path-exclude` globs.
+    #[serde(default)]
+    pub exclude_paths: Vec<String>,
+    /// dpkg `path-include` globs (applied after the excludes).
+    #[serde(default)]
+    pub include_paths: Vec<String>,
 }

@@ -7,12 +7,17 @@
 //! shipped each path, so `oci` can group packages into layers and size reports can attribute
 //! bytes. [`Rootfs::write_to_dir`] is the `--rootfs DIR` output.
 //!
+//! Path filters ([`filter`], dpkg's `path-exclude`/`path-include`) drop entries before they
+//! are merged, and the matching `md5sums` lines, so the tree, the package database and
+//! [`Rootfs::bytes_per_package`] all describe the filtered image.
+//!
 //! Merged /usr (debian-notes §7.1): with [`MergedUsr::Yes`] (or `Auto` and a package shipping
 //! `./bin -> usr/bin`, as trixie base-files does) entries under `bin/`, `sbin/`, `lib*/` move
 //! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
 pub mod dpkg;
+pub mod filter;
 pub mod merge;
 pub mod tree;
 mod write;
@@ -21,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+pub use self::filter::{PathFilter, PathRule};
 pub use self::tree::{Node, NodeKind, PackageId, PathProblem, Tree};
 use crate::deb::{ControlFiles, DataEntry, Deb, DebError};
 
@@ -59,6 +65,9 @@ pub struct RootfsOptions {
     pub allow_overwrite: Vec<String>,
     /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`.
     pub generated_mtime: i64,
+    /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
+    /// md5sums lines leave the package database (see [`filter`]).
+    pub path_filter: PathFilter,
 }
 
 /// Name, version and architecture of a package in the tree.
@@ -183,7 +192,8 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             may_overwrite: &may_overwrite,
             package_names: &package_names,
         };
-        merge::merge_package(&mut tree, &ctx, package.entries)?;
+        let entries = opts.path_filter.apply(package.entries);
+        merge::merge_package(&mut tree, &ctx, entries)?;
         controls.push(package.control);
     }
     if merged_usr {
@@ -191,11 +201,21 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     }
     tree.canonicalize_hardlinks();
 
+    let md5sums: Vec<Option<Vec<u8>>> = controls
+        .iter()
+        .map(|c| {
+            c.md5sums
+                .as_deref()
+                .map(|m| opts.path_filter.filter_md5sums(m))
+        })
+        .collect();
     let records: Vec<dpkg::PackageRecord<'_>> = debs
         .iter()
         .zip(&controls)
+        .zip(&md5sums)
+        .map(|((deb, control), md5sums)| (deb, control, md5sums))
         .enumerate()
-        .map(|(id, (deb, control))| {
+        .map(|(id, (deb, control, md5sums))| {
             let repeated = debs[..id].iter().any(|earlier| earlier.name == deb.name);
             dpkg::PackageRecord {
                 id,
@@ -205,7 +225,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
                     deb.name.clone()
                 },
                 control: &control.control,
-                md5sums: control.md5sums.as_deref(),
+                md5sums: md5sums.as_deref(),
             }
         })
         .collect();

@@ -19,6 +19,7 @@ fn options(merged_usr: MergedUsr) -> RootfsOptions {
         merged_usr,
         allow_overwrite: Vec::new(),
         generated_mtime: EPOCH,
+        ..RootfsOptions::default()
     }
 }
 
