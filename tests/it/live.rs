@@ -392,3 +392,59 @@ fn daily_relock_pipeline_on_bookworm() {
         "files are named with what changed: {stderr}"
     );
 }
+
+#[test]
+fn stripped_python3_is_smaller_and_still_runs() {
+    let context = TestContext::new();
+    let full = context.path().join("full");
+    let Some(_) = build_example(
+        &context,
+        "bookworm-python3",
+        &["--output", full.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    let manifest = context.read("debless.toml");
+    context.manifest(&manifest.replace("[image]\n", "[image]\nstrip = \"docs\"\n"));
+    let rootfs = context.path().join("rootfs");
+    let stripped = context.run(&[
+        "build",
+        "--json",
+        "--rootfs",
+        rootfs.to_str().expect("utf-8"),
+    ]);
+    assert!(stripped.status.success(), "{}", context.render(&stripped));
+    let again = context.run(&["build", "--json"]);
+    assert_eq!(
+        stripped.stdout, again.stdout,
+        "stripped image digest is stable"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&stripped.stdout).expect("JSON");
+    let stripped_size = summary["images"][0]["layers"][0]["size"]
+        .as_u64()
+        .expect("size");
+    let full_size: u64 = std::fs::read_dir(full.join("blobs/sha256"))
+        .expect("blobs")
+        .map(|e| e.expect("entry").metadata().expect("meta").len())
+        .max()
+        .expect("a layer blob");
+    assert!(stripped_size < full_size, "{stripped_size} < {full_size}");
+    assert!(
+        rootfs.join("usr/share/doc/libc6/copyright").is_file(),
+        "licenses stay"
+    );
+    assert!(
+        !rootfs
+            .join("usr/share/doc/libc6/changelog.Debian.gz")
+            .exists()
+    );
+    assert!(
+        !rootfs
+            .join("usr/share/man")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+    if is_root() {
+        assert_eq!(run_python(&rootfs, "import json, ssl; print('ok')"), "ok\n");
+    }
+}
