@@ -105,8 +105,13 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             generated_mtime: epoch,
             path_filter: path_filter(&manifest),
         };
+        let spinner = spinner(
+            globals,
+            format!("extracting {} packages ({arch})", package_debs.len()),
+        );
         let tree = rootfs::assemble(&package_debs, &options)
             .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
                 dir.join(arch.as_str())
@@ -125,6 +130,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
                 .with_context(|| format!("measuring the {arch} image"))?;
             reports.push(report);
         }
+        spinner.finish_and_clear();
         images.push((arch.clone(), packages.len(), image));
     }
 
@@ -459,8 +465,7 @@ fn fetch_debs(
 
 /// A byte progress bar on a terminal; hidden otherwise (the summary line says the rest).
 fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal as _;
-    if globals.quiet || !std::io::stderr().is_terminal() {
+    if !interactive(globals) {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
@@ -470,6 +475,23 @@ fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// Progress is drawn only for a person watching stderr.
+fn interactive(globals: &Globals) -> bool {
+    use std::io::IsTerminal as _;
+    !globals.quiet && std::io::stderr().is_terminal()
+}
+
+/// A spinner with a message on a terminal (extraction and layer writing have no byte count
+/// worth showing); hidden otherwise.
+fn spinner(globals: &Globals, message: String) -> indicatif::ProgressBar {
+    if !interactive(globals) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(message);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner
 }
 
 /// The manifest's path rules (preset, excludes, includes) as the rootfs filter.
