@@ -16,6 +16,7 @@ use crate::lock::{Lock, LockedPackage, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
+use crate::rootfs::accounts::Accounts;
 use crate::rootfs::{self, MergedUsr, PackageDeb, RootfsOptions};
 
 /// The container formats `--output` can be written in.
@@ -75,6 +76,22 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let lock = load_current_lock(globals, &manifest)?;
     let epoch = image_epoch(&lock)?;
     let debs = fetch_debs(globals, args, &manifest, &lock)?;
+    let accounts = image_accounts(&manifest)?;
+    let essentials = rootfs::essentials::Essentials {
+        accounts: accounts.clone(),
+        timezone: manifest.image.timezone.clone(),
+        codename: lock.sources.first().map(|s| release_codename(&s.codename)),
+        mtime: epoch,
+    };
+    let mut spec = image_spec(&manifest);
+    if let Some(user) = &manifest.image.user {
+        spec.user = Some(Accounts::resolve_user(accounts.as_ref(), user).map_err(|err| {
+            Diagnostic::new(
+                err.to_string(),
+                "name a user from /etc/passwd (root, nobody, nonroot or an [[image.users]] entry) or give numeric ids",
+            )
+        })?);
+    }
 
     let mut images = Vec::new();
     for arch in &manifest.architectures {
@@ -97,8 +114,14 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             allow_overwrite: manifest.image.allow_overwrite.clone(),
             generated_mtime: epoch,
         };
-        let tree = rootfs::assemble(&package_debs, &options)
+        let mut tree = rootfs::assemble(&package_debs, &options)
             .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        let notices = tree.add_essentials(&essentials).with_context(|| {
+            format!("adding the image essentials to the {arch} root filesystem")
+        })?;
+        for notice in notices {
+            status(globals, format_args!("Note: {notice}"));
+        }
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
                 dir.join(arch.as_str())
@@ -107,11 +130,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             };
             tree.write_to_dir(&dir)?;
         }
-        let image = oci::build_image(
-            &tree,
-            &image_spec(&manifest),
-            &oci_options(&manifest, arch, epoch),
-        )?;
+        let image = oci::build_image(&tree, &spec, &oci_options(&manifest, arch, epoch))?;
         images.push((arch.clone(), packages.len(), image));
     }
 
@@ -443,6 +462,29 @@ fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// The accounts `[image]` asks for, or `None` with `accounts = false`.
+fn image_accounts(manifest: &Manifest) -> Result<Option<Accounts>> {
+    let setting = &manifest.image.accounts;
+    if !setting.enabled {
+        return Ok(None);
+    }
+    let accounts = Accounts::with_manifest(&setting.users, &setting.groups).map_err(|err| {
+        Diagnostic::new(
+            err.to_string(),
+            "distroless' accounts are root (0), nobody (65534) and nonroot (65532); pick other names and ids",
+        )
+    })?;
+    Ok(Some(accounts))
+}
+
+/// `bookworm-security` -> `bookworm`: the release an os-release describes.
+fn release_codename(codename: &str) -> String {
+    codename
+        .split_once('-')
+        .map_or(codename, |(release, _)| release)
+        .to_owned()
 }
 
 fn image_spec(manifest: &Manifest) -> ImageSpec {
