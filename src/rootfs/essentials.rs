@@ -150,8 +150,14 @@ impl Rootfs {
             .timezone
             .clone()
             .or_else(|| tzdata.then(|| "UTC".to_owned()));
-        if let Some(zone) = zone {
-            writer.timezone(&zone, tzdata)?;
+        match (&opts.timezone, zone) {
+            (_, None) => {}
+            // The default only applies when tzdata really ships the zone (a stripped or
+            // synthetic tzdata may not); an explicit zone must exist.
+            (None, Some(zone)) if !writer.zone_exists(&zone) => writer.notices.push(format!(
+                "tzdata has no `/{ZONEINFO}/Etc/UTC`; no /etc/localtime written (set `[image] timezone`)"
+            )),
+            (_, Some(zone)) => writer.timezone(&zone, tzdata)?,
         }
         if ca_certificates {
             let bundle = ca_bundle(writer.tree);
@@ -184,6 +190,11 @@ pub fn ca_bundle(tree: &Tree) -> Vec<u8> {
         }
     }
     bundle
+}
+
+/// `UTC` is spelled `Etc/UTC`, like debconf's default; other names are used as given.
+fn zone_file_name(zone: &str) -> &str {
+    if zone == "UTC" { "Etc/UTC" } else { zone }
 }
 
 /// The bytes of a regular file, through hard links and symlinks inside the tree.
@@ -329,10 +340,15 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Whether the tree has a zone file for `zone`.
+    fn zone_exists(&self, zone: &str) -> bool {
+        file_bytes(self.tree, &format!("{ZONEINFO}/{}", zone_file_name(zone))).is_some()
+    }
+
     /// `/etc/localtime -> /usr/share/zoneinfo/<zone>` and `/etc/timezone`, as tzdata's
     /// postinst writes them; `UTC` is spelled `Etc/UTC` like debconf's default.
     fn timezone(&mut self, zone: &str, tzdata: bool) -> Result<(), EssentialsError> {
-        let name = if zone == "UTC" { "Etc/UTC" } else { zone };
+        let name = zone_file_name(zone);
         let zone_path = format!("{ZONEINFO}/{name}");
         if file_bytes(self.tree, &zone_path).is_none() {
             return Err(EssentialsError::UnknownZone {
