@@ -108,7 +108,8 @@ pub fn os_release(codename: Option<&str>) -> String {
     if let (Some(v), Some(c)) = (version, codename) {
         text.push_str(&format!("VERSION_ID=\"{v}\"\nVERSION=\"{v} ({c})\"\n"));
     }
-    if let Some(c) = codename {
+    // Only real codenames: a custom archive's suite name (`stable-local`) is not one.
+    if let Some(c) = codename.filter(|c| version.is_some() || *c == "sid") {
         text.push_str(&format!("VERSION_CODENAME={c}\n"));
     }
     text.push_str("ID=debian\n");
@@ -400,6 +401,7 @@ mod tests {
         let sid = os_release(Some("sid"));
         assert!(!sid.contains("VERSION_ID") && sid.contains("VERSION_CODENAME=sid"));
         assert!(!os_release(None).contains("VERSION"));
+        assert!(!os_release(Some("stable-local")).contains("VERSION"));
     }
 
     #[test]
