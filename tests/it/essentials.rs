@@ -360,7 +360,7 @@ fn live_python3_runs_as_nonroot_and_finds_its_name() {
     let root = context.path().join("root");
     assert!(
         std::fs::read_to_string(root.join("etc/os-release"))
-            .expect("base-files' os-release")
+            .expect("generated os-release (python3 does not pull base-files)")
             .contains("VERSION_CODENAME=bookworm")
     );
     if !is_root() {
