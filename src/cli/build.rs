@@ -17,6 +17,7 @@ use crate::lock::{Lock, LockedPackage, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
+use crate::rootfs::accounts::Accounts;
 use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
 
 /// The container formats `--output` can be written in.
@@ -81,6 +82,22 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let lock = load_current_lock(globals, &manifest)?;
     let epoch = image_epoch(&lock)?;
     let debs = fetch_debs(globals, args, &manifest, &lock)?;
+    let accounts = image_accounts(&manifest)?;
+    let essentials = rootfs::essentials::Essentials {
+        accounts: accounts.clone(),
+        timezone: manifest.image.timezone.clone(),
+        codename: lock.sources.first().map(|s| release_codename(&s.codename)),
+        mtime: epoch,
+    };
+    let mut spec = image_spec(&manifest);
+    if let Some(user) = &manifest.image.user {
+        spec.user = Some(Accounts::resolve_user(accounts.as_ref(), user).map_err(|err| {
+            Diagnostic::new(
+                err.to_string(),
+                "name a user from /etc/passwd (root, nobody, nonroot or an [[image.users]] entry) or give numeric ids",
+            )
+        })?);
+    }
 
     let mut images = Vec::new();
     let mut reports = Vec::new();
@@ -109,8 +126,14 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             globals,
             format!("extracting {} packages ({arch})", package_debs.len()),
         );
-        let tree = rootfs::assemble(&package_debs, &options)
+        let mut tree = rootfs::assemble(&package_debs, &options)
             .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        let notices = tree.add_essentials(&essentials).with_context(|| {
+            format!("adding the image essentials to the {arch} root filesystem")
+        })?;
+        for notice in notices {
+            spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+        }
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
@@ -120,11 +143,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             };
             tree.write_to_dir(&dir)?;
         }
-        let image = oci::build_image(
-            &tree,
-            &image_spec(&manifest),
-            &oci_options(&manifest, arch, epoch),
-        )?;
+        let image = oci::build_image(&tree, &spec, &oci_options(&manifest, arch, epoch))?;
         if args.report {
             let report = SizeReport::measure(arch.as_str(), &tree, &image)
                 .with_context(|| format!("measuring the {arch} image"))?;
@@ -503,6 +522,29 @@ fn path_filter(manifest: &Manifest) -> PathFilter {
         .map(|(include, pattern)| PathRule { include, pattern })
         .collect();
     PathFilter::new(rules)
+}
+
+/// The accounts `[image]` asks for, or `None` with `accounts = false`.
+fn image_accounts(manifest: &Manifest) -> Result<Option<Accounts>> {
+    let setting = &manifest.image.accounts;
+    if !setting.enabled {
+        return Ok(None);
+    }
+    let accounts = Accounts::with_manifest(&setting.users, &setting.groups).map_err(|err| {
+        Diagnostic::new(
+            err.to_string(),
+            "distroless' accounts are root (0), nobody (65534) and nonroot (65532); pick other names and ids",
+        )
+    })?;
+    Ok(Some(accounts))
+}
+
+/// `bookworm-security` -> `bookworm`: the release an os-release describes.
+fn release_codename(codename: &str) -> String {
+    codename
+        .split_once('-')
+        .map_or(codename, |(release, _)| release)
+        .to_owned()
 }
 
 fn image_spec(manifest: &Manifest) -> ImageSpec {

@@ -128,6 +128,10 @@ pub struct ImageSettings {
     pub exclude_paths: Vec<String>,
     /// dpkg `path-include` globs; applied last, so they win over every exclude.
     pub include_paths: Vec<String>,
+    /// `/etc/passwd`, `/etc/group` and home directories (`rootfs::accounts`).
+    pub accounts: AccountsSetting,
+    /// Zone for `/etc/localtime`; `None` means `UTC` when tzdata is locked, else none.
+    pub timezone: Option<String>,
 }
 
 /// A named set of path filters (`[image] strip = "docs"`).
@@ -159,6 +163,27 @@ impl StripPreset {
     }
 }
 
+/// `[image] accounts`, `[[image.users]]`, `[[image.groups]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountsSetting {
+    /// Whether debless writes the account files at all (default true).
+    pub enabled: bool,
+    /// Extra users, after distroless' root, nobody and nonroot.
+    pub users: Vec<ImageUser>,
+    /// Extra groups, after distroless' groups.
+    pub groups: Vec<ImageGroup>,
+}
+
+impl Default for AccountsSetting {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            users: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+}
+
 impl ImageSettings {
     /// Every path rule as `(include, pattern)` in the order they apply: the preset's, then
     /// `exclude-paths`, then `include-paths` (the last matching rule decides, as in dpkg).
@@ -184,6 +209,24 @@ fn check_path_glob(key: &str, pattern: &str) -> Result<(), String> {
         return Err(format!("`image.{key}`: `{pattern}` contains a NUL byte"));
     }
     Ok(())
+}
+
+/// A validated `[[image.users]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageUser {
+    pub name: String,
+    pub uid: u32,
+    /// Primary group id (default: the uid).
+    pub gid: u32,
+    /// Absolute home directory (default `/home/<name>`).
+    pub home: Option<String>,
+}
+
+/// A validated `[[image.groups]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageGroup {
+    pub name: String,
+    pub gid: u32,
 }
 
 /// Why a manifest cannot be used. Each message names the file and the value at fault.
@@ -487,8 +530,94 @@ impl ImageSettings {
             strip,
             exclude_paths: wire.exclude_paths,
             include_paths: wire.include_paths,
+            accounts: validate_accounts(wire.accounts, wire.users, wire.groups)?,
+            timezone: match wire.timezone {
+                Some(zone) if !is_zone_name(&zone) => {
+                    return Err(format!(
+                        "`image.timezone`: `{zone}` is not a zone name such as \"UTC\" or \"Europe/Berlin\""
+                    ));
+                }
+                other => other,
+            },
         })
     }
+}
+
+/// Checks `[[image.users]]`/`[[image.groups]]`: account names as useradd accepts them
+/// (`[a-z_][a-z0-9_-]*`, at most 32 bytes) and absolute, normal home paths.
+fn validate_accounts(
+    enabled: Option<bool>,
+    users: Vec<wire::UserWire>,
+    groups: Vec<wire::GroupWire>,
+) -> Result<AccountsSetting, String> {
+    let enabled = enabled.unwrap_or(true);
+    if !enabled && (!users.is_empty() || !groups.is_empty()) {
+        return Err("`image.users`/`image.groups` need `image.accounts` (it is false)".into());
+    }
+    let check_name = |what: &str, name: &str| {
+        let mut bytes = name.bytes();
+        let ok = name.len() <= 32
+            && bytes
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+            && bytes
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`image.{what}`: `{name}` is not an account name (lower-case letters, digits, `_`, `-`)"
+            ))
+        }
+    };
+    let mut out = AccountsSetting {
+        enabled,
+        ..AccountsSetting::default()
+    };
+    for group in groups {
+        check_name("groups", &group.name)?;
+        out.groups.push(ImageGroup {
+            name: group.name,
+            gid: group.gid,
+        });
+    }
+    for user in users {
+        check_name("users", &user.name)?;
+        if let Some(home) = &user.home
+            && (!home.starts_with('/')
+                || home.len() < 2
+                || home.ends_with('/')
+                || home
+                    .split('/')
+                    .skip(1)
+                    .any(|c| c.is_empty() || c == "." || c == ".."))
+        {
+            return Err(format!(
+                "`image.users`: home `{home}` of `{}` must be an absolute path without `.`, `..` or a trailing `/`",
+                user.name
+            ));
+        }
+        out.users.push(ImageUser {
+            gid: user.gid.unwrap_or(user.uid),
+            name: user.name,
+            uid: user.uid,
+            home: user.home,
+        });
+    }
+    Ok(out)
+}
+
+/// A tz database name: relative, `/`-separated, letters, digits, `_+-`, no `.`/`..`.
+pub fn is_zone_name(zone: &str) -> bool {
+    !zone.is_empty()
+        && zone.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+        })
 }
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -635,6 +764,46 @@ merged-usr = "auto"
         let custom = "packages = [\"foo\"]\n[[source]]\nsuite = \"stable-local\"\nurl = \"http://127.0.0.1:1/repo/\"";
         let m = parse(custom).expect("custom archive");
         assert_eq!(m.sources[0].url.as_deref(), Some("http://127.0.0.1:1/repo"));
+    }
+
+    #[test]
+    fn reads_accounts_and_timezone() {
+        let base = "packages = [\"libc6\"]\n[[source]]\nsuite = \"trixie\"\n";
+        let m = parse(base).expect("valid");
+        assert!(m.image.accounts.enabled);
+        assert_eq!(m.image.timezone, None);
+        let text = format!(
+            "{base}[image]\ntimezone = \"Europe/Berlin\"\n[[image.users]]\nname = \"app\"\nuid = 1000\n[[image.groups]]\nname = \"app\"\ngid = 1000\n"
+        );
+        let m = parse(&text).expect("valid");
+        assert_eq!(m.image.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            m.image.accounts.users,
+            [ImageUser {
+                name: "app".into(),
+                uid: 1000,
+                gid: 1000,
+                home: None
+            }]
+        );
+        assert_eq!(m.image.accounts.groups[0].gid, 1000);
+        for (image, needle) in [
+            ("timezone = \"../etc/shadow\"", "timezone"),
+            ("[[image.users]]\nname = \"Bad\"\nuid = 1", "`Bad`"),
+            (
+                "[[image.users]]\nname = \"a\"\nuid = 1\nhome = \"rel\"",
+                "home `rel`",
+            ),
+            (
+                "accounts = false\n[[image.groups]]\nname = \"g\"\ngid = 1",
+                "image.accounts",
+            ),
+        ] {
+            let err = parse(&format!("{base}[image]\n{image}\n"))
+                .expect_err(image)
+                .to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
     }
 
     #[test]

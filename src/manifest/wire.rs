@@ -63,4 +63,32 @@ pub struct ImageWire {
     /// dpkg `path-include` globs (applied after the excludes).
     #[serde(default)]
     pub include_paths: Vec<String>,
+    /// Whether debless writes `/etc/passwd`, `/etc/group` and the home dirs (default true).
+    pub accounts: Option<bool>,
+    /// Users added after distroless' root, nobody and nonroot.
+    #[serde(default)]
+    pub users: Vec<UserWire>,
+    /// Groups added after distroless' groups.
+    #[serde(default)]
+    pub groups: Vec<GroupWire>,
+    /// `/etc/localtime` zone (default `UTC` when tzdata is locked).
+    pub timezone: Option<String>,
+}
+
+/// One `[[image.users]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UserWire {
+    pub name: String,
+    pub uid: u32,
+    pub gid: Option<u32>,
+    pub home: Option<String>,
+}
+
+/// One `[[image.groups]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GroupWire {
+    pub name: String,
+    pub gid: u32,
 }

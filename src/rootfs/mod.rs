@@ -16,7 +16,9 @@
 //! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
+pub mod accounts;
 pub mod dpkg;
+pub mod essentials;
 pub mod filter;
 pub mod merge;
 pub mod tree;

@@ -3,6 +3,7 @@
 mod build;
 mod build_stages;
 mod cli;
+mod essentials;
 mod filters;
 mod hermetic;
 mod live;
