@@ -61,10 +61,7 @@ fn same_lock_same_digest_in_any_environment() {
     let digest = digest_of(&first);
     assert!(digest.starts_with("sha256:"), "{digest}");
     // The synthetic .debs are byte-stable, so the image digest is golden.
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!("hermetic_image_digest", digest));
+    snapshot!("hermetic_image_digest", digest);
 
     // Another cwd, timezone, umask, thread count and a cold cache.
     let elsewhere = tempfile::tempdir().expect("tempdir");
@@ -303,10 +300,7 @@ fn refuses_hostile_and_clashing_packages() {
         );
         report.push_str(&project.filter(&String::from_utf8_lossy(&out.stderr)));
     }
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!("hostile_packages", report));
+    snapshot!("hostile_packages", report);
 }
 
 #[test]

@@ -487,9 +487,7 @@ fn layer_listing_snapshot() {
     };
     let image = oci::build_image(&rootfs, &ImageSpec::default(), &opts).expect("image");
     let listing = layer_listing(&image.store.path(&image.layers[0].digest)).join("\n");
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.bind(|| insta::assert_snapshot!("layer_listing", listing));
+    snapshot!("layer_listing", listing);
 }
 
 #[test]

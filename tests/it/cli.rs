@@ -7,10 +7,7 @@ fn help_lists_every_command() {
     let context = TestContext::new();
     let out = context.run(&["--help"]);
     assert!(out.status.success());
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!("help", context.render(&out)));
+    snapshot!("help", context.render(&out));
 }
 
 #[test]

@@ -131,13 +131,6 @@ fn bottom_layer(layout: &Path) -> BTreeMap<String, Entry> {
     entries
 }
 
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
 #[test]
 fn image_has_distroless_accounts_timezone_and_ca_bundle() {
     let repo = essentials_repo();
@@ -152,8 +145,8 @@ fn image_has_distroless_accounts_timezone_and_ca_bundle() {
     let layer = bottom_layer(&layout);
     let text = |path: &str| String::from_utf8_lossy(&layer[path].data).into_owned();
 
-    snapshot("passwd", &text("etc/passwd"));
-    snapshot("group", &text("etc/group"));
+    snapshot!("passwd", &text("etc/passwd"));
+    snapshot!("group", &text("etc/group"));
     assert!(!layer.contains_key("etc/shadow"), "no shadow file");
     // Generated files: root's, 0644, the image epoch.
     for path in [

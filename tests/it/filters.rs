@@ -184,10 +184,7 @@ fn report_lists_packages_by_size_and_parses_as_json() {
     let project = locked_with(&repo, &["docpkg", "hello"], "strip = \"docs\"");
     let out = build(&project, &["--report"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!("build_report_strip_docs", text));
+    snapshot!("build_report_strip_docs", text);
 
     let out = build(&project, &["--report", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--report --json");

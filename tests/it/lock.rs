@@ -23,13 +23,6 @@ fn stable_lock_text(text: &str) -> String {
         .join("\n")
 }
 
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
 #[test]
 fn locks_the_closure_and_is_byte_stable() {
     let repo = standard_repo();
@@ -37,7 +30,7 @@ fn locks_the_closure_and_is_byte_stable() {
     let out = project.run(&["lock"]);
     assert!(out.status.success(), "{}", project.render(&out));
     let lock = project.read("debless.lock");
-    snapshot("hermetic_lock", &stable_lock_text(&lock));
+    snapshot!("hermetic_lock", &stable_lock_text(&lock));
     // hello -> libc6 + awk; awk's providers are tied on nothing but priority: mawk (required).
     for name in ["hello", "libc6", "mawk", "tzdata"] {
         assert!(
@@ -251,7 +244,7 @@ fn explains_resolution_failures() {
         report.push_str(&format!("$ packages = {packages:?}\n"));
         report.push_str(&project.filter(&String::from_utf8_lossy(&out.stderr)));
     }
-    snapshot("resolution_failures", &report);
+    snapshot!("resolution_failures", &report);
 }
 
 #[test]

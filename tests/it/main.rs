@@ -1,5 +1,14 @@
 //! The integration test binary: one `mod` per area.
 
+/// Asserts a named insta snapshot kept under `snapshots/` (`it__<module>__<name>.snap`).
+macro_rules! snapshot {
+    ($name:expr, $value:expr $(,)?) => {{
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+        settings.bind(|| insta::assert_snapshot!($name, $value));
+    }};
+}
+
 mod build;
 mod build_stages;
 mod cli;

@@ -5,13 +5,6 @@ use crate::hermetic::{SUITE, pkg, project, standard_repo};
 use crate::support::context::TestContext;
 use crate::support::signed_repo::PublishOptions;
 
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
 #[test]
 fn show_prints_versions_and_the_locked_pin() {
     let repo = standard_repo();
@@ -38,7 +31,7 @@ fn show_prints_versions_and_the_locked_pin() {
     .add_to(&repo, SUITE);
     repo.publish(SUITE, PublishOptions::default());
     let out = project.run(&["show", "hello"]);
-    snapshot("show_hello", &project.render(&out));
+    snapshot!("show_hello", &project.render(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("locked: 1.0-1 (stable)"), "{text}");
     let newer = text.find("1.1-1 (stable)").expect("1.1-1 listed");
@@ -73,7 +66,7 @@ fn show_a_virtual_package_names_its_providers() {
     let project = project(&repo, &["hello"]);
     let out = project.run(&["show", "awk"]);
     assert_eq!(out.status.code(), Some(1), "{}", project.render(&out));
-    snapshot("show_awk", &project.render(&out));
+    snapshot!("show_awk", &project.render(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     // mawk is Priority: required, gawk optional: the resolver's order.
     assert!(
@@ -102,7 +95,7 @@ fn search_lists_names_and_provided_names() {
     let project = project(&repo, &["hello"]);
     let out = project.run(&["search", "awk"]);
     assert!(out.status.success(), "{}", project.render(&out));
-    snapshot("search_awk", &project.render(&out));
+    snapshot!("search_awk", &project.render(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
@@ -174,7 +167,7 @@ fn init_writes_a_valid_manifest_for_the_host_release() {
         "the manifest names no mirror"
     );
     let host_arch = debless::debian::Arch::host();
-    snapshot(
+    snapshot!(
         "init_manifest",
         &text.replace(host_arch.as_str(), "[HOST-ARCH]"),
     );

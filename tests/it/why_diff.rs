@@ -5,13 +5,6 @@ use crate::hermetic::{SUITE, pkg, project, standard_repo};
 use crate::support::context::TestContext;
 use crate::support::signed_repo::PublishOptions;
 
-fn snapshot(name: &str, text: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
 /// A project locked on hello 1.0-1, then re-locked with `--update` after hello 1.1-1 (which
 /// needs a new `libhello1` from the same source) was published; `old.lock` is the first lock.
 fn relocked_project() -> TestContext {
@@ -43,7 +36,7 @@ fn relocked_project() -> TestContext {
     repo.publish(SUITE, PublishOptions::default());
     let update = project.run(&["lock", "--update"]);
     assert!(update.status.success(), "{}", project.render(&update));
-    snapshot("lock_update_prints_the_diff", &project.render(&update));
+    snapshot!("lock_update_prints_the_diff", &project.render(&update));
     // The archive goes away with `repo`: `why` and `diff` read only lock files.
     project
 }
@@ -58,7 +51,7 @@ fn diff_in_every_format() {
     ] {
         let out = project.run(&["diff", "old.lock", "debless.lock", "--format", format]);
         assert_eq!(out.status.code(), Some(0), "{}", project.render(&out));
-        snapshot(name, &project.render(&out));
+        snapshot!(name, &project.render(&out));
     }
     let json = project.run(&["diff", "old.lock", "debless.lock", "--format", "json"]);
     let parsed: serde_json::Value =
@@ -89,7 +82,7 @@ fn why_explains_from_the_lock_alone() {
     let project = relocked_project();
     let out = project.run(&["why", "libc6"]);
     assert_eq!(out.status.code(), Some(0), "{}", project.render(&out));
-    snapshot("why_libc6", &project.render(&out));
+    snapshot!("why_libc6", &project.render(&out));
 
     let root = project.run(&["why", "hello"]);
     assert_eq!(
