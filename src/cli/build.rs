@@ -80,6 +80,8 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let manifest = Manifest::load(&globals.manifest)?;
     let lock = load_current_lock(globals, &manifest)?;
     let epoch = image_epoch(&lock)?;
+    // Read the application's files before any download, so a missing one fails fast.
+    let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
     let debs = fetch_debs(globals, args, &manifest, &lock)?;
 
     let mut images = Vec::new();
@@ -115,8 +117,9 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             };
             tree.write_to_dir(&dir)?;
         }
-        let image = oci::build_image(
+        let image = oci::files::build_image_with_app(
             &tree,
+            &app,
             &image_spec(&manifest),
             &oci_options(&manifest, arch, epoch),
         )?;

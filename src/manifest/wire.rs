@@ -63,4 +63,24 @@ pub struct ImageWire {
     /// dpkg `path-include` globs (applied after the excludes).
     #[serde(default)]
     pub include_paths: Vec<String>,
+    /// The application's own files (`[[image.files]]`), a layer above the packages.
+    #[serde(default)]
+    pub files: Vec<FileWire>,
+    /// Tar archives (plain, .gz, .xz, .zst) whose entries join the application layer.
+    #[serde(default)]
+    pub tars: Vec<String>,
+}
+
+/// One `[[image.files]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileWire {
+    /// A file or directory, relative to the manifest's directory.
+    pub src: String,
+    /// Absolute path in the image (ending in `/`: into that directory).
+    pub dst: String,
+    /// Octal mode string such as `"0755"`.
+    pub mode: Option<String>,
+    /// `uid:gid` or `root`, `nobody`, `nonroot`.
+    pub owner: Option<String>,
 }
