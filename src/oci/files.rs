@@ -29,7 +29,10 @@ use crate::rootfs::{Node, NodeKind, PathProblem, Rootfs, Tree};
 #[derive(Debug, thiserror::Error)]
 pub enum AppFilesError {
     /// A `src` or tar named in the manifest is not there.
-    #[error("`{key}`: `{as_written}` does not exist (looked for `{}`)", path.display())]
+    #[error(
+        "`{key}`: `{as_written}` does not exist{}",
+        looked_for(as_written, path)
+    )]
     Missing {
         key: &'static str,
         as_written: String,
@@ -77,6 +80,15 @@ pub enum AppFilesError {
         origin: String,
         problem: PathProblem,
     },
+}
+
+/// ` (looked for `/abs/path`)` when the manifest is not in the current directory.
+fn looked_for(as_written: &str, path: &Path) -> String {
+    if path == Path::new(as_written) {
+        String::new()
+    } else {
+        format!(" (looked for `{}`)", path.display())
+    }
 }
 
 /// One entry to place: a normalised path (not yet resolved), its node and where it came from.

@@ -1,5 +1,6 @@
 //! The integration test binary: one `mod` per area.
 
+mod app_files;
 mod build;
 mod build_stages;
 mod cli;
