@@ -11,8 +11,8 @@
 //! their mtime, so a checkout's timestamps never reach the image.
 //!
 //! Tar entries are taken as they are (mode, owner, mtime, links) after the same checks as a
-//! package's data.tar: `..`, absolute names, escapes through symlinks and device nodes are
-//! refused with the entry named.
+//! package's data.tar: `..`, absolute names, escapes through symlinks, device nodes and
+//! `.wh.` whiteout names (which would delete package files) are refused with the entry named.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -66,6 +66,9 @@ pub enum AppFilesError {
         origin: String,
         target: String,
     },
+    /// A source file named like an OCI whiteout, which would delete files below it.
+    #[error("`{}`: `.wh.` names are OCI whiteouts and would delete files of the packages", path.display())]
+    Whiteout { path: PathBuf },
     /// Two inputs give the same path.
     #[error("`/{path}` is given by both {first} and {second}")]
     Conflict {
@@ -286,6 +289,9 @@ fn load_file(file: &AppFile, epoch: i64, out: &mut Vec<Staged>) -> Result<(), Ap
         for child in children {
             let name = child.file_name().map(|n| n.to_string_lossy().into_owned());
             let Some(name) = name else { continue };
+            if name.starts_with(".wh.") {
+                return Err(AppFilesError::Whiteout { path: child });
+            }
             let path = format!("{dst_dir}/{name}");
             let meta = fs_err::symlink_metadata(&child).map_err(|source| AppFilesError::Read {
                 path: child.clone(),
@@ -383,6 +389,12 @@ fn load_tar(tar: &AppTar, out: &mut Vec<Staged>) -> Result<(), AppFilesError> {
             normalize_entry_name(&entry.path).map_err(|p| refuse(&entry.path, p.to_string()))?;
         if path.is_empty() {
             return Ok(());
+        }
+        if split_parent(&path).1.starts_with(".wh.") {
+            return Err(refuse(
+                &entry.path,
+                "`.wh.` names are OCI whiteouts and would delete files of the packages".into(),
+            ));
         }
         let kind = match entry.kind {
             EntryKind::Dir => NodeKind::Dir,
@@ -598,6 +610,12 @@ mod tests {
             ("up.tar", "../x", tar::EntryType::Regular, "`..`"),
             ("abs.tar", "/etc/x", tar::EntryType::Regular, "absolute"),
             ("dev.tar", "./dev/sda", tar::EntryType::Block, "device"),
+            (
+                "wh.tar",
+                "./usr/.wh.bin",
+                tar::EntryType::Regular,
+                "whiteout",
+            ),
         ] {
             let path = dir.path().join(name);
             fs_err::write(&path, tar_of(&[(entry, kind, b"", None)])).expect("write");
