@@ -98,6 +98,11 @@ fn check_dst(dst: &str) -> Result<(), String> {
             "dst `{dst}` must not contain `.` or `..` components"
         ));
     }
+    if dst.split('/').any(|c| c.starts_with(".wh.")) {
+        return Err(format!(
+            "dst `{dst}`: `.wh.` names are OCI whiteouts and would delete files of the packages"
+        ));
+    }
     if dst.trim_matches('/').is_empty() {
         return Err(format!(
             "dst `{dst}` is the root directory; name a path below it"
@@ -194,6 +199,7 @@ mod tests {
             (wire("app/app", None, None), "`app/app` must be an absolute"),
             (wire("/app/../etc/x", None, None), "`..`"),
             (wire("/", None, None), "root directory"),
+            (wire("/usr/.wh.bin", None, None), "whiteout"),
             (wire("/a", Some("0999"), None), "mode `0999`"),
             (wire("/a", Some("17777"), None), "mode `17777`"),
             (wire("/a", None, Some("daemon")), "owner `daemon`"),
