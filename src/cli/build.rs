@@ -81,6 +81,8 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let manifest = Manifest::load(&globals.manifest)?;
     let lock = load_current_lock(globals, &manifest)?;
     let epoch = image_epoch(&lock)?;
+    // Read the application's files before any download, so a missing one fails fast.
+    let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
     let debs = fetch_debs(globals, args, &manifest, &lock)?;
     let accounts = image_accounts(&manifest)?;
     let essentials = rootfs::essentials::Essentials {
@@ -143,7 +145,12 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             };
             tree.write_to_dir(&dir)?;
         }
-        let image = oci::build_image(&tree, &spec, &oci_options(&manifest, arch, epoch))?;
+        let image = oci::files::build_image_with_app(
+            &tree,
+            &app,
+            &spec,
+            &oci_options(&manifest, arch, epoch),
+        )?;
         if args.report {
             let report = SizeReport::measure(arch.as_str(), &tree, &image)
                 .with_context(|| format!("measuring the {arch} image"))?;

@@ -226,7 +226,7 @@ impl Lock {
         }
         if reasons.is_empty() {
             reasons.push(
-                "the manifest's exclude, prefer, component, keyring or priority settings changed"
+                "the manifest's exclude, prefer, component, keyring, priority or `image.files`/`image.tars` settings changed"
                     .to_owned(),
             );
         }

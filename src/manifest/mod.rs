@@ -4,6 +4,7 @@
 //! known architectures, valid package names, known Debian suites, a non-empty root list.
 //! Every error names the key or value at fault and, for near misses, what was probably meant.
 
+pub mod app_files;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::debian::relation::{Relation, is_package_name};
 use crate::debian::{Arch, Version};
+pub use app_files::{AppFile, AppTar};
 use wire::{ImageWire, ManifestWire, SourceWire};
 
 /// The file name `debless` looks for in the current directory.
@@ -132,6 +134,10 @@ pub struct ImageSettings {
     pub accounts: AccountsSetting,
     /// Zone for `/etc/localtime`; `None` means `UTC` when tzdata is locked, else none.
     pub timezone: Option<String>,
+    /// `[[image.files]]`: the application's files, a layer above the packages.
+    pub files: Vec<AppFile>,
+    /// `[image] tars`: archives whose entries join that layer.
+    pub tars: Vec<AppTar>,
 }
 
 /// A named set of path filters (`[image] strip = "docs"`).
@@ -346,12 +352,13 @@ impl Manifest {
             exclude,
             prefer: wire.prefer,
             sources,
-            image: ImageSettings::validate(wire.image)?,
+            image: ImageSettings::validate(wire.image, base_dir)?,
         })
     }
 
     /// A digest of everything that decides the lock's content (not the `[image]` table, which
-    /// only `build` reads): the lock records it, and a mismatch means the lock is out of date.
+    /// only `build` reads, except the application files' settings, see [`app_files`]): the
+    /// lock records it, and a mismatch means the lock is out of date.
     pub fn lock_inputs_digest(&self) -> String {
         let mut canon = String::new();
         let archs: Vec<_> = self.architectures.iter().map(Arch::as_str).collect();
@@ -376,6 +383,7 @@ impl Manifest {
                 source.priority
             );
         }
+        app_files::digest_lines(&self.image.files, &self.image.tars, &mut canon);
         format!("sha256:{}", hex::encode(Sha256::digest(canon.as_bytes())))
     }
 }
@@ -474,7 +482,7 @@ fn check_known_suite(suite: &str) -> Result<(), String> {
 }
 
 impl ImageSettings {
-    fn validate(wire: ImageWire) -> Result<Self, String> {
+    fn validate(wire: ImageWire, base_dir: &Path) -> Result<Self, String> {
         let merged_usr = match &wire.merged_usr {
             None => MergedUsrSetting::Auto,
             Some(toml::Value::Boolean(true)) => MergedUsrSetting::Yes,
@@ -515,6 +523,16 @@ impl ImageSettings {
         for pattern in &wire.include_paths {
             check_path_glob("include-paths", pattern)?;
         }
+        let files = wire
+            .files
+            .into_iter()
+            .map(|file| app_files::validate_file(file, base_dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tars = wire
+            .tars
+            .into_iter()
+            .map(|tar| app_files::validate_tar(tar, base_dir))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             entrypoint: wire.entrypoint,
             cmd: wire.cmd,
@@ -539,6 +557,8 @@ impl ImageSettings {
                 }
                 other => other,
             },
+            files,
+            tars,
         })
     }
 }
@@ -713,6 +733,12 @@ merged-usr = "auto"
         let c = parse(&OK.replace("\"libc6\", ", "")).expect("valid");
         assert_eq!(a.lock_inputs_digest(), b.lock_inputs_digest());
         assert_ne!(a.lock_inputs_digest(), c.lock_inputs_digest());
+        let with_files = format!(
+            "{OK}tars = [\"venv.tar\"]\n[[image.files]]\nsrc = \"app\"\ndst = \"/app/app\"\n"
+        );
+        let d = parse(&with_files).expect("valid");
+        assert_eq!(d.image.files[0].src, Path::new("/work/app"));
+        assert_ne!(a.lock_inputs_digest(), d.lock_inputs_digest());
     }
 
     #[test]

@@ -73,6 +73,12 @@ pub struct ImageWire {
     pub groups: Vec<GroupWire>,
     /// `/etc/localtime` zone (default `UTC` when tzdata is locked).
     pub timezone: Option<String>,
+    /// The application's own files (`[[image.files]]`), a layer above the packages.
+    #[serde(default)]
+    pub files: Vec<FileWire>,
+    /// Tar archives (plain, .gz, .xz, .zst) whose entries join the application layer.
+    #[serde(default)]
+    pub tars: Vec<String>,
 }
 
 /// One `[[image.users]]` table.
@@ -91,4 +97,18 @@ pub struct UserWire {
 pub struct GroupWire {
     pub name: String,
     pub gid: u32,
+}
+
+/// One `[[image.files]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileWire {
+    /// A file or directory, relative to the manifest's directory.
+    pub src: String,
+    /// Absolute path in the image (ending in `/`: into that directory).
+    pub dst: String,
+    /// Octal mode string such as `"0755"`.
+    pub mode: Option<String>,
+    /// `uid:gid` or `root`, `nobody`, `nonroot`.
+    pub owner: Option<String>,
 }

@@ -9,6 +9,7 @@
 
 pub mod blob;
 pub mod config;
+pub mod files;
 pub mod inspect;
 pub mod layer;
 pub mod layout;
