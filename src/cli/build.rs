@@ -143,7 +143,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             } else {
                 dir.clone()
             };
-            tree.write_to_dir(&dir)?;
+            tree.write_to_dir_with(&app.tree(tree.tree(), epoch)?, &dir)?;
         }
         let image = oci::files::build_image_with_app(
             &tree,

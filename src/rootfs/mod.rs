@@ -302,4 +302,17 @@ impl Rootfs {
     pub fn write_to_dir(&self, dir: &Path) -> Result<(), RootfsError> {
         write::write_tree(&self.tree, dir)
     }
+
+    /// Writes the tree with `overlay` (the application's layer) laid over it, as a runtime
+    /// unpacks the image's layers in order: an overlay path replaces the package one.
+    pub fn write_to_dir_with(&self, overlay: &Tree, dir: &Path) -> Result<(), RootfsError> {
+        if overlay.is_empty() {
+            return self.write_to_dir(dir);
+        }
+        let mut merged = self.tree.clone();
+        for (path, node) in overlay.iter() {
+            merged.insert(path.to_owned(), node.clone());
+        }
+        write::write_tree(&merged, dir)
+    }
 }

@@ -257,3 +257,34 @@ fn a_tar_entry_climbing_out_is_refused_naming_it() {
     );
     assert!(!project.path().join("img").exists());
 }
+
+#[test]
+fn rootfs_directory_carries_the_app_layer_too() {
+    let repo = standard_repo();
+    let project = app_project(&repo, IMAGE);
+    let out = project.run(&["build", "--rootfs", "root"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    let root = project.path().join("root");
+    let script = root.join("app/run.sh");
+    assert_eq!(
+        std::fs::read_to_string(&script).expect("app file in the rootfs"),
+        "#!/bin/sh\nexec hello\n"
+    );
+    let mode = std::fs::metadata(&script)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o755);
+    let config = root.join("app/etc/config.txt");
+    let mode = std::fs::metadata(&config)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        root.join("usr/bin/hello").is_file(),
+        "packages are there too"
+    );
+}
