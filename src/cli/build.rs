@@ -13,7 +13,7 @@ use super::size::SizeReport;
 use super::{Globals, status};
 use crate::debian::Arch;
 use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
-use crate::lock::{Lock, LockedPackage, RecordedImage};
+use crate::lock::{Lock, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
@@ -101,68 +101,26 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         })?);
     }
 
-    let mut images = Vec::new();
-    let mut reports = Vec::new();
-    for arch in &manifest.architectures {
-        let packages: Vec<&LockedPackage> = lock.packages_for(arch).collect();
-        let package_debs: Vec<PackageDeb> = packages
-            .iter()
-            .map(|p| PackageDeb {
-                name: p.name.clone(),
-                version: p.version.to_string(),
-                arch: p.architecture.clone(),
-                path: debs.path_of(&p.sha256),
-            })
-            .collect();
-        let options = RootfsOptions {
-            merged_usr: match manifest.image.merged_usr {
-                MergedUsrSetting::Yes => MergedUsr::Yes,
-                MergedUsrSetting::No => MergedUsr::No,
-                MergedUsrSetting::Auto => MergedUsr::Auto,
-            },
-            allow_overwrite: manifest.image.allow_overwrite.clone(),
-            generated_mtime: epoch,
-            path_filter: path_filter(&manifest),
-        };
-        let spinner = spinner(
-            globals,
-            format!("extracting {} packages ({arch})", package_debs.len()),
-        );
-        let mut tree = rootfs::assemble(&package_debs, &options)
-            .with_context(|| format!("assembling the {arch} root filesystem"))?;
-        let notices = tree.add_essentials(&essentials).with_context(|| {
-            format!("adding the image essentials to the {arch} root filesystem")
-        })?;
-        for notice in notices {
-            spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
-        }
-        spinner.set_message(format!("writing the {arch} layers"));
-        if let Some(dir) = &args.rootfs {
-            let dir = if manifest.architectures.len() > 1 {
-                dir.join(arch.as_str())
-            } else {
-                dir.clone()
-            };
-            tree.write_to_dir_with(&app.tree(tree.tree(), epoch)?, &dir)?;
-        }
-        let image = oci::files::build_image_with_app(
-            &tree,
-            &app,
-            &spec,
-            &oci_options(&manifest, arch, epoch),
-        )?;
-        if args.report {
-            let report = SizeReport::measure(arch.as_str(), &tree, &image)
-                .with_context(|| format!("measuring the {arch} image"))?;
-            reports.push(report);
-        }
-        spinner.finish_and_clear();
-        images.push((arch.clone(), packages.len(), image));
-    }
+    let plan = Plan {
+        globals,
+        args,
+        manifest: &manifest,
+        lock: &lock,
+        debs: &debs,
+        app: &app,
+        essentials: &essentials,
+        spec: &spec,
+        epoch,
+    };
+    let images = manifest
+        .architectures
+        .iter()
+        .map(|arch| plan.build(arch))
+        .collect::<Result<Vec<_>>>()?;
 
     let built_digests: BTreeMap<String, RecordedImage> = images
         .iter()
-        .map(|(arch, _, image)| (arch.as_str().to_owned(), recorded_image(image)))
+        .map(|built| (built.arch.as_str().to_owned(), recorded_image(&built.image)))
         .collect();
     if args.verify {
         verify(&lock, &built_digests, &images, args.output.as_deref())?;
@@ -173,7 +131,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .clone()
         .or_else(|| manifest.image.tag.clone())
         .unwrap_or_else(|| "latest".to_owned());
-    let built: Vec<BuiltImage> = images.iter().map(|(_, _, image)| image.clone()).collect();
+    let built: Vec<BuiltImage> = images.iter().map(|built| built.image.clone()).collect();
     let digest = match (&args.output, args.format) {
         (None, _) => None,
         (Some(path), OutputFormat::Oci) => Some(oci::write_oci_layout(path, &built, &tag)?),
@@ -182,7 +140,13 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             Some(oci::write_docker_archive(path, &built, &tag)?)
         }
     };
-    for (arch, count, image) in &images {
+    for ArchImage {
+        arch,
+        packages: count,
+        image,
+        ..
+    } in &images
+    {
         let bytes: u64 = image.layers.iter().map(|l| l.size).sum();
         let layers: Vec<&str> = image.layers.iter().map(|l| l.digest.as_str()).collect();
         status(
@@ -227,17 +191,18 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         }
     }
     if args.report && !args.json {
-        for report in &reports {
+        for report in images.iter().filter_map(|built| built.report.as_ref()) {
             print!("{}", report.render());
         }
     }
     if args.json {
         let images: Vec<_> = images
             .iter()
-            .map(|(arch, count, image)| {
-                let report = reports
-                    .iter()
-                    .find(|r| r.architecture == arch.as_str())
+            .map(|built| {
+                let (arch, count, image) = (&built.arch, built.packages, &built.image);
+                let report = built
+                    .report
+                    .as_ref()
                     .map(serde_json::to_value)
                     .transpose()?;
                 let mut json = serde_json::json!({
@@ -266,6 +231,97 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// What every architecture's build shares.
+struct Plan<'a> {
+    globals: &'a Globals,
+    args: &'a BuildArgs,
+    manifest: &'a Manifest,
+    lock: &'a Lock,
+    debs: &'a DebCache,
+    app: &'a oci::files::AppInputs,
+    essentials: &'a rootfs::essentials::Essentials,
+    spec: &'a ImageSpec,
+    epoch: i64,
+}
+
+/// One architecture's image, with what the summary and `--report` say about it.
+struct ArchImage {
+    arch: Arch,
+    packages: usize,
+    image: BuiltImage,
+    report: Option<SizeReport>,
+}
+
+impl Plan<'_> {
+    /// Assembles one architecture's root filesystem (packages, essentials, filters), writes
+    /// it to `--rootfs` when asked, and builds its image layers.
+    fn build(&self, arch: &Arch) -> Result<ArchImage> {
+        let (globals, args, manifest, epoch) = (self.globals, self.args, self.manifest, self.epoch);
+        let package_debs: Vec<PackageDeb> = self
+            .lock
+            .packages_for(arch)
+            .map(|p| PackageDeb {
+                name: p.name.clone(),
+                version: p.version.to_string(),
+                arch: p.architecture.clone(),
+                path: self.debs.path_of(&p.sha256),
+            })
+            .collect();
+        let options = RootfsOptions {
+            merged_usr: match manifest.image.merged_usr {
+                MergedUsrSetting::Yes => MergedUsr::Yes,
+                MergedUsrSetting::No => MergedUsr::No,
+                MergedUsrSetting::Auto => MergedUsr::Auto,
+            },
+            allow_overwrite: manifest.image.allow_overwrite.clone(),
+            generated_mtime: epoch,
+            path_filter: path_filter(manifest),
+        };
+        let spinner = spinner(
+            globals,
+            format!("extracting {} packages ({arch})", package_debs.len()),
+        );
+        let mut tree = rootfs::assemble(&package_debs, &options)
+            .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        let notices = tree.add_essentials(self.essentials).with_context(|| {
+            format!("adding the image essentials to the {arch} root filesystem")
+        })?;
+        for notice in notices {
+            spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+        }
+        spinner.set_message(format!("writing the {arch} layers"));
+        if let Some(dir) = &args.rootfs {
+            let dir = if manifest.architectures.len() > 1 {
+                dir.join(arch.as_str())
+            } else {
+                dir.clone()
+            };
+            tree.write_to_dir_with(&self.app.tree(tree.tree(), epoch)?, &dir)?;
+        }
+        let image = oci::files::build_image_with_app(
+            &tree,
+            self.app,
+            self.spec,
+            &oci_options(manifest, arch, epoch),
+        )?;
+        let report = if args.report {
+            Some(
+                SizeReport::measure(arch.as_str(), &tree, &image)
+                    .with_context(|| format!("measuring the {arch} image"))?,
+            )
+        } else {
+            None
+        };
+        spinner.finish_and_clear();
+        Ok(ArchImage {
+            arch: arch.clone(),
+            packages: package_debs.len(),
+            image,
+            report,
+        })
+    }
+}
+
 /// What the lock records of a built image.
 fn recorded_image(image: &BuiltImage) -> RecordedImage {
     RecordedImage {
@@ -283,7 +339,7 @@ fn recorded_image(image: &BuiltImage) -> RecordedImage {
 fn verify(
     lock: &Lock,
     built: &BTreeMap<String, RecordedImage>,
-    images: &[(Arch, usize, BuiltImage)],
+    images: &[ArchImage],
     previous: Option<&Path>,
 ) -> Result<()> {
     if lock.images.is_empty() {
@@ -294,7 +350,7 @@ fn verify(
         .into());
     }
     let mut problems = Vec::new();
-    for (arch, _, image) in images {
+    for ArchImage { arch, image, .. } in images {
         let Some(recorded) = lock.images.get(arch.as_str()) else {
             problems.push(format!("{arch}: no recorded digest"));
             continue;
