@@ -130,7 +130,15 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         .zip(&manifest.sources)
         .map(|(suite, source)| locked_source(suite, &source.components))
         .collect();
-    let lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
+    let mut lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
+    // Same packages from the same signed Releases: the image (and its default epoch) is the
+    // same, so the digests the last build recorded still hold.
+    if let Some(old) = &old
+        && old.packages == lock.packages
+        && old.sources == lock.sources
+    {
+        lock.images = old.images.clone();
+    }
     if globals.verbose {
         for p in &lock.packages {
             status(
