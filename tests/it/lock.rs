@@ -284,3 +284,76 @@ fn finds_packages_only_in_the_components_asked_for() {
             .contains("path = \"pool/non-free/")
     );
 }
+
+/// The locked `name version` lines, for compact golden locks.
+fn locked_set(lock: &str) -> String {
+    let mut out = String::new();
+    let mut name = "";
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = n.trim_matches('"');
+        } else if let Some(v) = line.strip_prefix("version = ")
+            && !name.is_empty()
+        {
+            out.push_str(&format!("{name} {}\n", v.trim_matches('"')));
+        } else if let Some(r) = line.strip_prefix("required-by = ") {
+            out.push_str(&format!("  required-by {r}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn resolution_rules_end_to_end() {
+    let repo = standard_repo();
+    for (name, version, fields) in [
+        (
+            "app",
+            "1.0",
+            &[("Depends", "liba | libb, virt (>= 2), tool:any")][..],
+        ),
+        ("liba", "1.0", &[]),
+        ("libb", "1.0", &[]),
+        ("prov-old", "1.0", &[("Provides", "virt (= 1)")]),
+        ("prov-new", "1.0", &[("Provides", "virt (= 2)")]),
+        ("tool", "1.0", &[("Multi-Arch", "allowed")]),
+        ("breaker", "1.0", &[("Breaks", "liba (<< 9)")]),
+        ("needs-liba", "1.0", &[("Depends", "liba")]),
+    ] {
+        pkg(name, version, "amd64", fields)
+            .file(&format!("/usr/share/{name}/marker"), name.as_bytes(), 0o644)
+            .add_to(&repo, SUITE);
+    }
+    repo.publish(SUITE, PublishOptions::default());
+
+    // Alternatives in written order, versioned provides, `:any` on Multi-Arch: allowed.
+    let project = project(&repo, &["app"]);
+    let out = project.run(&["lock"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    let mut golden = String::from("$ packages = [\"app\"]\n");
+    golden.push_str(&locked_set(&project.read("debless.lock")));
+
+    // `prefer` picks another provider of a virtual package.
+    let preferring = crate::hermetic::project(&repo, &["hello"]);
+    let text = preferring.read("debless.toml");
+    preferring.manifest(&text.replace("packages = [", "prefer = { awk = \"gawk\" }\npackages = ["));
+    let out = preferring.run(&["lock"]);
+    assert!(out.status.success(), "{}", preferring.render(&out));
+    golden.push_str("$ packages = [\"hello\"], prefer = { awk = \"gawk\" }\n");
+    golden.push_str(&locked_set(&preferring.read("debless.lock")));
+
+    // A Breaks that an alternative can avoid is avoided: libb instead of liba.
+    let avoiding = crate::hermetic::project(&repo, &["app", "breaker"]);
+    let out = avoiding.run(&["lock"]);
+    assert!(out.status.success(), "{}", avoiding.render(&out));
+    golden.push_str("$ packages = [\"app\", \"breaker\"]\n");
+    golden.push_str(&locked_set(&avoiding.read("debless.lock")));
+
+    // One it cannot avoid is an error naming both packages.
+    let breaking = crate::hermetic::project(&repo, &["needs-liba", "breaker"]);
+    let out = breaking.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(1), "{}", breaking.render(&out));
+    golden.push_str("$ packages = [\"needs-liba\", \"breaker\"]\n");
+    golden.push_str(&breaking.filter(&String::from_utf8_lossy(&out.stderr)));
+    snapshot!("resolution_rules", golden);
+}
