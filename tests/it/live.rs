@@ -344,12 +344,7 @@ fn daily_relock_pipeline_on_bookworm() {
         text
     };
     context.manifest(&suites(&["bookworm"]));
-    assert!(context.run(&["lock"]).status.success());
-    std::fs::copy(
-        context.path().join("debless.lock"),
-        context.path().join("old.lock"),
-    )
-    .expect("keep the first lock");
+    context.lock_and_keep_as_old();
 
     // Adding the point-release and security suites keeps the pins (Cargo's rule) until
     // `--update` moves packages forward.

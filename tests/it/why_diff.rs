@@ -10,13 +10,7 @@ use crate::support::signed_repo::PublishOptions;
 fn relocked_project() -> TestContext {
     let repo = standard_repo();
     let project = project(&repo, &["hello", "tzdata"]);
-    let first = project.run(&["lock"]);
-    assert!(first.status.success(), "{}", project.render(&first));
-    std::fs::copy(
-        project.path().join("debless.lock"),
-        project.path().join("old.lock"),
-    )
-    .expect("copy the lock");
+    project.lock_and_keep_as_old();
     pkg(
         "libhello1",
         "1.1-1",
@@ -131,13 +125,7 @@ fn security_updates_are_marked() {
         &format!("suite = \"{security}\""),
     );
     project.manifest(&format!("{manifest}\n[[source]]{security_source}"));
-    let first = project.run(&["lock"]);
-    assert!(first.status.success(), "{}", project.render(&first));
-    std::fs::copy(
-        project.path().join("debless.lock"),
-        project.path().join("old.lock"),
-    )
-    .expect("copy the lock");
+    project.lock_and_keep_as_old();
     pkg(
         "hello",
         "1.0-1+sec1",

@@ -51,6 +51,18 @@ impl TestContext {
             .unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
+    /// Locks the project (which must succeed) and keeps a copy of the new lock as
+    /// `old.lock`, the "before" side of a later `debless diff old.lock debless.lock`.
+    pub fn lock_and_keep_as_old(&self) {
+        let out = self.run(&["lock"]);
+        assert!(out.status.success(), "{}", self.render(&out));
+        std::fs::copy(
+            self.path().join("debless.lock"),
+            self.path().join("old.lock"),
+        )
+        .expect("copy the lock");
+    }
+
     /// A `debless` command run in the project directory with the test cache.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_debless"));
