@@ -15,6 +15,7 @@
 //! | fetch | [`fetch`] | lock → `.deb` files in a sha256-addressed cache |
 //! | archives | [`deb`] | `.deb` → control files + data.tar entries |
 //! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
+//! | sbom | [`sbom`] | lock + tree → SPDX 2.3 / CycloneDX 1.6 JSON (`build --sbom`), stored in the tree and beside the image |
 //! | image | [`oci`] | tree → deterministic layers, config, OCI layout or archive |
 //! | commands | [`cli`] | argument parsing, progress, error rendering |
 //!
@@ -38,4 +39,5 @@ pub mod oci;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;
+pub mod sbom;
 pub mod timestamp;

@@ -14,11 +14,12 @@ use super::{Globals, status};
 use crate::debian::Arch;
 use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
 use crate::lock::{Lock, RecordedImage};
-use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting};
+use crate::manifest::{CompressionSetting, Manifest, MergedUsrSetting, SbomSetting};
 use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
 use crate::rootfs::accounts::Accounts;
 use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
+use crate::sbom::{Sbom, SbomFormat};
 
 /// The container formats `--output` can be written in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +74,13 @@ pub struct BuildArgs {
     /// `report` of each image).
     #[arg(long)]
     pub report: bool,
+    /// Write an SBOM listing every locked package (purl, source, sha256, licences): SPDX 2.3
+    /// JSON, CycloneDX 1.6 JSON or both. It is stored in the image as
+    /// /usr/share/sbom/debless.spdx.json and /usr/share/sbom/debless.cdx.json, and beside
+    /// `--output` as PATH.spdx.json and PATH.cdx.json (PATH.ARCH.… with several
+    /// architectures) [default: the manifest's `image.sbom`, else none].
+    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both", "none"])]
+    pub sbom: Option<String>,
 }
 
 /// Runs `debless build`.
@@ -111,6 +119,12 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         essentials: &essentials,
         spec: &spec,
         epoch,
+        sbom_formats: sbom_formats(args, &manifest),
+        sbom_name: args
+            .tag
+            .clone()
+            .or_else(|| manifest.image.tag.clone())
+            .unwrap_or_else(|| "debless-image".to_owned()),
     };
     let images = manifest
         .architectures
@@ -190,6 +204,9 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
             println!("{digest}");
         }
     }
+    if let Some(path) = &args.output {
+        write_sboms_beside(globals, path, &images)?;
+    }
     if args.report && !args.json {
         for report in images.iter().filter_map(|built| built.report.as_ref()) {
             print!("{}", report.render());
@@ -242,6 +259,10 @@ struct Plan<'a> {
     essentials: &'a rootfs::essentials::Essentials,
     spec: &'a ImageSpec,
     epoch: i64,
+    /// SBOM documents to write into each image and beside `--output`.
+    sbom_formats: Vec<SbomFormat>,
+    /// The image name SBOMs carry (the tag, else `debless-image`).
+    sbom_name: String,
 }
 
 /// One architecture's image, with what the summary and `--report` say about it.
@@ -250,6 +271,8 @@ struct ArchImage {
     packages: usize,
     image: BuiltImage,
     report: Option<SizeReport>,
+    /// The SBOM documents stored in the image, to copy beside `--output`.
+    sboms: Vec<(SbomFormat, String)>,
 }
 
 impl Plan<'_> {
@@ -289,6 +312,7 @@ impl Plan<'_> {
         for notice in notices {
             spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
         }
+        let sboms = self.add_sboms(arch, &mut tree)?;
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
@@ -318,8 +342,78 @@ impl Plan<'_> {
             packages: package_debs.len(),
             image,
             report,
+            sboms,
         })
     }
+
+    /// Describes the image's packages in each asked SBOM format and stores the documents
+    /// in the tree (after the essentials, so the licences are read from the final tree).
+    fn add_sboms(
+        &self,
+        arch: &Arch,
+        tree: &mut rootfs::Rootfs,
+    ) -> Result<Vec<(SbomFormat, String)>> {
+        if self.sbom_formats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let archive_urls: BTreeMap<String, String> = self
+            .manifest
+            .sources
+            .iter()
+            .filter_map(|s| Some((s.suite.clone(), s.url.clone()?)))
+            .collect();
+        let sbom = Sbom::describe(
+            self.lock,
+            arch,
+            tree,
+            &self.sbom_name,
+            self.epoch,
+            &archive_urls,
+        );
+        let mut documents = Vec::new();
+        for &format in &self.sbom_formats {
+            let text = format.render(&sbom);
+            tree.add_generated_file(format.image_path(), text.clone().into_bytes(), self.epoch)
+                .with_context(|| format!("storing the {arch} SBOM in the image"))?;
+            documents.push((format, text));
+        }
+        Ok(documents)
+    }
+}
+
+/// `--sbom`, else `[image] sbom`, as the formats to write.
+fn sbom_formats(args: &BuildArgs, manifest: &Manifest) -> Vec<SbomFormat> {
+    let setting = args
+        .sbom
+        .as_deref()
+        .and_then(SbomSetting::parse)
+        .unwrap_or(manifest.image.sbom);
+    match setting {
+        SbomSetting::None => vec![],
+        SbomSetting::Spdx => vec![SbomFormat::Spdx],
+        SbomSetting::CycloneDx => vec![SbomFormat::CycloneDx],
+        SbomSetting::Both => vec![SbomFormat::Spdx, SbomFormat::CycloneDx],
+    }
+}
+
+/// Copies each image's SBOMs beside `--output`: `PATH.spdx.json`, `PATH.cdx.json`, with the
+/// architecture before the suffix when the manifest has several.
+fn write_sboms_beside(globals: &Globals, output: &Path, images: &[ArchImage]) -> Result<()> {
+    let several = images.len() > 1;
+    for image in images {
+        for (format, text) in &image.sboms {
+            let trimmed = output.to_string_lossy();
+            let mut name = std::ffi::OsString::from(trimmed.trim_end_matches('/'));
+            if several {
+                name.push(format!(".{}", image.arch));
+            }
+            name.push(format.extension());
+            let path = PathBuf::from(name);
+            fs_err::write(&path, text)?;
+            status(globals, format_args!("Wrote {}", path.display()));
+        }
+    }
+    Ok(())
 }
 
 /// What the lock records of a built image.

@@ -138,6 +138,31 @@ pub struct ImageSettings {
     pub files: Vec<AppFile>,
     /// `[image] tars`: archives whose entries join that layer.
     pub tars: Vec<AppTar>,
+    /// `[image] sbom`: which SBOM documents `build` writes (`build --sbom` overrides it).
+    pub sbom: SbomSetting,
+}
+
+/// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SbomSetting {
+    #[default]
+    None,
+    Spdx,
+    CycloneDx,
+    Both,
+}
+
+impl SbomSetting {
+    /// Parses the manifest and `--sbom` spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "none" => Self::None,
+            "spdx" => Self::Spdx,
+            "cyclonedx" => Self::CycloneDx,
+            "both" => Self::Both,
+            _ => return None,
+        })
+    }
 }
 
 /// A named set of path filters (`[image] strip = "docs"`).
@@ -503,6 +528,14 @@ impl ImageSettings {
                 ));
             }
         };
+        let sbom = match wire.sbom.as_deref() {
+            None => SbomSetting::None,
+            Some(text) => SbomSetting::parse(text).ok_or_else(|| {
+                format!(
+                    "`image.sbom` must be \"none\", \"spdx\", \"cyclonedx\" or \"both\", not `{text}`"
+                )
+            })?,
+        };
         let strip = match wire.strip.as_deref() {
             None => None,
             Some("docs") => Some(StripPreset::Docs),
@@ -559,6 +592,7 @@ impl ImageSettings {
             },
             files,
             tars,
+            sbom,
         })
     }
 }

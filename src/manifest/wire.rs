@@ -79,6 +79,8 @@ pub struct ImageWire {
     /// Tar archives (plain, .gz, .xz, .zst) whose entries join the application layer.
     #[serde(default)]
     pub tars: Vec<String>,
+    /// SBOMs to write: `"none"` (default), `"spdx"`, `"cyclonedx"` or `"both"`.
+    pub sbom: Option<String>,
 }
 
 /// One `[[image.users]]` table.

