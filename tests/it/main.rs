@@ -13,6 +13,7 @@ mod app_files;
 mod build;
 mod build_stages;
 mod cli;
+mod distroless;
 mod essentials;
 mod filters;
 mod hermetic;
