@@ -312,6 +312,14 @@ impl Plan<'_> {
         for notice in notices {
             spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
         }
+        if manifest.image.alternatives {
+            let notices = tree
+                .add_alternatives(epoch)
+                .with_context(|| format!("writing the {arch} alternatives' links"))?;
+            for notice in notices {
+                spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+            }
+        }
         let sboms = self.add_sboms(arch, &mut tree)?;
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {

@@ -1,7 +1,8 @@
 //! The control member of a `.deb`: the files debless keeps (`control`, `md5sums`,
 //! `conffiles`) pulled out of `control.tar`, and the few fields it reads from them.
 //!
-//! Maintainer scripts, triggers and templates are ignored on purpose: debless never runs them.
+//! Maintainer scripts, triggers and templates are never run; `postinst` is kept only so that
+//! `rootfs::alternatives` can read its `update-alternatives` calls.
 
 use std::io::Read;
 
@@ -16,6 +17,8 @@ pub struct ControlFiles {
     pub md5sums: Option<Vec<u8>>,
     /// The `conffiles` file, if the package has one.
     pub conffiles: Option<Vec<u8>>,
+    /// The `postinst` script, read (never run) for its `update-alternatives` calls.
+    pub postinst: Option<Vec<u8>>,
 }
 
 /// Why a control.tar did not yield a usable control file.
@@ -41,6 +44,7 @@ pub fn read_control_tar<R: Read>(reader: R) -> Result<ControlFiles, ControlError
             "control" => control = Some(data),
             "md5sums" => files.md5sums = Some(data),
             "conffiles" => files.conffiles = Some(data),
+            "postinst" => files.postinst = Some(data),
             _ => {}
         }
         Ok(())

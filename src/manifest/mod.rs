@@ -140,6 +140,10 @@ pub struct ImageSettings {
     pub tars: Vec<AppTar>,
     /// `[image] sbom`: which SBOM documents `build` writes (`build --sbom` overrides it).
     pub sbom: SbomSetting,
+    /// `[image] alternatives`: write the links `update-alternatives` would make
+    /// (`/usr/bin/awk -> /etc/alternatives/awk -> /usr/bin/mawk`). Off by default, so
+    /// images built before it existed keep their digests.
+    pub alternatives: bool,
 }
 
 /// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
@@ -593,6 +597,7 @@ impl ImageSettings {
             files,
             tars,
             sbom,
+            alternatives: wire.alternatives.unwrap_or(false),
         })
     }
 }

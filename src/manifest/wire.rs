@@ -81,6 +81,8 @@ pub struct ImageWire {
     pub tars: Vec<String>,
     /// SBOMs to write: `"none"` (default), `"spdx"`, `"cyclonedx"` or `"both"`.
     pub sbom: Option<String>,
+    /// Emulate the postinst scripts' `update-alternatives --install` calls (default false).
+    pub alternatives: Option<bool>,
 }
 
 /// One `[[image.users]]` table.

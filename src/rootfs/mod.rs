@@ -17,6 +17,7 @@
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
 pub mod accounts;
+pub mod alternatives;
 pub mod dpkg;
 pub mod essentials;
 pub mod filter;
@@ -152,6 +153,9 @@ pub struct Rootfs {
     tree: Tree,
     packages: Vec<PackageInfo>,
     merged_usr: bool,
+    /// `update-alternatives --install` calls of the postinst scripts, in package order,
+    /// applied by [`Rootfs::add_alternatives`] when the manifest asks.
+    alternatives: Vec<alternatives::Registration>,
 }
 
 /// One package after reading, before merging.
@@ -242,10 +246,17 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             arch: d.arch.clone(),
         })
         .collect();
+    let alternatives = debs
+        .iter()
+        .zip(&controls)
+        .filter_map(|(deb, control)| Some((deb, control.postinst.as_deref()?)))
+        .flat_map(|(deb, script)| alternatives::parse_postinst(&deb.name, script))
+        .collect();
     Ok(Rootfs {
         tree,
         packages,
         merged_usr,
+        alternatives,
     })
 }
 

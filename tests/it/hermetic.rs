@@ -56,6 +56,12 @@ impl Pkg {
         self
     }
 
+    /// Ships a maintainer script (`postinst`) in control.tar.
+    pub fn script(mut self, name: &str, text: &str) -> Self {
+        self.deb = self.deb.control_member(name, text.as_bytes());
+        self
+    }
+
     /// Adds the package (with its real .deb) to a suite.
     pub fn add_to(self, repo: &TestRepo, suite: &str) {
         repo.add_package(suite, self.spec.deb_bytes(self.deb.build()));

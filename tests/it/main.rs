@@ -9,6 +9,7 @@ macro_rules! snapshot {
     }};
 }
 
+mod alternatives;
 mod app_files;
 mod build;
 mod build_stages;

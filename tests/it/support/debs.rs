@@ -51,6 +51,8 @@ pub struct DebBuilder {
     debian_binary: String,
     mtime: u64,
     extra_control: String,
+    /// Extra control.tar members (maintainer scripts), `(name, bytes)`.
+    control_members: Vec<(String, Vec<u8>)>,
 }
 
 impl DebBuilder {
@@ -64,6 +66,7 @@ impl DebBuilder {
             debian_binary: "2.0\n".to_owned(),
             mtime: 1_700_000_000,
             extra_control: String::new(),
+            control_members: Vec::new(),
         }
     }
 
@@ -117,6 +120,12 @@ impl DebBuilder {
     /// Replaces the `debian-binary` member.
     pub fn debian_binary(mut self, text: &str) -> Self {
         self.debian_binary = text.to_owned();
+        self
+    }
+
+    /// A control.tar member besides control and md5sums (`postinst`), mode 0755.
+    pub fn control_member(mut self, name: &str, bytes: &[u8]) -> Self {
+        self.control_members.push((name.to_owned(), bytes.to_vec()));
         self
     }
 
@@ -187,7 +196,7 @@ impl DebBuilder {
 
     /// The `.deb` bytes.
     pub fn build(&self) -> Vec<u8> {
-        let control_entries = vec![
+        let mut control_entries = vec![
             Entry {
                 name: "./".into(),
                 kind: Kind::Dir,
@@ -210,6 +219,13 @@ impl DebBuilder {
                 gid: 0,
             },
         ];
+        control_entries.extend(self.control_members.iter().map(|(name, bytes)| Entry {
+            name: format!("./{name}"),
+            kind: Kind::File(bytes.clone()),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        }));
         let mut data_entries = vec![Entry {
             name: "./".into(),
             kind: Kind::Dir,
