@@ -320,6 +320,19 @@ impl Plan<'_> {
                 spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
             }
         }
+        {
+            let libraries = tree
+                .add_ld_cache(arch.multiarch_tuple(), epoch)
+                .with_context(|| format!("writing the {arch} /etc/ld.so.cache"))?;
+            if libraries > 0 {
+                spinner.suspend(|| {
+                    status(
+                        globals,
+                        format_args!("Wrote /etc/ld.so.cache ({arch}, {libraries} libraries): a package adds a library directory in /etc/ld.so.conf.d"),
+                    );
+                });
+            }
+        }
         let sboms = self.add_sboms(arch, &mut tree)?;
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {

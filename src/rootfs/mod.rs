@@ -21,6 +21,7 @@ pub mod alternatives;
 pub mod dpkg;
 pub mod essentials;
 pub mod filter;
+pub mod ldcache;
 pub mod merge;
 pub mod tree;
 mod write;

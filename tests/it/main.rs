@@ -18,6 +18,7 @@ mod distroless;
 mod essentials;
 mod filters;
 mod hermetic;
+mod ldcache;
 mod live;
 mod lock;
 mod repo;
