@@ -386,7 +386,8 @@ mod tests {
         }];
         let bytes = render(&entries);
         assert_eq!(&bytes[..20], b"glibc-ld.so.cache1.1");
-        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let u32_at =
+            |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"));
         assert_eq!(u32_at(20), 1, "nlibs");
         let strings = "libx.so.1\0/opt/x/libx.so.1\0";
         assert_eq!(u32_at(24) as usize, strings.len(), "len_strings");
