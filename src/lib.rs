@@ -27,6 +27,8 @@
 //! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`].
 //! - the OCI image layout or archive written by [`oci`].
+//! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
+//!   `/usr/share/sbom/` in the image and beside the `--output` path.
 
 pub mod cli;
 pub mod deb;
