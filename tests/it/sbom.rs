@@ -460,3 +460,29 @@ fn syft_finds_exactly_the_locked_packages() {
         );
     }
 }
+
+#[test]
+fn unknown_sbom_setting_is_refused() {
+    let repo = sbom_repo();
+    let context = TestContext::new();
+    context.manifest(&format!(
+        "{}\n[image]\nsbom = \"xml\"\n",
+        manifest(&repo, &["tool-data"])
+    ));
+    let out = context.run(&["lock"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "`image.sbom` must be \"none\", \"spdx\", \"cyclonedx\" or \"both\", not `xml`"
+        ),
+        "{stderr}"
+    );
+    let out = context.run(&["build", "--sbom", "xml"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid value 'xml' for '--sbom"),
+        "{}",
+        context.render(&out)
+    );
+}
