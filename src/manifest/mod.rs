@@ -149,10 +149,14 @@ pub struct ImageSettings {
 /// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SbomSetting {
+    /// No SBOM (the default).
     #[default]
     None,
+    /// SPDX 2.3 JSON.
     Spdx,
+    /// CycloneDX 1.6 JSON.
     CycloneDx,
+    /// Both documents.
     Both,
 }
 

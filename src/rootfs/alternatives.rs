@@ -41,8 +41,11 @@ pub struct Registration {
 /// A `--slave LINK NAME PATH` of a registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slave {
+    /// The slave's generic link (`/usr/bin/nawk`, as a tree path).
     pub link: String,
+    /// Its name under /etc/alternatives (`nawk`).
     pub name: String,
+    /// Its implementation (`usr/bin/mawk`).
     pub path: String,
 }
 
@@ -50,9 +53,13 @@ pub struct Slave {
 #[derive(Debug, thiserror::Error)]
 #[error("alternative `{name}` of package `{package}`: cannot place `/{path}`: {problem}")]
 pub struct AlternativesError {
+    /// The alternative's name.
     pub name: String,
+    /// The package that registers it.
     pub package: String,
+    /// The link that could not be placed.
     pub path: String,
+    /// Why.
     pub problem: PathProblem,
 }
 

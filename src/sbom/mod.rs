@@ -80,11 +80,15 @@ pub struct Sbom {
 /// One locked package as both formats describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SbomPackage {
+    /// Package name (`libc6`).
     pub name: String,
+    /// Full Debian version, epoch included (`2:6.2.1+dfsg1-1.1`).
     pub version: String,
     /// The package's own architecture (`all` or the image's).
     pub arch: String,
+    /// The source package it was built from (`glibc`).
     pub source_name: String,
+    /// The source version (the binary version when the lock records none).
     pub source_version: String,
     /// sha256 of the `.deb`, from the lock.
     pub sha256: String,
