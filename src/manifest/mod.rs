@@ -141,8 +141,8 @@ pub struct ImageSettings {
     /// `[image] sbom`: which SBOM documents `build` writes (`build --sbom` overrides it).
     pub sbom: SbomSetting,
     /// `[image] alternatives`: write the links `update-alternatives` would make
-    /// (`/usr/bin/awk -> /etc/alternatives/awk -> /usr/bin/mawk`). Off by default, so
-    /// images built before it existed keep their digests.
+    /// (`/usr/bin/awk -> /etc/alternatives/awk -> /usr/bin/mawk`), as dpkg's postinst
+    /// would; on by default, `false` leaves only the packages' own files.
     pub alternatives: bool,
 }
 
@@ -601,7 +601,7 @@ impl ImageSettings {
             files,
             tars,
             sbom,
-            alternatives: wire.alternatives.unwrap_or(false),
+            alternatives: wire.alternatives.unwrap_or(true),
         })
     }
 }

@@ -81,7 +81,7 @@ pub struct ImageWire {
     pub tars: Vec<String>,
     /// SBOMs to write: `"none"` (default), `"spdx"`, `"cyclonedx"` or `"both"`.
     pub sbom: Option<String>,
-    /// Emulate the postinst scripts' `update-alternatives --install` calls (default false).
+    /// Emulate the postinst scripts' `update-alternatives --install` calls (default true).
     pub alternatives: Option<bool>,
 }
 
