@@ -1,4 +1,4 @@
-//! `[image] alternatives = true`: the links `update-alternatives --install` would make,
+//! `[image] alternatives` (on by default): the links `update-alternatives --install` would make,
 //! read from the packages' postinst scripts (synthetic packages, then mawk from the mirror).
 
 use std::path::Path;
@@ -121,13 +121,9 @@ fn alternatives_follow_priority_and_skip_real_files() {
 }
 
 #[test]
-fn alternatives_write_slaves_only_for_existing_paths_and_are_opt_in() {
+fn alternatives_write_slaves_only_for_existing_paths_and_are_on_by_default() {
     let repo = repo();
-    let (context, _) = build_rootfs(
-        &repo,
-        &["mawk"],
-        "alternatives = true\nexclude-paths = [\"/usr/share/man/*\"]",
-    );
+    let (context, _) = build_rootfs(&repo, &["mawk"], "exclude-paths = [\"/usr/share/man/*\"]");
     let root = context.path().join("root");
     assert_eq!(
         link(&root, "etc/alternatives/awk").as_deref(),
@@ -145,7 +141,7 @@ fn alternatives_write_slaves_only_for_existing_paths_and_are_opt_in() {
     assert_eq!(link(&root, "usr/share/man/man1/awk.1.gz"), None);
     assert_eq!(link(&root, "etc/alternatives/awk.1.gz"), None);
 
-    let (plain, _) = build_rootfs(&repo, &["mawk"], "");
+    let (plain, _) = build_rootfs(&repo, &["mawk"], "alternatives = false");
     let root = plain.path().join("root");
     assert!(!root.join("etc/alternatives").exists());
     assert_eq!(link(&root, "usr/bin/awk"), None);
