@@ -13,6 +13,7 @@
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
 //! | lock | [`lock`] | closure → `debless.lock` (canonical TOML, written atomically) |
 //! | fetch | [`fetch`] | lock → `.deb` files in a sha256-addressed cache |
+//! | registry | [`registry`] | image references → manifests and blobs pulled into a digest cache; layouts pushed |
 //! | archives | [`deb`] | `.deb` → control files + data.tar entries |
 //! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
 //! | image | [`oci`] | tree → deterministic layers, config, OCI layout or archive |
@@ -35,6 +36,7 @@ pub mod fetch;
 pub mod lock;
 pub mod manifest;
 pub mod oci;
+pub mod registry;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;

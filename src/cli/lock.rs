@@ -80,6 +80,7 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
     let cache = IndexCache::new(globals.cache_dir());
     let mut suites = sources.load(&manifest, &http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
+    let base = super::base::pin(globals, &manifest, old.as_ref(), args.update.is_some())?;
     let mut resolutions = Vec::new();
     let arch_count = manifest.architectures.len();
     for (i, arch) in manifest.architectures.iter().enumerate() {
@@ -116,7 +117,7 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
                 .filter(|pin| pin.0 == *arch)
                 .map(|pin| pin.1.clone())
                 .collect(),
-            already_installed: Vec::new(),
+            already_installed: super::base::installed(base.as_ref(), arch),
         };
         let resolution = resolve::resolve(&universe, &request)
             .with_context(|| format!("resolving the manifest's packages for {arch}"))?;
@@ -131,11 +132,13 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         .map(|(suite, source)| locked_source(suite, &source.components))
         .collect();
     let mut lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
+    lock.base = base;
     // Same packages from the same signed Releases: the image (and its default epoch) is the
     // same, so the digests the last build recorded still hold.
     if let Some(old) = &old
         && old.packages == lock.packages
         && old.sources == lock.sources
+        && old.base == lock.base
     {
         lock.images = old.images.clone();
     }

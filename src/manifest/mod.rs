@@ -138,6 +138,11 @@ pub struct ImageSettings {
     pub files: Vec<AppFile>,
     /// `[image] tars`: archives whose entries join that layer.
     pub tars: Vec<AppTar>,
+    /// `[image] base` as written (parsed by `registry::ImageSource` where it is used: the
+    /// manifest stage knows no registries). Part of the lock inputs.
+    pub base: Option<String>,
+    /// `[image] layers`: at most this many package layers (1..=64).
+    pub layers: usize,
 }
 
 /// A named set of path filters (`[image] strip = "docs"`).
@@ -384,6 +389,10 @@ impl Manifest {
             );
         }
         app_files::digest_lines(&self.image.files, &self.image.tars, &mut canon);
+        // Only when set, so manifests without a base keep their digests.
+        if let Some(base) = &self.image.base {
+            let _ = writeln!(canon, "base={base}");
+        }
         format!("sha256:{}", hex::encode(Sha256::digest(canon.as_bytes())))
     }
 }
@@ -559,6 +568,17 @@ impl ImageSettings {
             },
             files,
             tars,
+            base: match wire.base {
+                Some(base) if base.trim().is_empty() => {
+                    return Err("`image.base` is empty: name an image or remove the key".into());
+                }
+                other => other,
+            },
+            layers: match wire.layers {
+                None => 1,
+                Some(n @ 1..=64) => n,
+                Some(n) => return Err(format!("`image.layers` must be 1 to 64, not {n}")),
+            },
         })
     }
 }

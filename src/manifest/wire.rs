@@ -79,6 +79,11 @@ pub struct ImageWire {
     /// Tar archives (plain, .gz, .xz, .zst) whose entries join the application layer.
     #[serde(default)]
     pub tars: Vec<String>,
+    /// Image to add the packages on top of: `REGISTRY/REPO:TAG`, `oci-layout:PATH[:TAG]` or
+    /// `oci-archive:FILE` (issue #5).
+    pub base: Option<String>,
+    /// Split the packages into at most this many layers (default 1).
+    pub layers: Option<usize>,
 }
 
 /// One `[[image.users]]` table.

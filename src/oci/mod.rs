@@ -7,6 +7,7 @@
 //! [`OciOptions::epoch`]. A base image's layers can be put in front with
 //! [`finish_image`], which takes any list of layer descriptors already in the store.
 
+pub mod base;
 pub mod blob;
 pub mod config;
 pub mod files;
@@ -179,7 +180,27 @@ pub fn finish_image(
     };
     let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
     let config_bytes = config::config_json(spec, &platform, &diff_ids, opts.epoch);
-    let (config_digest, config_size) = store.put(&config_bytes).map_err(OciError::Blob)?;
+    finish_with_config(
+        store,
+        layers,
+        &config_bytes,
+        &spec.annotations,
+        platform,
+        opts.epoch,
+    )
+}
+
+/// Stores `config_bytes` and writes the manifest for `layers` (already in `store`): the
+/// common end of [`finish_image`] and [`base::rebase`].
+pub fn finish_with_config(
+    store: Arc<BlobStore>,
+    layers: Vec<LayerDescriptor>,
+    config_bytes: &[u8],
+    annotations: &BTreeMap<String, String>,
+    platform: Platform,
+    epoch: i64,
+) -> Result<BuiltImage, OciError> {
+    let (config_digest, config_size) = store.put(config_bytes).map_err(OciError::Blob)?;
     let config = Descriptor {
         media_type: config::CONFIG_MEDIA_TYPE.to_owned(),
         digest: config_digest,
@@ -201,7 +222,7 @@ pub fn finish_image(
                 annotations: BTreeMap::new(),
             })
             .collect(),
-        annotations: &spec.annotations,
+        annotations,
     };
     let manifest_bytes =
         serde_json::to_vec(&manifest_doc).expect("serialising plain structs cannot fail");
@@ -218,7 +239,7 @@ pub fn finish_image(
         manifest,
         config,
         layers,
-        epoch: opts.epoch,
+        epoch,
     })
 }
 
