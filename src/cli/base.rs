@@ -166,10 +166,14 @@ pub fn load(
             "run `debless lock` to pin the base for every architecture",
         )
     })?;
-    let puller = open(globals, manifest, &locked.name)?;
-    let image = puller
-        .pull(digest)
-        .map_err(|e| registry_failure(&locked.name, e))?;
+    // Cached blobs were verified when stored: a pinned base pulled once builds offline.
+    let cached = Puller::cache_only(BlobCache::new(&globals.cache_dir()), &locked.name);
+    let image = match cached.pull(digest) {
+        Ok(image) => image,
+        Err(_) => open(globals, manifest, &locked.name)?
+            .pull(digest)
+            .map_err(|e| registry_failure(&locked.name, e))?,
+    };
     let filesystem = BaseFilesystem::read(&image)
         .with_context(|| format!("reading base image `{}` ({arch})", locked.name))?;
     let registry_reference = match source(&locked.name)? {

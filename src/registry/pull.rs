@@ -156,6 +156,8 @@ pub struct Puller {
 }
 
 enum PullerKind {
+    /// Only what the cache already holds.
+    CacheOnly,
     Registry {
         client: RegistryClient,
         reference: Reference,
@@ -210,9 +212,21 @@ impl Puller {
         })
     }
 
+    /// A puller that reads only the cache: a pinned image pulled before needs no source.
+    pub fn cache_only(cache: BlobCache, name: &str) -> Self {
+        Self {
+            kind: PullerKind::CacheOnly,
+            cache,
+            name: name.to_owned(),
+        }
+    }
+
     /// The digest and bytes of what the source names (an index or a manifest), cached.
     pub fn top(&self) -> Result<(String, Vec<u8>), RegistryError> {
         match &self.kind {
+            PullerKind::CacheOnly => Err(RegistryError::NotFound {
+                what: format!("`{}` in the cache", self.name),
+            }),
             PullerKind::Registry { client, reference } => {
                 let fetched = client.manifest(reference)?;
                 self.cache.ensure(&fetched.digest, |out| {
@@ -265,6 +279,16 @@ impl Puller {
     /// Blob or manifest `digest`, from the cache or the source, verified.
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
         match &self.kind {
+            PullerKind::CacheOnly => {
+                let path = self.cache.path(digest);
+                if is_sha256_digest(digest) && path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(RegistryError::NotFound {
+                        what: format!("blob {digest} in the cache"),
+                    })
+                }
+            }
             PullerKind::Registry { client, reference } => self.cache.ensure(digest, |out| {
                 client
                     .blob_into(&reference.repository, digest, out)

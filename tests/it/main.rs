@@ -18,6 +18,7 @@ mod filters;
 mod hermetic;
 mod live;
 mod lock;
+mod registry;
 mod repo;
 mod resolve;
 mod show_init;
