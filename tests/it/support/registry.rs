@@ -6,7 +6,6 @@
 //! `docker-registry` binary is installed, and otherwise returns `None` after printing why the
 //! test skips, so plain `cargo test` still passes.
 
-use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
