@@ -418,3 +418,138 @@ fn multi_arch_base_index_and_pushed_index() {
         );
     }
 }
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// The issue's acceptance test: a distroless-like python3 base built by debless and pushed,
+/// then `python3-gmpy2` and its libraries added on top as a user would, pulled back with
+/// skopeo, unpacked with umoci and run under chroot.
+#[test]
+fn live_gmpy2_on_a_distroless_like_python_base() {
+    if crate::support::live::mirror().is_none() {
+        return;
+    }
+    let Some(registry) = registry() else {
+        return;
+    };
+    let id = std::process::id();
+    let base = TestContext::new();
+    base.manifest(
+        "architectures = [\"amd64\"]\n\
+         packages = [\"base-files\", \"netbase\", \"tzdata\", \"media-types\", \"ca-certificates\", \"libc6\", \"libssl3\", \"python3\"]\n\
+         \n[[source]]\nsuite = \"bookworm\"\n\n[image]\nuser = \"nonroot\"\n",
+    );
+    ok(&base, &base.run(&["lock"]));
+    let base_ref = format!("{}/it/python3-{id}:bookworm", registry.address);
+    ok(&base, &base.run(&["build", "--push", &base_ref]));
+
+    let mut app = TestContext::new();
+    app.cache = base.cache.clone();
+    app.manifest(&format!(
+        "architectures = [\"amd64\"]\n\
+         packages = [\"libgmp10\", \"libmpfr6\", \"libmpc3\", \"python3-gmpy2\"]\n\
+         \n[[source]]\nsuite = \"bookworm\"\n\n[image]\nbase = \"{base_ref}\"\n"
+    ));
+    ok(&app, &app.run(&["lock"]));
+    let lock = app.read("debless.lock");
+    assert!(
+        lock.contains("\"python3:amd64="),
+        "python3 is provided by the base: {lock}"
+    );
+    assert!(lock.contains("\"libc6:amd64="), "{lock}");
+    assert!(
+        !lock.contains("name = \"python3\"\n"),
+        "python3 is not re-added: {lock}"
+    );
+    assert!(!lock.contains("name = \"libc6\"\n"), "{lock}");
+    assert!(lock.contains("name = \"python3-gmpy2\""), "{lock}");
+    let app_ref = format!("{}/it/gmpy2-{id}:v1", registry.address);
+    let out = app.run(&["build", "--push", &app_ref]);
+    ok(&app, &out);
+
+    if !have("skopeo") {
+        eprintln!("skip the pull-back: skopeo is not installed (cargo xtask test installs it)");
+        return;
+    }
+    let raw = |reference: &str| -> serde_json::Value {
+        let out = Command::new("skopeo")
+            .args([
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{reference}"),
+            ])
+            .output()
+            .expect("run skopeo");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("a manifest")
+    };
+    let base_layers = layer_digests(&raw(&base_ref));
+    let app_manifest = raw(&app_ref);
+    let app_layers = layer_digests(&app_manifest);
+    assert_eq!(
+        app_layers[..base_layers.len()],
+        base_layers[..],
+        "base layers untouched"
+    );
+    assert_eq!(app_layers.len(), base_layers.len() + 1);
+    let pulled = app.path().join("pulled");
+    let copy = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{app_ref}"),
+        ])
+        .arg(format!("oci:{}:v1", pulled.display()))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    if !is_root() || !have("umoci") {
+        eprintln!("skip running python3: needs root (chroot) and umoci");
+        return;
+    }
+    let bundle = app.path().join("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:v1", pulled.display()))
+        .arg(&bundle)
+        .output()
+        .expect("run umoci");
+    assert!(
+        unpack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    let run = Command::new("chroot")
+        .arg(bundle.join("rootfs"))
+        .args([
+            "/usr/bin/python3",
+            "-c",
+            "import gmpy2; print(gmpy2.mpz(2)**100)",
+        ])
+        .output()
+        .expect("run chroot");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "1267650600228229401496703205376"
+    );
+}
