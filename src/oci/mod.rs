@@ -1,8 +1,8 @@
 //! Stage `oci`: the rootfs tree as deterministic OCI layers, config and manifest, and the
 //! writers for an OCI layout directory, an OCI archive and a `docker load` archive.
 //!
-//! [`build_image`] groups packages into `layers` layers (contiguous in package order, balanced
-//! by bytes), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
+//! [`build_image`] groups packages into at most `layers` layers (by a hash of each package's
+//! name, see [`plan_layers`]), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
 //! then the config and manifest. Nothing reads the clock: `created` and every mtime come from
 //! [`OciOptions::epoch`]. A base image's layers can be put in front with
 //! [`finish_image`], which takes any list of layer descriptors already in the store.
@@ -105,7 +105,8 @@ pub fn write_layers(
     rootfs: &Rootfs,
     opts: &OciOptions,
 ) -> Result<Vec<LayerDescriptor>, OciError> {
-    let groups = plan_layers(&rootfs.bytes_per_package(), opts.layers);
+    let names: Vec<&str> = rootfs.packages().iter().map(|p| p.name.as_str()).collect();
+    let groups = plan_layers(&names, opts.layers);
     let tree = rootfs.tree();
     let mut layer_of = vec![0; rootfs.packages().len()];
     for (index, group) in groups.iter().enumerate() {
@@ -132,36 +133,27 @@ pub fn write_layers(
     Ok(layers)
 }
 
-/// Splits packages (given their byte sizes, in order) into at most `count` contiguous groups
-/// of similar size. Deterministic: depends only on the sizes and the count.
-pub fn plan_layers(sizes: &[u64], count: usize) -> Vec<Vec<PackageId>> {
-    let count = count.clamp(1, sizes.len().max(1));
-    let total: u64 = sizes.iter().sum();
-    let mut groups: Vec<Vec<PackageId>> = vec![Vec::new(); count];
-    let mut seen: u64 = 0;
-    for (id, size) in sizes.iter().enumerate() {
-        // A package goes to the group its starting offset falls in, but never leaves a later
-        // group empty: each of the remaining packages must still have a group to fill.
-        let by_bytes = if total == 0 {
-            0
-        } else {
-            usize::try_from(u128::from(seen) * count as u128 / u128::from(total))
-                .unwrap_or(count - 1)
-        };
-        let at_least = count.saturating_sub(sizes.len() - id);
-        let filled = groups
-            .iter()
-            .rposition(|g| !g.is_empty())
-            .map_or(0, |i| i + 1);
-        let group = by_bytes.max(at_least).min(filled).min(count - 1);
-        groups[group].push(id);
-        seen += size;
+/// Splits packages into at most `count` groups by a hash of their *names* (never versions
+/// or sizes): updating a package changes only its own layer, and adding or removing one
+/// changes only the layer it lands in (issue #5). Groups are in bucket order, packages in
+/// their given order; empty buckets are dropped. Balance is left to the hash: stability is
+/// what lets a registry and a pull reuse the other layers.
+pub fn plan_layers(names: &[&str], count: usize) -> Vec<Vec<PackageId>> {
+    use sha2::{Digest as _, Sha256};
+    let count = count.max(1);
+    let mut buckets: Vec<Vec<PackageId>> = vec![Vec::new(); count];
+    for (id, name) in names.iter().enumerate() {
+        let hash = Sha256::digest(name.as_bytes());
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&hash[..8]);
+        let bucket = u64::from_be_bytes(prefix) % count as u64;
+        buckets[usize::try_from(bucket).expect("below count")].push(id);
     }
-    groups.retain(|g| !g.is_empty());
-    if groups.is_empty() {
-        groups.push(Vec::new());
+    buckets.retain(|g| !g.is_empty());
+    if buckets.is_empty() {
+        buckets.push(Vec::new());
     }
-    groups
+    buckets
 }
 
 /// Writes config and manifest for `layers` (already in `store`), e.g. a base image's layers
@@ -248,15 +240,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layer_plan_is_contiguous_and_balanced() {
-        assert_eq!(plan_layers(&[10, 10, 10, 10], 2), [vec![0, 1], vec![2, 3]]);
-        assert_eq!(plan_layers(&[100, 1, 1, 1], 2), [vec![0], vec![1, 2, 3]]);
-        assert_eq!(
-            plan_layers(&[1, 1, 1, 100], 3),
-            [vec![0, 1], vec![2], vec![3]]
-        );
-        assert_eq!(plan_layers(&[5, 5], 8).len(), 2);
+    fn layer_plan_depends_on_names_only() {
+        let names = [
+            "libc6", "libgmp10", "python3", "tzdata", "zlib1g", "libssl3",
+        ];
+        let plan = plan_layers(&names, 3);
+        assert!(plan.len() <= 3);
+        let mut all: Vec<usize> = plan.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..names.len()).collect::<Vec<_>>(), "a partition");
+        assert_eq!(plan, plan_layers(&names, 3), "deterministic");
+        // Adding a package moves no other package.
+        fn group_of(plan: &[Vec<usize>], names: &[&'static str], name: &str) -> Vec<&'static str> {
+            let id = names.iter().position(|n| *n == name).expect("listed");
+            plan.iter()
+                .find(|g| g.contains(&id))
+                .map(|g| g.iter().map(|&i| names[i]).collect())
+                .expect("placed")
+        }
+        let more = [
+            "libc6", "libgmp10", "libmpfr6", "python3", "tzdata", "zlib1g", "libssl3",
+        ];
+        let bigger = plan_layers(&more, 3);
+        for name in names {
+            let before = group_of(&plan, &names, name);
+            let mut after = group_of(&bigger, &more, name);
+            after.retain(|n| *n != "libmpfr6");
+            assert_eq!(before, after, "{name}");
+        }
+        assert_eq!(plan_layers(&names, 1), [vec![0, 1, 2, 3, 4, 5]]);
         assert_eq!(plan_layers(&[], 3), [Vec::<usize>::new()]);
-        assert_eq!(plan_layers(&[0, 0, 0], 1), [vec![0, 1, 2]]);
     }
 }

@@ -553,3 +553,31 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         "1267650600228229401496703205376"
     );
 }
+
+/// `[image] layers = N`: packages are grouped by name, so updating one package rewrites only
+/// the layer that holds it.
+#[test]
+fn updating_one_package_changes_one_layer() {
+    let repo = standard_repo();
+    let packages = ["libc6", "hello", "mawk", "tzdata", "coreutils"];
+    let mut app = project(&repo, &packages);
+    app.manifest(&format!("{}\n[image]\nlayers = 4\n", manifest(&repo, &packages)));
+    app.env.push(("SOURCE_DATE_EPOCH".into(), "1700000000".into()));
+    ok(&app, &app.run(&["lock"]));
+    ok(&app, &app.run(&["build", "--output", "before"]));
+    let before = layer_digests(&only_manifest(&app.path().join("before")));
+    assert!(before.len() > 1 && before.len() <= 4, "{before:?}");
+
+    pkg("hello", "1.0-2", "amd64", &[("Depends", "libc6 (>= 2.36), awk")])
+        .file("/usr/bin/hello", b"#!/bin/sh\necho hello again\n", 0o755)
+        .symlink("/usr/bin/hi", "hello")
+        .add_to(&repo, SUITE);
+    repo.publish(SUITE, PublishOptions::default());
+    ok(&app, &app.run(&["lock", "--update", "hello"]));
+    assert!(app.read("debless.lock").contains("version = \"1.0-2\""));
+    ok(&app, &app.run(&["build", "--output", "after"]));
+    let after = layer_digests(&only_manifest(&app.path().join("after")));
+    assert_eq!(before.len(), after.len());
+    let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+    assert_eq!(changed, 1, "before {before:?}\nafter {after:?}");
+}
