@@ -187,3 +187,38 @@ pub fn load(
         registry_reference,
     }))
 }
+
+/// A resolution failure that names base packages gets a hint saying they come from the base
+/// (the resolver counts them as installed, so its own words can read as if they were asked
+/// for).
+pub fn explain_resolve_error(
+    base: Option<&LockedBase>,
+    err: crate::resolve::ResolveError,
+) -> anyhow::Error {
+    let Some(base) = base else {
+        return err.into();
+    };
+    let message = err.to_string();
+    let mut named: Vec<&str> = base
+        .provided
+        .values()
+        .flatten()
+        .map(|p| p.name.as_str())
+        .filter(|name| message.contains(&format!("`{name}`")))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    if named.is_empty() {
+        return err.into();
+    }
+    Diagnostic::new(
+        message,
+        format!(
+            "`{}` {} in the base image `{}`: remove the package that conflicts with it, or use another base",
+            named.join("`, `"),
+            if named.len() == 1 { "is" } else { "are" },
+            base.name
+        ),
+    )
+    .into()
+}

@@ -120,6 +120,7 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
             already_installed: super::base::installed(base.as_ref(), arch),
         };
         let resolution = resolve::resolve(&universe, &request)
+            .map_err(|err| super::base::explain_resolve_error(base.as_ref(), err))
             .with_context(|| format!("resolving the manifest's packages for {arch}"))?;
         for note in &resolution.notes {
             status(globals, format_args!("note ({arch}): {note}"));

@@ -561,17 +561,26 @@ fn updating_one_package_changes_one_layer() {
     let repo = standard_repo();
     let packages = ["libc6", "hello", "mawk", "tzdata", "coreutils"];
     let mut app = project(&repo, &packages);
-    app.manifest(&format!("{}\n[image]\nlayers = 4\n", manifest(&repo, &packages)));
-    app.env.push(("SOURCE_DATE_EPOCH".into(), "1700000000".into()));
+    app.manifest(&format!(
+        "{}\n[image]\nlayers = 4\n",
+        manifest(&repo, &packages)
+    ));
+    app.env
+        .push(("SOURCE_DATE_EPOCH".into(), "1700000000".into()));
     ok(&app, &app.run(&["lock"]));
     ok(&app, &app.run(&["build", "--output", "before"]));
     let before = layer_digests(&only_manifest(&app.path().join("before")));
     assert!(before.len() > 1 && before.len() <= 4, "{before:?}");
 
-    pkg("hello", "1.0-2", "amd64", &[("Depends", "libc6 (>= 2.36), awk")])
-        .file("/usr/bin/hello", b"#!/bin/sh\necho hello again\n", 0o755)
-        .symlink("/usr/bin/hi", "hello")
-        .add_to(&repo, SUITE);
+    pkg(
+        "hello",
+        "1.0-2",
+        "amd64",
+        &[("Depends", "libc6 (>= 2.36), awk")],
+    )
+    .file("/usr/bin/hello", b"#!/bin/sh\necho hello again\n", 0o755)
+    .symlink("/usr/bin/hi", "hello")
+    .add_to(&repo, SUITE);
     repo.publish(SUITE, PublishOptions::default());
     ok(&app, &app.run(&["lock", "--update", "hello"]));
     assert!(app.read("debless.lock").contains("version = \"1.0-2\""));
@@ -580,4 +589,52 @@ fn updating_one_package_changes_one_layer() {
     assert_eq!(before.len(), after.len());
     let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
     assert_eq!(changed, 1, "before {before:?}\nafter {after:?}");
+}
+
+#[test]
+fn a_package_conflicting_with_the_base_is_refused_and_base_changes_make_the_lock_stale() {
+    let repo = standard_repo();
+    pkg("gawk-hater", "1.0", "amd64", &[("Conflicts", "gawk")])
+        .file("/usr/bin/gawk-hater", b"x", 0o755)
+        .add_to(&repo, SUITE);
+    repo.publish(SUITE, PublishOptions::default());
+    let base = project(&repo, &["gawk"]);
+    ok(&base, &base.run(&["lock"]));
+    ok(
+        &base,
+        &base.run(&["build", "--format", "oci-archive", "--output", "base.tar"]),
+    );
+    let archive = format!("oci-archive:{}", base.path().join("base.tar").display());
+
+    let app = app(&repo, &["gawk-hater"], &archive);
+    let out = app.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(1), "{}", app.render(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error_line(&stderr).contains("`gawk-hater` conflicts with `gawk`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: `gawk` is in the base image `oci-archive:"),
+        "{stderr}"
+    );
+    assert!(!app.path().join("debless.lock").exists());
+
+    // The same archive as a base for a package that fits: pinned, then stale once the
+    // manifest names another base.
+    let app = self::app(&repo, &["hello"], &archive);
+    ok(&app, &app.run(&["lock"]));
+    assert!(app.read("debless.lock").contains("\"gawk:amd64=5.2.1-2\""));
+    ok(&app, &app.run(&["build"]));
+    app.manifest(
+        &app.read("debless.toml")
+            .replace(&archive, "127.0.0.1:1/other:1"),
+    );
+    let out = app.run(&["build"]);
+    assert_eq!(out.status.code(), Some(3), "{}", app.render(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the base image changed from"),
+        "{}",
+        app.render(&out)
+    );
 }
