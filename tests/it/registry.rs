@@ -10,6 +10,7 @@ use crate::hermetic::{SUITE, manifest, pkg, project, standard_repo};
 use crate::support::context::TestContext;
 use crate::support::registry::{Canned, fake_registry, registry};
 use crate::support::signed_repo::{PublishOptions, TestRepo};
+use std::sync::{Arc, OnceLock};
 
 fn ok(project: &TestContext, out: &Output) {
     assert!(out.status.success(), "{}", project.render(out));
@@ -190,6 +191,102 @@ fn a_registry_asking_for_credentials_is_named() {
     assert!(!app.path().join("debless.lock").exists());
 }
 
+/// A config and manifest of an image with no layers: the smallest valid base.
+fn empty_image() -> (Vec<u8>, String, String) {
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"User":"1000"},"rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let config_digest = format!("sha256:{}", sha256_hex(&config));
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    (config, config_digest, manifest)
+}
+
+#[test]
+fn bearer_tokens_are_fetched_with_the_configured_credentials() {
+    let (config, _, manifest) = empty_image();
+    let realm: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let realm_in_server = Arc::clone(&realm);
+    let address = fake_registry(move |asked| {
+        let realm = realm_in_server.get().expect("set before any request");
+        if asked.url.starts_with("/token") {
+            // "robot:s3cret" in base64.
+            let good_url = asked.url.contains("service=fake")
+                && asked
+                    .url
+                    .contains("scope=repository%3Aprivate%2Fbase%3Apull");
+            return if good_url && asked.authorization.as_deref() == Some("Basic cm9ib3Q6czNjcmV0") {
+                Canned {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: br#"{"token":"t0ken"}"#.to_vec(),
+                }
+            } else {
+                Canned {
+                    status: 401,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                }
+            };
+        }
+        if asked.authorization.as_deref() != Some("Bearer t0ken") {
+            return Canned {
+                status: 401,
+                headers: vec![(
+                    "WWW-Authenticate".into(),
+                    format!(
+                        "Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:private/base:pull\""
+                    ),
+                )],
+                body: Vec::new(),
+            };
+        }
+        if asked.url.contains("/manifests/") {
+            Canned {
+                status: 200,
+                headers: vec![(
+                    "Content-Type".into(),
+                    "application/vnd.docker.distribution.manifest.v2+json".into(),
+                )],
+                body: manifest.clone().into_bytes(),
+            }
+        } else {
+            Canned {
+                status: 200,
+                headers: Vec::new(),
+                body: config.clone(),
+            }
+        }
+    });
+    realm
+        .set(format!("http://{address}/token"))
+        .expect("set once");
+    let repo = standard_repo();
+    let mut app = app(&repo, &["hello"], &format!("{address}/private/base:1"));
+    // Without credentials the token endpoint refuses: the error names the registry.
+    let out = app.run(&["lock"]);
+    assert_eq!(out.status.code(), Some(1), "{}", app.render(&out));
+    assert!(
+        error_line(&String::from_utf8_lossy(&out.stderr))
+            .contains("401 unauthorized, no credentials configured")
+    );
+    app.env
+        .push(("DEBLESS_REGISTRY_USERNAME".into(), "robot".into()));
+    app.env
+        .push(("DEBLESS_REGISTRY_PASSWORD".into(), "s3cret".into()));
+    ok(&app, &app.run(&["lock"]));
+    ok(&app, &app.run(&["build", "--output", "out"]));
+    let manifest = only_manifest(&app.path().join("out"));
+    let config = blob(
+        &app.path().join("out"),
+        manifest["config"]["digest"].as_str().expect("config"),
+    );
+    assert_eq!(
+        config["config"]["User"], "1000",
+        "inherited from the private base"
+    );
+}
+
 #[test]
 fn a_registry_serving_other_bytes_is_refused_and_nothing_is_cached() {
     let config =
@@ -199,8 +296,8 @@ fn a_registry_serving_other_bytes_is_refused_and_nothing_is_cached() {
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[]}}"#,
         config.len()
     );
-    let address = fake_registry(move |url| {
-        if url.contains("/manifests/") {
+    let address = fake_registry(move |asked| {
+        if asked.url.contains("/manifests/") {
             Canned {
                 status: 200,
                 headers: vec![(

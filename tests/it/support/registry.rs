@@ -110,8 +110,15 @@ pub struct Canned {
     pub body: Vec<u8>,
 }
 
-/// An in-process registry answering every request with `answer(url)`; returns its address.
-pub fn fake_registry(answer: impl Fn(&str) -> Canned + Send + Sync + 'static) -> String {
+/// What a fake registry is asked.
+pub struct Asked<'a> {
+    pub url: &'a str,
+    /// The `Authorization` header, if sent.
+    pub authorization: Option<String>,
+}
+
+/// An in-process registry answering every request with `answer`; returns its address.
+pub fn fake_registry(answer: impl Fn(&Asked<'_>) -> Canned + Send + Sync + 'static) -> String {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a fake registry"));
     let address = server
         .server_addr()
@@ -122,7 +129,15 @@ pub fn fake_registry(answer: impl Fn(&str) -> Canned + Send + Sync + 'static) ->
         for mut request in server.incoming_requests() {
             let mut sink = Vec::new();
             let _ = request.as_reader().read_to_end(&mut sink);
-            let canned = answer(request.url());
+            let authorization = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .map(|h| h.value.as_str().to_owned());
+            let canned = answer(&Asked {
+                url: request.url(),
+                authorization,
+            });
             let mut response =
                 tiny_http::Response::from_data(canned.body).with_status_code(canned.status);
             for (name, value) in canned.headers {
