@@ -1,8 +1,8 @@
 //! Stage `oci`: the rootfs tree as deterministic OCI layers, config and manifest, and the
 //! writers for an OCI layout directory, an OCI archive and a `docker load` archive.
 //!
-//! [`build_image`] groups packages into at most `layers` layers (by a hash of each package's
-//! name, see [`plan_layers`]), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
+//! [`build_image`] groups packages into `layers` layers (contiguous in package order, equal
+//! counts, see [`plan_layers`]), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
 //! then the config and manifest. Nothing reads the clock: `created` and every mtime come from
 //! [`OciOptions::epoch`]. A base image's layers can be put in front with
 //! [`finish_image`], which takes any list of layer descriptors already in the store.
@@ -105,8 +105,7 @@ pub fn write_layers(
     rootfs: &Rootfs,
     opts: &OciOptions,
 ) -> Result<Vec<LayerDescriptor>, OciError> {
-    let names: Vec<&str> = rootfs.packages().iter().map(|p| p.name.as_str()).collect();
-    let groups = plan_layers(&names, opts.layers);
+    let groups = plan_layers(rootfs.packages().len(), opts.layers);
     let tree = rootfs.tree();
     let mut layer_of = vec![0; rootfs.packages().len()];
     for (index, group) in groups.iter().enumerate() {
@@ -133,27 +132,18 @@ pub fn write_layers(
     Ok(layers)
 }
 
-/// Splits packages into at most `count` groups by a hash of their *names* (never versions
-/// or sizes): updating a package changes only its own layer, and adding or removing one
-/// changes only the layer it lands in (issue #5). Groups are in bucket order, packages in
-/// their given order; empty buckets are dropped. Balance is left to the hash: stability is
-/// what lets a registry and a pull reuse the other layers.
-pub fn plan_layers(names: &[&str], count: usize) -> Vec<Vec<PackageId>> {
-    use sha2::{Digest as _, Sha256};
-    let count = count.max(1);
-    let mut buckets: Vec<Vec<PackageId>> = vec![Vec::new(); count];
-    for (id, name) in names.iter().enumerate() {
-        let hash = Sha256::digest(name.as_bytes());
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&hash[..8]);
-        let bucket = u64::from_be_bytes(prefix) % count as u64;
-        buckets[usize::try_from(bucket).expect("below count")].push(id);
+/// Splits `packages` packages (in lock order: sorted by name) into `count` contiguous groups
+/// of equal count (at most one group per package). The grouping depends on the number of
+/// packages only, never on versions or sizes: updating a package rewrites only the layer
+/// that holds it, so registries and hosts keep the others (issue #5). Balancing by bytes
+/// would move boundaries whenever a package grows.
+pub fn plan_layers(packages: usize, count: usize) -> Vec<Vec<PackageId>> {
+    let count = count.clamp(1, packages.max(1));
+    let mut groups: Vec<Vec<PackageId>> = vec![Vec::new(); count];
+    for id in 0..packages {
+        groups[id * count / packages].push(id);
     }
-    buckets.retain(|g| !g.is_empty());
-    if buckets.is_empty() {
-        buckets.push(Vec::new());
-    }
-    buckets
+    groups
 }
 
 /// Writes config and manifest for `layers` (already in `store`), e.g. a base image's layers
@@ -240,35 +230,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layer_plan_depends_on_names_only() {
-        let names = [
-            "libc6", "libgmp10", "python3", "tzdata", "zlib1g", "libssl3",
-        ];
-        let plan = plan_layers(&names, 3);
-        assert!(plan.len() <= 3);
-        let mut all: Vec<usize> = plan.iter().flatten().copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..names.len()).collect::<Vec<_>>(), "a partition");
-        assert_eq!(plan, plan_layers(&names, 3), "deterministic");
-        // Adding a package moves no other package.
-        fn group_of(plan: &[Vec<usize>], names: &[&'static str], name: &str) -> Vec<&'static str> {
-            let id = names.iter().position(|n| *n == name).expect("listed");
-            plan.iter()
-                .find(|g| g.contains(&id))
-                .map(|g| g.iter().map(|&i| names[i]).collect())
-                .expect("placed")
+    fn layer_plan_is_contiguous_and_even() {
+        assert_eq!(plan_layers(4, 2), [vec![0, 1], vec![2, 3]]);
+        assert_eq!(plan_layers(5, 3), [vec![0, 1], vec![2, 3], vec![4]]);
+        assert_eq!(plan_layers(2, 8), [vec![0], vec![1]]);
+        assert_eq!(plan_layers(0, 3), [Vec::<usize>::new()]);
+        assert_eq!(plan_layers(3, 1), [vec![0, 1, 2]]);
+        for (packages, count) in [(7, 3), (40, 6), (41, 6)] {
+            let plan = plan_layers(packages, count);
+            assert_eq!(plan.len(), count);
+            let sizes: Vec<usize> = plan.iter().map(Vec::len).collect();
+            let (min, max) = (sizes.iter().min(), sizes.iter().max());
+            assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{sizes:?}");
+            let flat: Vec<usize> = plan.into_iter().flatten().collect();
+            assert_eq!(flat, (0..packages).collect::<Vec<_>>());
         }
-        let more = [
-            "libc6", "libgmp10", "libmpfr6", "python3", "tzdata", "zlib1g", "libssl3",
-        ];
-        let bigger = plan_layers(&more, 3);
-        for name in names {
-            let before = group_of(&plan, &names, name);
-            let mut after = group_of(&bigger, &more, name);
-            after.retain(|n| *n != "libmpfr6");
-            assert_eq!(before, after, "{name}");
-        }
-        assert_eq!(plan_layers(&names, 1), [vec![0, 1, 2, 3, 4, 5]]);
-        assert_eq!(plan_layers(&[], 3), [Vec::<usize>::new()]);
     }
 }
