@@ -25,7 +25,8 @@
 //! - `debless.lock`: written by [`lock`] (`debless lock`), read by `debless build`, which never
 //!   resolves again.
 //! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
-//!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`].
+//!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
+//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
 //! - the OCI image layout or archive written by [`oci`].
 
 pub mod cli;

@@ -80,7 +80,9 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
     let cache = IndexCache::new(globals.cache_dir());
     let mut suites = sources.load(&manifest, &http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
-    let base = super::base::pin(globals, &manifest, old.as_ref(), args.update.is_some())?;
+    // A bare `--update` also moves the base to what its tag names now.
+    let refresh_base = args.update.as_ref().is_some_and(Vec::is_empty);
+    let base = super::base::pin(globals, &manifest, old.as_ref(), refresh_base)?;
     let mut resolutions = Vec::new();
     let arch_count = manifest.architectures.len();
     for (i, arch) in manifest.architectures.iter().enumerate() {

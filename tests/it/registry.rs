@@ -413,6 +413,25 @@ fn push_a_base_then_build_on_it_from_the_registry() {
         );
         assert_eq!(format!("sha256:{}", sha256_hex(&raw.stdout)), pushed);
     }
+
+    // The tag moves: the lock keeps its pin until a bare `lock --update`.
+    let moved = base_layout(&repo, &["libc6", "mawk", "tzdata"], "");
+    let out = moved.run(&["push", "base-layout", &base_ref]);
+    ok(&moved, &out);
+    let moved_digest = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_ne!(moved_digest, base_digest);
+    ok(&app, &app.run(&["lock"]));
+    assert!(
+        app.read("debless.lock")
+            .contains(&format!("amd64 = \"{base_digest}\""))
+    );
+    ok(&app, &app.run(&["lock", "--update"]));
+    let lock = app.read("debless.lock");
+    assert!(
+        lock.contains(&format!("amd64 = \"{moved_digest}\"")),
+        "{lock}"
+    );
+    assert!(lock.contains("\"tzdata:all=2024a-1\""), "{lock}");
 }
 
 #[test]
