@@ -296,7 +296,8 @@ impl BaseFilesystem {
                     (<[u8; 32]>::from(Sha256::digest(bytes)) != *hash).then_some("file")
                 }
                 (NodeKind::Symlink(target), BaseEntry::Symlink(base_target)) => {
-                    (target != base_target).then_some("symbolic link")
+                    (link_destination(path, target) != link_destination(path, base_target))
+                        .then_some("symbolic link")
                 }
                 (_, BaseEntry::Dir) => Some("directory"),
                 (_, BaseEntry::Symlink(_)) => Some("symbolic link"),
@@ -312,6 +313,26 @@ impl BaseFilesystem {
         }
         Ok(())
     }
+}
+
+/// Where a link at `path` pointing at `target` leads, as a normalised absolute path, so
+/// `lib -> usr/lib` and `lib -> /usr/lib` count as the same link.
+fn link_destination(path: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(normalise(target).unwrap_or_default());
+    }
+    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let mut parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// Reads at most `buf.len()` bytes, fewer only at the end of the input.
@@ -581,7 +602,8 @@ mod tests {
             header.set_mode(0o644);
             header.set_size(data.len() as u64);
             if let Some(link) = link {
-                header.set_link_name(link).expect("link");
+                // Byte for byte, as other tools write it (tar-rs rewrites absolute targets).
+                header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
             }
             builder
                 .append_data(&mut header, path, *data)
@@ -656,6 +678,73 @@ mod tests {
         assert_eq!(
             (packages[0].name.as_str(), packages[0].version.as_str()),
             ("libc6", "2.36-9+deb12u7")
+        );
+    }
+
+    #[test]
+    fn overlay_check_names_the_clash() {
+        use crate::rootfs::tree::Node;
+        use tar::EntryType::{Directory, Regular, Symlink};
+        let dir = tempfile::tempdir().expect("temp");
+        let layer = tar_layer(&[
+            ("lib", Symlink, b"", Some("/usr/lib")),
+            ("usr/bin/", Directory, b"", None),
+            ("usr/bin/tool", Regular, b"base bytes", None),
+        ]);
+        let fs = BaseFilesystem::read(&pulled(&[layer], dir.path())).expect("valid base");
+        let node = |kind| Node {
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: Some(0),
+        };
+        let owner = |path: &str| format!("pkg-of-{path}");
+        let mut fine = Tree::default();
+        fine.insert("lib".into(), node(NodeKind::Symlink("usr/lib".into())));
+        fine.insert("usr/bin".into(), node(NodeKind::Dir));
+        fine.insert(
+            "usr/bin/tool".into(),
+            node(NodeKind::File(b"base bytes".to_vec())),
+        );
+        fine.insert("usr/bin/new".into(), node(NodeKind::File(b"new".to_vec())));
+        assert_eq!(fs.get("lib"), Some(&BaseEntry::Symlink("/usr/lib".into())));
+        fs.check_overlay(&fine, &owner)
+            .expect("same content is no clash");
+
+        let mut other_bytes = fine.clone();
+        other_bytes.insert(
+            "usr/bin/tool".into(),
+            node(NodeKind::File(b"other".to_vec())),
+        );
+        let err = fs.check_overlay(&other_bytes, &owner).expect_err("clash");
+        assert_eq!(
+            err.to_string(),
+            "`/usr/bin/tool` from package `pkg-of-usr/bin/tool` would overwrite the base image's file with other content"
+        );
+        let mut dir_over_link = fine;
+        dir_over_link.insert("lib".into(), node(NodeKind::Dir));
+        let err = fs.check_overlay(&dir_over_link, &owner).expect_err("clash");
+        assert!(
+            err.to_string().contains("base image's symbolic link"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn links_compare_by_destination() {
+        assert_eq!(
+            link_destination("lib", "usr/lib"),
+            link_destination("lib", "/usr/lib")
+        );
+        assert_eq!(
+            link_destination("usr/bin/python3", "python3.11"),
+            Some("usr/bin/python3.11".into())
+        );
+        assert_ne!(
+            link_destination("lib", "usr/lib"),
+            link_destination("lib", "usr/lib64")
         );
     }
 
