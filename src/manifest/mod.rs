@@ -747,6 +747,28 @@ merged-usr = "auto"
     }
 
     #[test]
+    fn base_is_a_lock_input_and_layers_are_bounded() {
+        let plain = parse(OK).expect("valid");
+        assert_eq!((plain.image.base.as_deref(), plain.image.layers), (None, 1));
+        let with_base = parse(&format!(
+            "{OK}base = \"gcr.io/distroless/base:nonroot\"\nlayers = 4\n"
+        ))
+        .expect("valid");
+        assert_eq!(
+            with_base.image.base.as_deref(),
+            Some("gcr.io/distroless/base:nonroot")
+        );
+        assert_eq!(with_base.image.layers, 4);
+        assert_ne!(plain.lock_inputs_digest(), with_base.lock_inputs_digest());
+        let more_layers = parse(&format!("{OK}layers = 2\n")).expect("valid");
+        assert_eq!(plain.lock_inputs_digest(), more_layers.lock_inputs_digest());
+        for bad in ["layers = 0", "layers = 65", "base = \" \""] {
+            let err = parse(&format!("{OK}{bad}\n")).expect_err(bad);
+            assert!(err.to_string().contains("image."), "{err}");
+        }
+    }
+
+    #[test]
     fn digest_ignores_the_image_table() {
         let a = parse(OK).expect("valid");
         let b = parse(&OK.replace("/usr/bin/python3", "/bin/sh")).expect("valid");
