@@ -332,6 +332,14 @@ impl Plan<'_> {
                 dir.clone()
             };
             tree.write_to_dir_with(&self.app.tree(tree.tree(), epoch)?, &dir)?;
+            if base.is_some() {
+                spinner.suspend(|| {
+                    status(
+                        globals,
+                        format_args!("Note: --rootfs holds the added packages only, not the base image's files"),
+                    );
+                });
+            }
         }
         let options = oci_options(manifest, arch, epoch);
         let mut image = oci::files::build_image_with_app(&tree, self.app, self.spec, &options)?;
