@@ -49,3 +49,10 @@ pub fn default_cache_dir() -> PathBuf {
     }
     std::env::temp_dir().join("debless-cache")
 }
+
+/// User name for registries (with [`DEBLESS_REGISTRY_PASSWORD`]); otherwise credentials come
+/// from `REGISTRY_AUTH_FILE` or `~/.docker/config.json` (see `registry::auth`).
+pub const DEBLESS_REGISTRY_USERNAME: &str = "DEBLESS_REGISTRY_USERNAME";
+
+/// Password or token for registries, with [`DEBLESS_REGISTRY_USERNAME`].
+pub const DEBLESS_REGISTRY_PASSWORD: &str = "DEBLESS_REGISTRY_PASSWORD";

@@ -13,6 +13,7 @@
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
 //! | lock | [`lock`] | closure → `debless.lock` (canonical TOML, written atomically) |
 //! | fetch | [`fetch`] | lock → `.deb` files in a sha256-addressed cache |
+//! | registry | [`registry`] | image references → manifests and blobs pulled into a digest cache; layouts pushed |
 //! | archives | [`deb`] | `.deb` → control files + data.tar entries |
 //! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
 //! | sbom | [`sbom`] | lock + tree → SPDX 2.3 / CycloneDX 1.6 JSON (`build --sbom`), stored in the tree and beside the image |
@@ -25,7 +26,8 @@
 //! - `debless.lock`: written by [`lock`] (`debless lock`), read by `debless build`, which never
 //!   resolves again.
 //! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
-//!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`].
+//!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
+//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
 //! - the OCI image layout or archive written by [`oci`].
 //! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.
@@ -38,6 +40,7 @@ pub mod fetch;
 pub mod lock;
 pub mod manifest;
 pub mod oci;
+pub mod registry;
 pub mod repo;
 pub mod resolve;
 pub mod rootfs;

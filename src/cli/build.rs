@@ -81,6 +81,10 @@ pub struct BuildArgs {
     /// architectures) [default: the manifest's `image.sbom`, else none].
     #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx", "both", "none"])]
     pub sbom: Option<String>,
+    /// Push the image (an index for several architectures) to this registry reference
+    /// (`HOST[:PORT]/REPO[:TAG]`) and print its digest.
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
 }
 
 /// Runs `debless build`.
@@ -207,6 +211,12 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     if let Some(path) = &args.output {
         write_sboms_beside(globals, path, &images)?;
     }
+    if let Some(target) = &args.push {
+        let pushed = push_built(globals, &lock, args, &built, &tag, target)?;
+        if !args.json {
+            println!("{pushed}");
+        }
+    }
     if args.report && !args.json {
         for report in images.iter().filter_map(|built| built.report.as_ref()) {
             print!("{}", report.render());
@@ -290,11 +300,15 @@ impl Plan<'_> {
                 path: self.debs.path_of(&p.sha256),
             })
             .collect();
+        let base = super::base::load(globals, manifest, self.lock, arch)?;
         let options = RootfsOptions {
-            merged_usr: match manifest.image.merged_usr {
-                MergedUsrSetting::Yes => MergedUsr::Yes,
-                MergedUsrSetting::No => MergedUsr::No,
-                MergedUsrSetting::Auto => MergedUsr::Auto,
+            merged_usr: match (&base, manifest.image.merged_usr) {
+                // The base decides: never put `lib/` over its `lib -> usr/lib` (issue #5).
+                (Some(base), _) if base.filesystem.merged_usr() => MergedUsr::Yes,
+                (Some(_), _) => MergedUsr::No,
+                (None, MergedUsrSetting::Yes) => MergedUsr::Yes,
+                (None, MergedUsrSetting::No) => MergedUsr::No,
+                (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
             },
             allow_overwrite: manifest.image.allow_overwrite.clone(),
             generated_mtime: epoch,
@@ -306,9 +320,30 @@ impl Plan<'_> {
         );
         let mut tree = rootfs::assemble(&package_debs, &options)
             .with_context(|| format!("assembling the {arch} root filesystem"))?;
-        let notices = tree.add_essentials(self.essentials).with_context(|| {
-            format!("adding the image essentials to the {arch} root filesystem")
-        })?;
+        // A base image brings its own accounts, os-release and CA bundle.
+        let notices = if base.is_none() {
+            tree.add_essentials(self.essentials).with_context(|| {
+                format!("adding the image essentials to the {arch} root filesystem")
+            })?
+        } else {
+            Vec::new()
+        };
+        if let Some(base) = &base {
+            base.filesystem
+                .check_overlay(tree.tree(), &|path| {
+                    tree.tree()
+                        .get(path)
+                        .and_then(|node| node.owner)
+                        .and_then(|id| tree.packages().get(id))
+                        .map_or_else(|| "debless".to_owned(), |p| p.name.clone())
+                })
+                .map_err(|err| {
+                    Diagnostic::new(
+                        format!("base image `{}` ({arch}): {err}", base.name),
+                        "remove the package from `packages` (the base may already have what it ships) or use another base",
+                    )
+                })?;
+        }
         for notice in notices {
             spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
         }
@@ -342,13 +377,30 @@ impl Plan<'_> {
                 dir.clone()
             };
             tree.write_to_dir_with(&self.app.tree(tree.tree(), epoch)?, &dir)?;
+            if base.is_some() {
+                spinner.suspend(|| {
+                    status(
+                        globals,
+                        format_args!("Note: --rootfs holds the added packages only, not the base image's files"),
+                    );
+                });
+            }
         }
-        let image = oci::files::build_image_with_app(
-            &tree,
-            self.app,
-            self.spec,
-            &oci_options(manifest, arch, epoch),
-        )?;
+        let options = oci_options(manifest, arch, epoch);
+        let mut image = oci::files::build_image_with_app(&tree, self.app, self.spec, &options)?;
+        if let Some(base) = &base {
+            // The spec holds only what the manifest sets, which replaces the base's values.
+            let overrides = oci::base::ConfigOverrides::from_spec(self.spec, &manifest.image.env);
+            image = oci::base::rebase(
+                &image,
+                &oci::base::Base {
+                    name: &base.name,
+                    image: &base.image,
+                },
+                &overrides,
+                &options,
+            )?;
+        }
         let report = if args.report {
             Some(
                 SizeReport::measure(arch.as_str(), &tree, &image)
@@ -752,6 +804,39 @@ fn oci_options(manifest: &Manifest, arch: &Arch, epoch: i64) -> OciOptions {
             CompressionSetting::Zstd => Compression::Zstd,
         },
         arch: arch.clone(),
-        layers: 1,
+        layers: manifest.image.layers,
     }
+}
+
+/// `build --push`: the layout just written (or a temporary one) pushed to `target`; returns
+/// the pushed digest.
+fn push_built(
+    globals: &Globals,
+    lock: &Lock,
+    args: &BuildArgs,
+    built: &[BuiltImage],
+    tag: &str,
+    target: &str,
+) -> Result<String> {
+    let temp;
+    let layout = match (&args.output, args.format) {
+        (Some(path), OutputFormat::Oci) => path.clone(),
+        _ => {
+            temp = tempfile::Builder::new()
+                .prefix("debless-push-")
+                .tempdir()
+                .context("creating a temporary layout to push")?;
+            let dir = temp.path().join("layout");
+            oci::write_oci_layout(&dir, built, tag)?;
+            dir
+        }
+    };
+    let mount_from = match &lock.base {
+        Some(base) => match super::base::source(&base.name)? {
+            crate::registry::ImageSource::Registry(reference) => Some(reference),
+            _ => None,
+        },
+        None => None,
+    };
+    super::push::push_dir(globals, &layout, target, mount_from.as_ref())
 }

@@ -80,6 +80,9 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
     let cache = IndexCache::new(globals.cache_dir());
     let mut suites = sources.load(&manifest, &http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), args.update.as_deref())?;
+    // A bare `--update` also moves the base to what its tag names now.
+    let refresh_base = args.update.as_ref().is_some_and(Vec::is_empty);
+    let base = super::base::pin(globals, &manifest, old.as_ref(), refresh_base)?;
     let mut resolutions = Vec::new();
     let arch_count = manifest.architectures.len();
     for (i, arch) in manifest.architectures.iter().enumerate() {
@@ -116,9 +119,10 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
                 .filter(|pin| pin.0 == *arch)
                 .map(|pin| pin.1.clone())
                 .collect(),
-            already_installed: Vec::new(),
+            already_installed: super::base::installed(base.as_ref(), arch),
         };
         let resolution = resolve::resolve(&universe, &request)
+            .map_err(|err| super::base::explain_resolve_error(base.as_ref(), err))
             .with_context(|| format!("resolving the manifest's packages for {arch}"))?;
         for note in &resolution.notes {
             status(globals, format_args!("note ({arch}): {note}"));
@@ -131,11 +135,13 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
         .map(|(suite, source)| locked_source(suite, &source.components))
         .collect();
     let mut lock = Lock::from_resolutions(&manifest, locked_sources, &resolutions);
+    lock.base = base;
     // Same packages from the same signed Releases: the image (and its default epoch) is the
     // same, so the digests the last build recorded still hold.
     if let Some(old) = &old
         && old.packages == lock.packages
         && old.sources == lock.sources
+        && old.base == lock.base
     {
         lock.images = old.images.clone();
     }

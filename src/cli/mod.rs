@@ -77,13 +77,17 @@ pub enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Push an OCI layout directory to a registry and print its digest.
+    Push(push::PushArgs),
 }
 
+pub mod base;
 pub mod build;
 pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod lock;
+pub mod push;
 pub mod show;
 pub mod size;
 mod suites;
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Search(args) => show::search(&cli.globals, &args),
         Command::Init(args) => init::run(&cli.globals, &args),
         Command::Completions(args) => completions::run(&args),
+        Command::Push(args) => push::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -170,6 +170,7 @@ mod tests {
                 })
                 .collect(),
             images: std::collections::BTreeMap::new(),
+            base: None,
         };
         lock.normalise();
         lock

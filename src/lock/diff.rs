@@ -254,6 +254,7 @@ mod tests {
             sources: vec![source("bookworm"), source("bookworm-security")],
             packages,
             images: std::collections::BTreeMap::new(),
+            base: None,
         };
         lock.normalise();
         lock

@@ -39,6 +39,46 @@ pub struct Lock {
     /// The image `debless build` last made from this lock, by target architecture: what
     /// `build --verify` must reproduce.
     pub images: BTreeMap<String, RecordedImage>,
+    /// The base image the packages go on top of, pinned (issue #5).
+    pub base: Option<LockedBase>,
+}
+
+/// A base image pinned by digest, with the packages it already has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedBase {
+    /// The manifest's `[image] base`, as written.
+    pub name: String,
+    /// Image manifest digest per target architecture (`sha256:…`).
+    pub digests: BTreeMap<String, String>,
+    /// Per target architecture, the base's packages (sorted); dependencies on them are met
+    /// by the base and they are not added again.
+    pub provided: BTreeMap<String, Vec<ProvidedPackage>>,
+}
+
+/// A package of the base image.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProvidedPackage {
+    pub name: String,
+    pub architecture: String,
+    pub version: Version,
+}
+
+impl ProvidedPackage {
+    /// `name:arch=version`, as the lock writes it.
+    pub fn render(&self) -> String {
+        format!("{}:{}={}", self.name, self.architecture, self.version)
+    }
+
+    /// Parses [`ProvidedPackage::render`]'s form.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (name_arch, version) = text.split_once('=')?;
+        let (name, architecture) = name_arch.split_once(':')?;
+        Some(Self {
+            name: name.to_owned(),
+            architecture: architecture.to_owned(),
+            version: Version::parse(version).ok()?,
+        })
+    }
 }
 
 /// Digests of a built image, recorded so a rebuild can prove it made the same bytes.
@@ -224,6 +264,14 @@ impl Lock {
                 suites.join(", ")
             ));
         }
+        let locked_base = self.base.as_ref().map(|b| b.name.as_str());
+        if locked_base != manifest.image.base.as_deref() {
+            reasons.push(format!(
+                "the base image changed from `{}` to `{}`",
+                locked_base.unwrap_or("none"),
+                manifest.image.base.as_deref().unwrap_or("none")
+            ));
+        }
         if reasons.is_empty() {
             reasons.push(
                 "the manifest's exclude, prefer, component, keyring, priority or `image.files`/`image.tars` settings changed"
@@ -314,6 +362,39 @@ impl TryFrom<LockWire> for Lock {
                 images.insert(arch, RecordedImage { manifest, layers });
             }
         }
+        let base = match wire.base {
+            None => None,
+            Some(base) => {
+                for (arch, digest) in &base.digest {
+                    if digest
+                        .strip_prefix("sha256:")
+                        .is_none_or(|hex| sha("", hex).is_err())
+                    {
+                        return Err(format!(
+                            "[base.digest] of `{arch}`: `{digest}` is not `sha256:<hex>`"
+                        ));
+                    }
+                }
+                let mut provided = BTreeMap::new();
+                for (arch, list) in base.provided {
+                    let mut parsed = list
+                        .iter()
+                        .map(|text| {
+                            ProvidedPackage::parse(text).ok_or_else(|| {
+                                format!("[base.provided] of `{arch}`: `{text}` is not `name:arch=version`")
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    parsed.sort();
+                    provided.insert(arch, parsed);
+                }
+                Some(LockedBase {
+                    name: base.name,
+                    digests: base.digest,
+                    provided,
+                })
+            }
+        };
         let mut lock = Self {
             manifest_digest: wire.manifest_digest,
             architectures: wire.architectures,
@@ -321,6 +402,7 @@ impl TryFrom<LockWire> for Lock {
             sources,
             packages,
             images,
+            base,
         };
         let before: Vec<_> = lock.packages.iter().map(sort_key).collect();
         lock.normalise();
@@ -382,6 +464,7 @@ impl Lock {
             sources,
             packages,
             images: BTreeMap::new(),
+            base: None,
         };
         lock.normalise();
         lock
@@ -457,9 +540,32 @@ mod tests {
                     layers: vec![format!("sha256:{}", "12".repeat(32))],
                 },
             )]),
+            base: None,
         };
         lock.normalise();
         lock
+    }
+
+    #[test]
+    fn base_table_round_trips() {
+        let mut lock = sample();
+        lock.base = Some(LockedBase {
+            name: "127.0.0.1:5000/base:v1".into(),
+            digests: BTreeMap::from([("amd64".into(), format!("sha256:{}", "ab".repeat(32)))]),
+            provided: BTreeMap::from([(
+                "amd64".into(),
+                vec![ProvidedPackage::parse("libc6:amd64=2.36-9+deb12u7").expect("valid")],
+            )]),
+        });
+        let text = lock.render();
+        assert!(
+            text.contains("[base.provided]\namd64 = [\n  \"libc6:amd64=2.36-9+deb12u7\",\n]"),
+            "{text}"
+        );
+        let back = Lock::parse(Path::new("debless.lock"), &text).expect("own output parses");
+        assert_eq!(back, lock);
+        let bad = text.replace("sha256:abab", "sha1:abab");
+        assert!(Lock::parse(Path::new("debless.lock"), &bad).is_err());
     }
 
     #[test]

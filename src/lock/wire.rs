@@ -4,6 +4,8 @@
 //! - [`VERSION`] is bumped whenever a reader of the previous version would misread a new lock.
 //! - The optional `[image]` tables (recorded build digests) were added without a version bump:
 //!   a lock without them reads as before, and they never change what `build` does.
+//! - The optional `[base]` table (issue #5) was added the same way: only locks of manifests
+//!   with `[image] base` have it.
 //! - Readers refuse a newer version (with a hint to upgrade debless) and any unknown key, so a
 //!   lock is never half understood. Old versions stay readable; fixtures live under
 //!   `tests/it/fixtures/`.
@@ -29,6 +31,21 @@ pub struct LockWire {
     pub packages: Vec<PackageWire>,
     /// What `debless build` produced from this lock, per target architecture.
     pub image: Option<ImageWire>,
+    /// The pinned base image (issue #5), absent without `[image] base`.
+    pub base: Option<BaseWire>,
+}
+
+/// `[base]`: the base image as the manifest names it, `[base.digest]` its manifest digest per
+/// architecture, `[base.provided]` the packages its dpkg database lists (`name:arch=version`),
+/// which the resolution took as installed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseWire {
+    pub name: String,
+    #[serde(default)]
+    pub digest: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub provided: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `[image.digest]` (manifest digest per architecture) and `[image.layers]` (layer diff_ids

@@ -40,6 +40,22 @@ pub fn render(lock: &Lock) -> String {
         let _ = writeln!(w, "inrelease-sha256 = {}", quote(&source.inrelease_sha256));
         let _ = writeln!(w, "signed-by = {}", list(&source.signed_by));
     }
+    if let Some(base) = &lock.base {
+        let _ = writeln!(w, "\n[base]");
+        let _ = writeln!(w, "name = {}", quote(&base.name));
+        let _ = writeln!(w, "\n[base.digest]");
+        for (arch, digest) in &base.digests {
+            let _ = writeln!(w, "{arch} = {}", quote(digest));
+        }
+        let _ = writeln!(w, "\n[base.provided]");
+        for (arch, packages) in &base.provided {
+            let _ = writeln!(w, "{arch} = [");
+            for package in packages {
+                let _ = writeln!(w, "  {},", quote(&package.render()));
+            }
+            let _ = writeln!(w, "]");
+        }
+    }
     if !lock.images.is_empty() {
         let _ = writeln!(w, "\n[image.digest]");
         for (arch, image) in &lock.images {

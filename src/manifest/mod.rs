@@ -144,6 +144,11 @@ pub struct ImageSettings {
     /// (`/usr/bin/awk -> /etc/alternatives/awk -> /usr/bin/mawk`), as dpkg's postinst
     /// would; on by default, `false` leaves only the packages' own files.
     pub alternatives: bool,
+    /// `[image] base` as written (parsed by `registry::ImageSource` where it is used: the
+    /// manifest stage knows no registries). Part of the lock inputs.
+    pub base: Option<String>,
+    /// `[image] layers`: at most this many package layers (1..=64).
+    pub layers: usize,
 }
 
 /// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
@@ -417,6 +422,10 @@ impl Manifest {
             );
         }
         app_files::digest_lines(&self.image.files, &self.image.tars, &mut canon);
+        // Only when set, so manifests without a base keep their digests.
+        if let Some(base) = &self.image.base {
+            let _ = writeln!(canon, "base={base}");
+        }
         format!("sha256:{}", hex::encode(Sha256::digest(canon.as_bytes())))
     }
 }
@@ -602,6 +611,17 @@ impl ImageSettings {
             tars,
             sbom,
             alternatives: wire.alternatives.unwrap_or(true),
+            base: match wire.base {
+                Some(base) if base.trim().is_empty() => {
+                    return Err("`image.base` is empty: name an image or remove the key".into());
+                }
+                other => other,
+            },
+            layers: match wire.layers {
+                None => 1,
+                Some(n @ 1..=64) => n,
+                Some(n) => return Err(format!("`image.layers` must be 1 to 64, not {n}")),
+            },
         })
     }
 }
@@ -767,6 +787,28 @@ merged-usr = "auto"
         let b = Manifest::from_str(Path::new("/elsewhere/b/debless.toml"), OK).expect("valid");
         assert_ne!(a.sources[1].keyring, b.sources[1].keyring);
         assert_eq!(a.lock_inputs_digest(), b.lock_inputs_digest());
+    }
+
+    #[test]
+    fn base_is_a_lock_input_and_layers_are_bounded() {
+        let plain = parse(OK).expect("valid");
+        assert_eq!((plain.image.base.as_deref(), plain.image.layers), (None, 1));
+        let with_base = parse(&format!(
+            "{OK}base = \"gcr.io/distroless/base:nonroot\"\nlayers = 4\n"
+        ))
+        .expect("valid");
+        assert_eq!(
+            with_base.image.base.as_deref(),
+            Some("gcr.io/distroless/base:nonroot")
+        );
+        assert_eq!(with_base.image.layers, 4);
+        assert_ne!(plain.lock_inputs_digest(), with_base.lock_inputs_digest());
+        let more_layers = parse(&format!("{OK}layers = 2\n")).expect("valid");
+        assert_eq!(plain.lock_inputs_digest(), more_layers.lock_inputs_digest());
+        for bad in ["layers = 0", "layers = 65", "base = \" \""] {
+            let err = parse(&format!("{OK}{bad}\n")).expect_err(bad);
+            assert!(err.to_string().contains("image."), "{err}");
+        }
     }
 
     #[test]

@@ -83,6 +83,11 @@ pub struct ImageWire {
     pub sbom: Option<String>,
     /// Emulate the postinst scripts' `update-alternatives --install` calls (default true).
     pub alternatives: Option<bool>,
+    /// Image to add the packages on top of: `REGISTRY/REPO:TAG`, `oci-layout:PATH[:TAG]` or
+    /// `oci-archive:FILE` (issue #5).
+    pub base: Option<String>,
+    /// Split the packages into at most this many layers (default 1).
+    pub layers: Option<usize>,
 }
 
 /// One `[[image.users]]` table.

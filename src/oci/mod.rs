@@ -1,12 +1,13 @@
 //! Stage `oci`: the rootfs tree as deterministic OCI layers, config and manifest, and the
 //! writers for an OCI layout directory, an OCI archive and a `docker load` archive.
 //!
-//! [`build_image`] groups packages into `layers` layers (contiguous in package order, balanced
-//! by bytes), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
+//! [`build_image`] groups packages into `layers` layers (contiguous in package order, equal
+//! counts, see [`plan_layers`]), writes each layer tar straight from the in-memory tree into a [`BlobStore`],
 //! then the config and manifest. Nothing reads the clock: `created` and every mtime come from
 //! [`OciOptions::epoch`]. A base image's layers can be put in front with
 //! [`finish_image`], which takes any list of layer descriptors already in the store.
 
+pub mod base;
 pub mod blob;
 pub mod config;
 pub mod files;
@@ -104,7 +105,7 @@ pub fn write_layers(
     rootfs: &Rootfs,
     opts: &OciOptions,
 ) -> Result<Vec<LayerDescriptor>, OciError> {
-    let groups = plan_layers(&rootfs.bytes_per_package(), opts.layers);
+    let groups = plan_layers(rootfs.packages().len(), opts.layers);
     let tree = rootfs.tree();
     let mut layer_of = vec![0; rootfs.packages().len()];
     for (index, group) in groups.iter().enumerate() {
@@ -131,34 +132,16 @@ pub fn write_layers(
     Ok(layers)
 }
 
-/// Splits packages (given their byte sizes, in order) into at most `count` contiguous groups
-/// of similar size. Deterministic: depends only on the sizes and the count.
-pub fn plan_layers(sizes: &[u64], count: usize) -> Vec<Vec<PackageId>> {
-    let count = count.clamp(1, sizes.len().max(1));
-    let total: u64 = sizes.iter().sum();
+/// Splits `packages` packages (in lock order: sorted by name) into `count` contiguous groups
+/// of equal count (at most one group per package). The grouping depends on the number of
+/// packages only, never on versions or sizes: updating a package rewrites only the layer
+/// that holds it, so registries and hosts keep the others (issue #5). Balancing by bytes
+/// would move boundaries whenever a package grows.
+pub fn plan_layers(packages: usize, count: usize) -> Vec<Vec<PackageId>> {
+    let count = count.clamp(1, packages.max(1));
     let mut groups: Vec<Vec<PackageId>> = vec![Vec::new(); count];
-    let mut seen: u64 = 0;
-    for (id, size) in sizes.iter().enumerate() {
-        // A package goes to the group its starting offset falls in, but never leaves a later
-        // group empty: each of the remaining packages must still have a group to fill.
-        let by_bytes = if total == 0 {
-            0
-        } else {
-            usize::try_from(u128::from(seen) * count as u128 / u128::from(total))
-                .unwrap_or(count - 1)
-        };
-        let at_least = count.saturating_sub(sizes.len() - id);
-        let filled = groups
-            .iter()
-            .rposition(|g| !g.is_empty())
-            .map_or(0, |i| i + 1);
-        let group = by_bytes.max(at_least).min(filled).min(count - 1);
-        groups[group].push(id);
-        seen += size;
-    }
-    groups.retain(|g| !g.is_empty());
-    if groups.is_empty() {
-        groups.push(Vec::new());
+    for id in 0..packages {
+        groups[id * count / packages].push(id);
     }
     groups
 }
@@ -179,7 +162,27 @@ pub fn finish_image(
     };
     let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
     let config_bytes = config::config_json(spec, &platform, &diff_ids, opts.epoch);
-    let (config_digest, config_size) = store.put(&config_bytes).map_err(OciError::Blob)?;
+    finish_with_config(
+        store,
+        layers,
+        &config_bytes,
+        &spec.annotations,
+        platform,
+        opts.epoch,
+    )
+}
+
+/// Stores `config_bytes` and writes the manifest for `layers` (already in `store`): the
+/// common end of [`finish_image`] and [`base::rebase`].
+pub fn finish_with_config(
+    store: Arc<BlobStore>,
+    layers: Vec<LayerDescriptor>,
+    config_bytes: &[u8],
+    annotations: &BTreeMap<String, String>,
+    platform: Platform,
+    epoch: i64,
+) -> Result<BuiltImage, OciError> {
+    let (config_digest, config_size) = store.put(config_bytes).map_err(OciError::Blob)?;
     let config = Descriptor {
         media_type: config::CONFIG_MEDIA_TYPE.to_owned(),
         digest: config_digest,
@@ -201,7 +204,7 @@ pub fn finish_image(
                 annotations: BTreeMap::new(),
             })
             .collect(),
-        annotations: &spec.annotations,
+        annotations,
     };
     let manifest_bytes =
         serde_json::to_vec(&manifest_doc).expect("serialising plain structs cannot fail");
@@ -218,7 +221,7 @@ pub fn finish_image(
         manifest,
         config,
         layers,
-        epoch: opts.epoch,
+        epoch,
     })
 }
 
@@ -227,15 +230,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layer_plan_is_contiguous_and_balanced() {
-        assert_eq!(plan_layers(&[10, 10, 10, 10], 2), [vec![0, 1], vec![2, 3]]);
-        assert_eq!(plan_layers(&[100, 1, 1, 1], 2), [vec![0], vec![1, 2, 3]]);
-        assert_eq!(
-            plan_layers(&[1, 1, 1, 100], 3),
-            [vec![0, 1], vec![2], vec![3]]
-        );
-        assert_eq!(plan_layers(&[5, 5], 8).len(), 2);
-        assert_eq!(plan_layers(&[], 3), [Vec::<usize>::new()]);
-        assert_eq!(plan_layers(&[0, 0, 0], 1), [vec![0, 1, 2]]);
+    fn layer_plan_is_contiguous_and_even() {
+        assert_eq!(plan_layers(4, 2), [vec![0, 1], vec![2, 3]]);
+        assert_eq!(plan_layers(5, 3), [vec![0, 1], vec![2, 3], vec![4]]);
+        assert_eq!(plan_layers(2, 8), [vec![0], vec![1]]);
+        assert_eq!(plan_layers(0, 3), [Vec::<usize>::new()]);
+        assert_eq!(plan_layers(3, 1), [vec![0, 1, 2]]);
+        for (packages, count) in [(7, 3), (40, 6), (41, 6)] {
+            let plan = plan_layers(packages, count);
+            assert_eq!(plan.len(), count);
+            let sizes: Vec<usize> = plan.iter().map(Vec::len).collect();
+            let (min, max) = (sizes.iter().min(), sizes.iter().max());
+            assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{sizes:?}");
+            let flat: Vec<usize> = plan.into_iter().flatten().collect();
+            assert_eq!(flat, (0..packages).collect::<Vec<_>>());
+        }
     }
 }

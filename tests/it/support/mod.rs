@@ -4,5 +4,6 @@ pub mod apt;
 pub mod context;
 pub mod debs;
 pub mod live;
+pub mod registry;
 pub mod signed_repo;
 pub mod tree;

@@ -1,0 +1,799 @@
+//! Building on a base image (issue #5): what debless must know of a pulled base before and
+//! after resolving, and the final image with the base's layers left untouched underneath.
+//!
+//! - [`BaseFilesystem::read`] applies the base's layers in memory (whiteouts included),
+//!   re-hashing every blob and every uncompressed tar against the manifest's digest and the
+//!   config's `diff_ids`. It keeps each path's kind and content hash, and the bytes of the
+//!   package database (`/var/lib/dpkg/status.d/*` as distroless writes it, or
+//!   `/var/lib/dpkg/status`).
+//! - [`BaseFilesystem::packages`] feeds `resolve::Request::already_installed`;
+//!   [`BaseFilesystem::merged_usr`] decides merged-/usr for the new layer (debian-notes §9.4:
+//!   never put a `lib/` directory over the base's `lib -> usr/lib`);
+//!   [`BaseFilesystem::check_overlay`] refuses a new file that would silently replace a base
+//!   file with other content.
+//! - [`rebase`] puts the base's layers under a built image's layers and writes a config that
+//!   inherits the base's (env, entrypoint, user, …) with the manifest's `[image]` settings on
+//!   top, the base's history followed by debless's, and the `org.opencontainers.image.base.*`
+//!   annotations.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use super::config::{ImageSpec, Platform};
+use super::{BuiltImage, Compression, Digest, LayerDescriptor, OciError, OciOptions};
+use crate::debian::Version;
+use crate::debian::deb822;
+use crate::registry::PulledImage;
+use crate::rootfs::tree::{NodeKind, Tree};
+
+/// Annotation: the base's fully qualified reference.
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// Annotation: the digest of the base's (platform) manifest.
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+const STATUS_D: &str = "var/lib/dpkg/status.d/";
+const STATUS: &str = "var/lib/dpkg/status";
+
+/// What a path of the base is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BaseEntry {
+    Dir,
+    /// A regular file and the sha256 of its bytes.
+    File([u8; 32]),
+    Symlink(String),
+    Hardlink(String),
+    /// Devices, fifos.
+    Other,
+}
+
+/// A package the base's package database lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasePackage {
+    pub name: String,
+    pub version: Version,
+    pub architecture: String,
+}
+
+/// Why a base cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    /// A layer could not be read.
+    #[error("cannot read base layer {digest}: {source}")]
+    Layer {
+        digest: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A layer's bytes or uncompressed tar do not match what the manifest and config say.
+    #[error("base layer {digest}: {what} is {actual}, the image says {expected}")]
+    Mismatch {
+        digest: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+    /// The config is not JSON or lacks `rootfs.diff_ids`.
+    #[error("the base's config is not a valid image config: {0}")]
+    Config(String),
+    /// A package database stanza that cannot be read.
+    #[error("base package database `/{path}`: {reason}")]
+    Database { path: String, reason: String },
+    /// A new file would replace a base file with other content.
+    #[error(
+        "`/{path}` from package `{package}` would overwrite the base image's {base} with other content"
+    )]
+    Overwrite {
+        path: String,
+        package: String,
+        base: &'static str,
+    },
+}
+
+/// The base image's filesystem as its layers leave it.
+#[derive(Clone, Debug, Default)]
+pub struct BaseFilesystem {
+    entries: BTreeMap<String, BaseEntry>,
+    /// Bytes of the dpkg database files, by path.
+    database: BTreeMap<String, Vec<u8>>,
+}
+
+impl BaseFilesystem {
+    /// Applies the base's layers in order, verifying every digest.
+    pub fn read(image: &PulledImage) -> Result<Self, BaseError> {
+        let diff_ids = diff_ids(&image.config)?;
+        if diff_ids.len() != image.layers.len() {
+            return Err(BaseError::Config(format!(
+                "{} diff_ids for {} layers",
+                diff_ids.len(),
+                image.layers.len()
+            )));
+        }
+        let mut fs = Self::default();
+        for ((descriptor, path), diff_id) in image.layers.iter().zip(&diff_ids) {
+            let layer_error = |source| BaseError::Layer {
+                digest: descriptor.digest.clone(),
+                source,
+            };
+            let (blob_digest, uncompressed) = fs.apply_layer(path).map_err(layer_error)?;
+            for (what, expected, actual) in [
+                ("the blob digest", &descriptor.digest, &blob_digest),
+                ("the diff_id", diff_id, &uncompressed),
+            ] {
+                if expected != actual.as_str() {
+                    return Err(BaseError::Mismatch {
+                        digest: descriptor.digest.clone(),
+                        what,
+                        expected: expected.clone(),
+                        actual: actual.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(fs)
+    }
+
+    /// Applies one layer; returns the digests of its blob and of its uncompressed tar.
+    fn apply_layer(&mut self, path: &Path) -> io::Result<(Digest, Digest)> {
+        let mut blob = HashingReader::new(io::BufReader::new(fs_err::File::open(path)?));
+        let mut magic = [0u8; 4];
+        let sniffed = read_prefix(&mut blob, &mut magic)?;
+        let prefixed = io::Cursor::new(magic[..sniffed].to_vec()).chain(&mut blob);
+        let decoded: Box<dyn Read + '_> = if magic[..sniffed].starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::MultiGzDecoder::new(prefixed))
+        } else if magic[..sniffed] == [0x28, 0xb5, 0x2f, 0xfd] {
+            Box::new(zstd::stream::read::Decoder::new(prefixed)?)
+        } else {
+            Box::new(prefixed)
+        };
+        let mut tar_reader = HashingReader::new(decoded);
+        {
+            let mut archive = tar::Archive::new(&mut tar_reader);
+            for entry in archive.entries()? {
+                let mut entry = entry?;
+                let raw = entry.path()?.to_string_lossy().into_owned();
+                let Some(path) = normalise(&raw) else {
+                    continue;
+                };
+                let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+                if name == ".wh..wh..opq" {
+                    let prefix = format!("{parent}/");
+                    self.entries.retain(|p, _| !p.starts_with(&prefix));
+                    continue;
+                }
+                if let Some(hidden) = name.strip_prefix(".wh.") {
+                    let gone = if parent.is_empty() {
+                        hidden.to_owned()
+                    } else {
+                        format!("{parent}/{hidden}")
+                    };
+                    let prefix = format!("{gone}/");
+                    self.entries
+                        .retain(|p, _| *p != gone && !p.starts_with(&prefix));
+                    continue;
+                }
+                let kind = match entry.header().entry_type() {
+                    tar::EntryType::Directory => BaseEntry::Dir,
+                    tar::EntryType::Symlink => BaseEntry::Symlink(
+                        entry
+                            .link_name()?
+                            .map(|t| t.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    ),
+                    tar::EntryType::Link => BaseEntry::Hardlink(
+                        entry
+                            .link_name()?
+                            .and_then(|t| normalise(&t.to_string_lossy()))
+                            .unwrap_or_default(),
+                    ),
+                    tar::EntryType::Regular | tar::EntryType::Continuous => {
+                        let mut bytes = Vec::new();
+                        entry.read_to_end(&mut bytes)?;
+                        let hash: [u8; 32] = Sha256::digest(&bytes).into();
+                        if path == STATUS || path.starts_with(STATUS_D) {
+                            self.database.insert(path.clone(), bytes);
+                        }
+                        BaseEntry::File(hash)
+                    }
+                    _ => BaseEntry::Other,
+                };
+                // A non-directory replaces whatever was there, children included.
+                if kind != BaseEntry::Dir {
+                    let prefix = format!("{path}/");
+                    self.entries.retain(|p, _| !p.starts_with(&prefix));
+                }
+                if !matches!(kind, BaseEntry::File(_)) {
+                    self.database.remove(&path);
+                }
+                self.entries.insert(path, kind);
+            }
+        }
+        // Read to the end: the digests cover the padding after the tar's last block.
+        io::copy(&mut tar_reader, &mut io::sink())?;
+        let uncompressed = tar_reader.finish();
+        drop(tar_reader);
+        io::copy(&mut blob, &mut io::sink())?;
+        Ok((blob.finish(), uncompressed))
+    }
+
+    /// What the base has at `path` (relative, no leading `/`), not following links.
+    pub fn get(&self, path: &str) -> Option<&BaseEntry> {
+        self.entries.get(path)
+    }
+
+    /// Whether the base is merged-/usr: its `lib` is a link to `usr/lib`.
+    pub fn merged_usr(&self) -> bool {
+        matches!(
+            self.entries.get("lib"),
+            Some(BaseEntry::Symlink(target)) if target.trim_start_matches('/') == "usr/lib"
+        )
+    }
+
+    /// The packages of the base's dpkg database (`status.d/*` without `*.md5sums`, and
+    /// `status`), skipping stanzas whose `Status` says they are not installed.
+    pub fn packages(&self) -> Result<Vec<BasePackage>, BaseError> {
+        let mut packages = BTreeMap::new();
+        for (path, bytes) in &self.database {
+            if path.ends_with(".md5sums") || path.ends_with('/') {
+                continue;
+            }
+            let bad = |reason: String| BaseError::Database {
+                path: path.clone(),
+                reason,
+            };
+            let text = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
+            for stanza in deb822::parse(text).map_err(|e| bad(e.to_string()))? {
+                if stanza.is_empty() {
+                    continue;
+                }
+                if stanza.get("Status").is_some_and(|s| {
+                    s.contains("deinstall") || s.contains("purge") || s.contains("not-installed")
+                }) {
+                    continue;
+                }
+                let field = |name: &str| {
+                    stanza
+                        .get(name)
+                        .map(str::trim)
+                        .ok_or_else(|| bad(format!("a stanza has no `{name}`")))
+                };
+                let name = field("Package")?.to_owned();
+                let version =
+                    Version::parse(field("Version")?).map_err(|e| bad(format!("`{name}`: {e}")))?;
+                let architecture = field("Architecture")?.to_owned();
+                packages.insert(
+                    (name.clone(), architecture.clone()),
+                    BasePackage {
+                        name,
+                        version,
+                        architecture,
+                    },
+                );
+            }
+        }
+        Ok(packages.into_values().collect())
+    }
+
+    /// Refuses new files that would replace base files (or links, or directories) with
+    /// something else; `owner_of(path)` names the package shipping a path.
+    pub fn check_overlay(
+        &self,
+        tree: &Tree,
+        owner_of: &dyn Fn(&str) -> String,
+    ) -> Result<(), BaseError> {
+        for (path, node) in tree.iter() {
+            let Some(base) = self.entries.get(path) else {
+                continue;
+            };
+            let clash = match (&node.kind, base) {
+                (NodeKind::Dir, BaseEntry::Dir) => None,
+                (NodeKind::Dir, BaseEntry::Symlink(_)) => Some("symbolic link"),
+                (NodeKind::Dir, _) => Some("file"),
+                (NodeKind::File(bytes), BaseEntry::File(hash)) => {
+                    (<[u8; 32]>::from(Sha256::digest(bytes)) != *hash).then_some("file")
+                }
+                (NodeKind::Symlink(target), BaseEntry::Symlink(base_target)) => {
+                    (link_destination(path, target) != link_destination(path, base_target))
+                        .then_some("symbolic link")
+                }
+                (_, BaseEntry::Dir) => Some("directory"),
+                (_, BaseEntry::Symlink(_)) => Some("symbolic link"),
+                _ => Some("file"),
+            };
+            if let Some(base) = clash {
+                return Err(BaseError::Overwrite {
+                    path: path.to_owned(),
+                    package: owner_of(path),
+                    base,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a link at `path` pointing at `target` leads, as a normalised absolute path, so
+/// `lib -> usr/lib` and `lib -> /usr/lib` count as the same link.
+fn link_destination(path: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(normalise(target).unwrap_or_default());
+    }
+    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let mut parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Reads at most `buf.len()` bytes, fewer only at the end of the input.
+fn read_prefix(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// `./usr/bin/` → `usr/bin`; `None` for the root and for `..` escapes.
+fn normalise(raw: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            other => parts.push(other),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    fn finish(&mut self) -> Digest {
+        Digest::from_sha256(std::mem::take(&mut self.hasher))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The config's `rootfs.diff_ids`.
+fn diff_ids(config: &[u8]) -> Result<Vec<String>, BaseError> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(config).map_err(|e| BaseError::Config(e.to_string()))?;
+    doc.pointer("/rootfs/diff_ids")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| BaseError::Config("no `rootfs.diff_ids`".into()))?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| BaseError::Config("a diff_id is not a string".into()))
+        })
+        .collect()
+}
+
+/// The manifest's `[image]` settings that replace the base's config values.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigOverrides {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=value` pairs set over the base's `Env`.
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ConfigOverrides {
+    /// The overrides an [`ImageSpec`] and the manifest's env table ask for.
+    pub fn from_spec(spec: &ImageSpec, env: &BTreeMap<String, String>) -> Self {
+        Self {
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.cmd.clone(),
+            env: env.clone(),
+            user: spec.user.clone(),
+            workdir: spec.workdir.clone(),
+            labels: spec.labels.clone(),
+            annotations: spec.annotations.clone(),
+        }
+    }
+}
+
+/// The base as [`rebase`] needs it.
+pub struct Base<'a> {
+    /// The fully qualified reference as the lock pins it.
+    pub name: &'a str,
+    pub image: &'a PulledImage,
+}
+
+/// The image `built` (debless's layers) on top of `base`: base layers unchanged, the config
+/// inherited with `overrides`, history appended, base annotations added.
+pub fn rebase(
+    built: &BuiltImage,
+    base: &Base<'_>,
+    overrides: &ConfigOverrides,
+    opts: &OciOptions,
+) -> Result<BuiltImage, OciError> {
+    let store = Arc::clone(&built.store);
+    let mut layers = Vec::new();
+    let base_diff_ids = diff_ids(&base.image.config).map_err(|e| OciError::Corrupt {
+        path: base.name.into(),
+        what: e.to_string(),
+    })?;
+    for ((descriptor, path), diff_id) in base.image.layers.iter().zip(&base_diff_ids) {
+        let digest = digest_from(&descriptor.digest)?;
+        let target = store.path(&digest);
+        if !target.exists() && fs_err::hard_link(path, &target).is_err() {
+            fs_err::copy(path, &target).map_err(|source| OciError::Io {
+                path: target.clone(),
+                source,
+            })?;
+        }
+        layers.push(LayerDescriptor {
+            media_type: oci_layer_media_type(&descriptor.media_type),
+            digest,
+            diff_id: digest_from(diff_id)?,
+            size: descriptor.size,
+        });
+    }
+    layers.extend(built.layers.iter().cloned());
+    let config = inherited_config(
+        &base.image.config,
+        &layers,
+        overrides,
+        built.layers.len(),
+        opts,
+    )
+    .map_err(|what| OciError::Corrupt {
+        path: base.name.into(),
+        what,
+    })?;
+    let mut annotations = overrides.annotations.clone();
+    annotations.insert(BASE_NAME.to_owned(), base.name.to_owned());
+    annotations.insert(BASE_DIGEST.to_owned(), base.image.manifest_digest.clone());
+    let platform = built.manifest.platform.clone().unwrap_or_else(|| Platform {
+        architecture: opts.arch.oci_platform().0.to_owned(),
+        os: "linux".to_owned(),
+        variant: None,
+    });
+    super::finish_with_config(store, layers, &config, &annotations, platform, opts.epoch)
+}
+
+/// A `sha256:<hex>` string as a [`Digest`].
+fn digest_from(text: &str) -> Result<Digest, OciError> {
+    if !crate::registry::reference::is_sha256_digest(text) {
+        return Err(OciError::Corrupt {
+            path: text.into(),
+            what: "not a sha256 digest".to_owned(),
+        });
+    }
+    Ok(
+        serde_json::from_value(serde_json::Value::String(text.to_owned()))
+            .expect("a string deserialises into the transparent Digest"),
+    )
+}
+
+/// Docker layer media types as their OCI equivalents (same bytes).
+fn oci_layer_media_type(media_type: &str) -> String {
+    if media_type.starts_with("application/vnd.oci.") {
+        return media_type.to_owned();
+    }
+    if media_type.ends_with("zstd") {
+        Compression::Zstd.media_type().to_owned()
+    } else if media_type.ends_with("gzip") {
+        Compression::Gzip.media_type().to_owned()
+    } else {
+        "application/vnd.oci.image.layer.v1.tar".to_owned()
+    }
+}
+
+/// The base's config with the new layers, history, time and overrides.
+fn inherited_config(
+    base: &[u8],
+    layers: &[LayerDescriptor],
+    overrides: &ConfigOverrides,
+    new_layers: usize,
+    opts: &OciOptions,
+) -> Result<Vec<u8>, String> {
+    use serde_json::{Value, json};
+    let mut doc: Value = serde_json::from_slice(base).map_err(|e| e.to_string())?;
+    let object = doc.as_object_mut().ok_or("the config is not an object")?;
+    let created = crate::timestamp::format_rfc3339(opts.epoch);
+    object.insert("created".into(), json!(created));
+    let runtime = object
+        .entry("config")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or("`config` is not an object")?;
+    if let Some(entrypoint) = &overrides.entrypoint {
+        runtime.insert("Entrypoint".into(), json!(entrypoint));
+    }
+    if let Some(cmd) = &overrides.cmd {
+        runtime.insert("Cmd".into(), json!(cmd));
+    }
+    if let Some(user) = &overrides.user {
+        runtime.insert("User".into(), json!(user));
+    }
+    if let Some(workdir) = &overrides.workdir {
+        runtime.insert("WorkingDir".into(), json!(workdir));
+    }
+    if !overrides.env.is_empty() {
+        let mut env: Vec<String> = runtime
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, value) in &overrides.env {
+            env.retain(|kv| kv.split('=').next() != Some(key.as_str()));
+            env.push(format!("{key}={value}"));
+        }
+        runtime.insert("Env".into(), json!(env));
+    }
+    if !overrides.labels.is_empty() {
+        let labels = runtime.entry("Labels").or_insert_with(|| json!({}));
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        let labels = labels.as_object_mut().expect("just made an object");
+        for (key, value) in &overrides.labels {
+            labels.insert(key.clone(), json!(value));
+        }
+    }
+    let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
+    object.insert(
+        "rootfs".into(),
+        json!({"type": "layers", "diff_ids": diff_ids}),
+    );
+    let history = object
+        .entry("history")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+        .ok_or("`history` is not a list")?;
+    for _ in 0..new_layers {
+        history.push(json!({"created": created, "created_by": "debless build"}));
+    }
+    Ok(serde_json::to_vec(&doc).expect("serialising a JSON value cannot fail"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_layer(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, data, link) in entries {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(*kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            if let Some(link) = link {
+                // Byte for byte, as other tools write it (tar-rs rewrites absolute targets).
+                header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+            }
+            builder
+                .append_data(&mut header, path, *data)
+                .expect("append");
+        }
+        builder.into_inner().expect("tar")
+    }
+
+    fn pulled(layers: &[Vec<u8>], dir: &Path) -> PulledImage {
+        let mut descriptors = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (i, tar) in layers.iter().enumerate() {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            io::Write::write_all(&mut gz, tar).expect("gzip");
+            let blob = gz.finish().expect("gzip");
+            let path = dir.join(format!("layer{i}"));
+            fs_err::write(&path, &blob).expect("write");
+            diff_ids.push(Digest::of(tar).to_string());
+            descriptors.push((
+                crate::registry::pull::Descriptor {
+                    media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
+                    digest: Digest::of(&blob).to_string(),
+                    size: blob.len() as u64,
+                    platform: None,
+                    annotations: BTreeMap::new(),
+                },
+                path,
+            ));
+        }
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin", "LANG=C"], "User": "65532"},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [{"created_by": "base"}]});
+        PulledImage {
+            manifest_digest: Digest::of(b"manifest").to_string(),
+            manifest: crate::registry::pull::ManifestDoc {
+                config: descriptors[0].0.clone(),
+                layers: descriptors.iter().map(|d| d.0.clone()).collect(),
+            },
+            config: serde_json::to_vec(&config).expect("json"),
+            layers: descriptors,
+        }
+    }
+
+    #[test]
+    fn reads_packages_links_and_whiteouts() {
+        use tar::EntryType::{Directory, Regular, Symlink};
+        let dir = tempfile::tempdir().expect("temp");
+        let status = b"Package: libc6\nVersion: 2.36-9+deb12u7\nArchitecture: amd64\n";
+        let gone =
+            b"Package: old\nVersion: 1\nArchitecture: all\nStatus: deinstall ok config-files\n";
+        let first = tar_layer(&[
+            ("lib", Symlink, b"", Some("usr/lib")),
+            ("usr/lib/", Directory, b"", None),
+            ("etc/removed", Regular, b"x", None),
+            ("var/lib/dpkg/status.d/libc6", Regular, status, None),
+            (
+                "var/lib/dpkg/status.d/libc6.md5sums",
+                Regular,
+                b"abc  usr/x\n",
+                None,
+            ),
+            ("var/lib/dpkg/status", Regular, gone, None),
+        ]);
+        let second = tar_layer(&[("etc/.wh.removed", Regular, b"", None)]);
+        let image = pulled(&[first, second], dir.path());
+        let fs = BaseFilesystem::read(&image).expect("valid base");
+        assert!(fs.merged_usr());
+        assert_eq!(fs.get("etc/removed"), None);
+        let packages = fs.packages().expect("valid db");
+        assert_eq!(packages.len(), 1);
+        assert_eq!(
+            (packages[0].name.as_str(), packages[0].version.as_str()),
+            ("libc6", "2.36-9+deb12u7")
+        );
+    }
+
+    #[test]
+    fn overlay_check_names_the_clash() {
+        use crate::rootfs::tree::Node;
+        use tar::EntryType::{Directory, Regular, Symlink};
+        let dir = tempfile::tempdir().expect("temp");
+        let layer = tar_layer(&[
+            ("lib", Symlink, b"", Some("/usr/lib")),
+            ("usr/bin/", Directory, b"", None),
+            ("usr/bin/tool", Regular, b"base bytes", None),
+        ]);
+        let fs = BaseFilesystem::read(&pulled(&[layer], dir.path())).expect("valid base");
+        let node = |kind| Node {
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: Some(0),
+        };
+        let owner = |path: &str| format!("pkg-of-{path}");
+        let mut fine = Tree::default();
+        fine.insert("lib".into(), node(NodeKind::Symlink("usr/lib".into())));
+        fine.insert("usr/bin".into(), node(NodeKind::Dir));
+        fine.insert(
+            "usr/bin/tool".into(),
+            node(NodeKind::File(b"base bytes".to_vec())),
+        );
+        fine.insert("usr/bin/new".into(), node(NodeKind::File(b"new".to_vec())));
+        assert_eq!(fs.get("lib"), Some(&BaseEntry::Symlink("/usr/lib".into())));
+        fs.check_overlay(&fine, &owner)
+            .expect("same content is no clash");
+
+        let mut other_bytes = fine.clone();
+        other_bytes.insert(
+            "usr/bin/tool".into(),
+            node(NodeKind::File(b"other".to_vec())),
+        );
+        let err = fs.check_overlay(&other_bytes, &owner).expect_err("clash");
+        assert_eq!(
+            err.to_string(),
+            "`/usr/bin/tool` from package `pkg-of-usr/bin/tool` would overwrite the base image's file with other content"
+        );
+        let mut dir_over_link = fine;
+        dir_over_link.insert("lib".into(), node(NodeKind::Dir));
+        let err = fs.check_overlay(&dir_over_link, &owner).expect_err("clash");
+        assert!(
+            err.to_string().contains("base image's symbolic link"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn links_compare_by_destination() {
+        assert_eq!(
+            link_destination("lib", "usr/lib"),
+            link_destination("lib", "/usr/lib")
+        );
+        assert_eq!(
+            link_destination("usr/bin/python3", "python3.11"),
+            Some("usr/bin/python3.11".into())
+        );
+        assert_ne!(
+            link_destination("lib", "usr/lib"),
+            link_destination("lib", "usr/lib64")
+        );
+    }
+
+    #[test]
+    fn refuses_a_layer_that_does_not_match_its_diff_id() {
+        let dir = tempfile::tempdir().expect("temp");
+        let mut image = pulled(&[tar_layer(&[])], dir.path());
+        image.config = serde_json::to_vec(&serde_json::json!({
+            "rootfs": {"diff_ids": [Digest::of(b"other").to_string()]}
+        }))
+        .expect("json");
+        let err = BaseFilesystem::read(&image).expect_err("mismatch");
+        assert!(err.to_string().contains("the diff_id"), "{err}");
+    }
+
+    #[test]
+    fn config_inherits_and_overrides() {
+        let dir = tempfile::tempdir().expect("temp");
+        let image = pulled(&[tar_layer(&[])], dir.path());
+        let overrides = ConfigOverrides {
+            env: BTreeMap::from([("LANG".into(), "C.UTF-8".into())]),
+            cmd: Some(vec!["python3".into()]),
+            ..ConfigOverrides::default()
+        };
+        let opts = OciOptions {
+            epoch: 0,
+            compression: Compression::Gzip,
+            arch: crate::debian::Arch::parse("amd64").expect("arch"),
+            layers: 1,
+        };
+        let layer = LayerDescriptor {
+            media_type: Compression::Gzip.media_type().into(),
+            digest: Digest::of(b"a"),
+            diff_id: Digest::of(b"b"),
+            size: 1,
+        };
+        let json = inherited_config(&image.config, &[layer], &overrides, 1, &opts).expect("ok");
+        let doc: serde_json::Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(
+            doc["config"]["Env"],
+            serde_json::json!(["PATH=/usr/bin", "LANG=C.UTF-8"])
+        );
+        assert_eq!(doc["config"]["User"], "65532");
+        assert_eq!(doc["config"]["Cmd"], serde_json::json!(["python3"]));
+        assert_eq!(doc["history"].as_array().map(Vec::len), Some(2));
+        assert_eq!(doc["rootfs"]["diff_ids"][0], Digest::of(b"b").to_string());
+        assert_eq!(
+            oci_layer_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Compression::Gzip.media_type()
+        );
+    }
+}
