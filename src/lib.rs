@@ -16,6 +16,7 @@
 //! | archives | [`deb`] | `.deb` → control files + data.tar entries |
 //! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
 //! | image | [`oci`] | tree → deterministic layers, config, OCI layout or archive |
+//! | check | [`check`] | image tree (in memory, a directory or an OCI layout) → missing shared libraries |
 //! | commands | [`cli`] | argument parsing, progress, error rendering |
 //!
 //! # Files debless reads and writes
@@ -27,6 +28,7 @@
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`].
 //! - the OCI image layout or archive written by [`oci`].
 
+pub mod check;
 pub mod cli;
 pub mod deb;
 pub mod debian;

@@ -73,6 +73,10 @@ pub struct BuildArgs {
     /// `report` of each image).
     #[arg(long)]
     pub report: bool,
+    /// Skip the shared-library check (by default the build fails when an ELF file of the
+    /// image needs a library or loader the image lacks; see `debless check`).
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// Runs `debless build`.
@@ -288,6 +292,11 @@ impl Plan<'_> {
         })?;
         for notice in notices {
             spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+        }
+        if !args.no_check {
+            spinner.set_message(format!("checking the {arch} shared libraries"));
+            let app_tree = self.app.tree(tree.tree(), epoch)?;
+            super::check::check_built_tree(manifest, arch, tree.tree(), &app_tree)?;
         }
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
@@ -639,4 +648,57 @@ fn oci_options(manifest: &Manifest, arch: &Arch, epoch: i64) -> OciOptions {
         arch: arch.clone(),
         layers: 1,
     }
+}
+
+/// One architecture's packages tree and the application layer's tree over it.
+pub(super) type ArchTrees = (Arch, rootfs::Rootfs, rootfs::Tree);
+
+/// The root filesystems `build` would write, one per architecture, with the application
+/// layer's tree, assembled in memory from the lock and the cache (downloading what is missing
+/// unless `--offline`), without building an image: `debless check` with no argument.
+pub(super) fn assemble_trees(
+    globals: &Globals,
+    args: &BuildArgs,
+) -> Result<(Manifest, Vec<ArchTrees>)> {
+    let manifest = Manifest::load(&globals.manifest)?;
+    let lock = load_current_lock(globals, &manifest)?;
+    let epoch = image_epoch(&lock)?;
+    let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
+    let debs = fetch_debs(globals, args, &manifest, &lock)?;
+    let essentials = rootfs::essentials::Essentials {
+        accounts: image_accounts(&manifest)?,
+        timezone: manifest.image.timezone.clone(),
+        codename: lock.sources.first().map(|s| release_codename(&s.codename)),
+        mtime: epoch,
+    };
+    let options = RootfsOptions {
+        merged_usr: match manifest.image.merged_usr {
+            MergedUsrSetting::Yes => MergedUsr::Yes,
+            MergedUsrSetting::No => MergedUsr::No,
+            MergedUsrSetting::Auto => MergedUsr::Auto,
+        },
+        allow_overwrite: manifest.image.allow_overwrite.clone(),
+        generated_mtime: epoch,
+        path_filter: path_filter(&manifest),
+    };
+    let mut trees = Vec::new();
+    for arch in &manifest.architectures {
+        let package_debs: Vec<PackageDeb> = lock
+            .packages_for(arch)
+            .map(|p| PackageDeb {
+                name: p.name.clone(),
+                version: p.version.to_string(),
+                arch: p.architecture.clone(),
+                path: debs.path_of(&p.sha256),
+            })
+            .collect();
+        let mut tree = rootfs::assemble(&package_debs, &options)
+            .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        tree.add_essentials(&essentials).with_context(|| {
+            format!("adding the image essentials to the {arch} root filesystem")
+        })?;
+        let app_tree = app.tree(tree.tree(), epoch)?;
+        trees.push((arch.clone(), tree, app_tree));
+    }
+    Ok((manifest, trees))
 }

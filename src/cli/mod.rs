@@ -77,9 +77,12 @@ pub enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Check that every ELF file of the image finds its shared libraries and loader.
+    Check(check::CheckArgs),
 }
 
 pub mod build;
+pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod init;
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Search(args) => show::search(&cli.globals, &args),
         Command::Init(args) => init::run(&cli.globals, &args),
         Command::Completions(args) => completions::run(&args),
+        Command::Check(args) => check::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

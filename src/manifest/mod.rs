@@ -138,6 +138,8 @@ pub struct ImageSettings {
     pub files: Vec<AppFile>,
     /// `[image] tars`: archives whose entries join that layer.
     pub tars: Vec<AppTar>,
+    /// Sonames (`*` globs) the shared-library check may find missing (`check`).
+    pub allow_missing_libraries: Vec<String>,
 }
 
 /// A named set of path filters (`[image] strip = "docs"`).
@@ -559,6 +561,7 @@ impl ImageSettings {
             },
             files,
             tars,
+            allow_missing_libraries: wire.allow_missing_libraries,
         })
     }
 }

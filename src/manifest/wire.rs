@@ -79,6 +79,9 @@ pub struct ImageWire {
     /// Tar archives (plain, .gz, .xz, .zst) whose entries join the application layer.
     #[serde(default)]
     pub tars: Vec<String>,
+    /// Sonames (globs) the shared-library check may find missing (`debless check`).
+    #[serde(default)]
+    pub allow_missing_libraries: Vec<String>,
 }
 
 /// One `[[image.users]]` table.

@@ -1,0 +1,233 @@
+//! `debless check`: does every ELF file of the image find its shared libraries and loader?
+//! Also run at the end of every `debless build` unless `--no-check`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Parser as _;
+
+use super::diagnostics::{Diagnostic, exit};
+use super::{Globals, status};
+use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
+use crate::check::view::ImageView;
+use crate::check::{CheckOptions, CheckReport, MissingKind, check_image};
+use crate::debian::Arch;
+use crate::manifest::Manifest;
+use crate::rootfs::Tree;
+
+/// Arguments of `debless check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// An OCI image layout directory to check (what `build --output DIR` wrote). Without it
+    /// and without `--rootfs`, the image of debless.lock is assembled in memory from the cache.
+    #[arg(value_name = "OCI-DIR", conflicts_with = "rootfs")]
+    pub image: Option<PathBuf>,
+    /// Check a root filesystem directory (what `build --rootfs DIR` wrote) instead.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Use only the cache when assembling the locked image.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Runs `debless check`; exits 4 when a library or loader is missing.
+pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
+    let mut reports: Vec<(String, CheckReport)> = Vec::new();
+    if args.image.is_none() && args.rootfs.is_none() {
+        let build_args = build_args_for_check(args.offline)?;
+        let (manifest, trees) = super::build::assemble_trees(globals, &build_args)?;
+        for (arch, rootfs, app) in &trees {
+            reports.push((
+                arch.as_str().to_owned(),
+                check_trees(&[app, rootfs.tree()], &options(Some(&manifest), Some(arch))),
+            ));
+        }
+    } else {
+        // The manifest is optional here; when present, its allow list applies.
+        let manifest = if globals.manifest.is_file() {
+            Some(Manifest::load(&globals.manifest)?)
+        } else {
+            None
+        };
+        if let Some(dir) = &args.rootfs {
+            let tree = tree_from_dir(dir)?;
+            let arch = manifest
+                .as_ref()
+                .and_then(|m| m.architectures.first().cloned());
+            let label = arch
+                .as_ref()
+                .map_or_else(|| dir.display().to_string(), |a| a.as_str().to_owned());
+            reports.push((
+                label,
+                check_trees(&[&tree], &options(manifest.as_ref(), arch.as_ref())),
+            ));
+        }
+        if let Some(layout) = &args.image {
+            let images = layout_images(layout)
+                .with_context(|| format!("reading the image at `{}`", layout.display()))?;
+            for image in images {
+                let tree = tree_from_layers(&image.layers)?;
+                let arch = image
+                    .architecture
+                    .as_deref()
+                    .and_then(|a| Arch::parse(a).ok());
+                let label = image
+                    .architecture
+                    .clone()
+                    .unwrap_or_else(|| "image".to_owned());
+                reports.push((
+                    label,
+                    check_trees(&[&tree], &options(manifest.as_ref(), arch.as_ref())),
+                ));
+            }
+        }
+    }
+    if args.json {
+        let json: Vec<_> = reports
+            .iter()
+            .map(|(label, report)| {
+                let mut value = serde_json::to_value(report)?;
+                value["architecture"] = serde_json::Value::from(label.as_str());
+                value["passed"] = serde_json::Value::from(report.passed());
+                Ok(value)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        for (label, report) in &reports {
+            print!("{}", render(label, report));
+        }
+    }
+    match failure(&reports, false) {
+        Some(diagnostic) => Err(diagnostic.into()),
+        None => {
+            status(globals, format_args!("Check passed"));
+            Ok(())
+        }
+    }
+}
+
+/// `build`'s own check of one architecture: fails with the missing names unless allowed.
+pub fn check_built_tree(
+    manifest: &Manifest,
+    arch: &Arch,
+    packages: &Tree,
+    app: &Tree,
+) -> Result<()> {
+    let report = check_trees(&[app, packages], &options(Some(manifest), Some(arch)));
+    match failure(&[(arch.as_str().to_owned(), report)], true) {
+        Some(diagnostic) => Err(diagnostic.into()),
+        None => Ok(()),
+    }
+}
+
+/// Checks trees stacked top first.
+pub fn check_trees(layers: &[&Tree], options: &CheckOptions) -> CheckReport {
+    check_image(&ImageView::new(layers), options)
+}
+
+/// The check's settings from the manifest and architecture, either optional.
+fn options(manifest: Option<&Manifest>, arch: Option<&Arch>) -> CheckOptions {
+    CheckOptions {
+        triplet: arch.map(|a| a.multiarch_tuple().to_owned()),
+        allow_missing: manifest
+            .map(|m| m.image.allow_missing_libraries.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// `build`'s defaults (with `--offline` as asked), parsed by clap so every later flag keeps
+/// its declared default.
+fn build_args_for_check(offline: bool) -> Result<super::build::BuildArgs> {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: super::build::BuildArgs,
+    }
+    let argv: &[&str] = if offline {
+        &["check", "--offline"]
+    } else {
+        &["check"]
+    };
+    Ok(Wrapper::try_parse_from(argv)?.args)
+}
+
+/// The report for people: a summary line per image, then each missing name with its users.
+pub fn render(label: &str, report: &CheckReport) -> String {
+    let mut out = format!(
+        "{label}: {} ELF files, {} dynamic objects: ",
+        report.elf_files, report.dynamic_objects
+    );
+    if report.missing.is_empty() {
+        out.push_str("every library and loader found\n");
+    } else {
+        out.push_str(&format!("{} missing\n", report.missing.len()));
+    }
+    for (heading, list) in [("missing", &report.missing), ("allowed", &report.allowed)] {
+        for missing in list {
+            let what = match missing.kind {
+                MissingKind::Library => "library",
+                MissingKind::Interpreter => "loader",
+            };
+            out.push_str(&format!("  {heading} {what} {}\n", missing.name));
+            for user in &missing.needed_by {
+                out.push_str(&format!("    needed by {user}\n"));
+            }
+            if let Some(dir) = &missing.only_in_conf_dir {
+                out.push_str(&format!(
+                    "    (it is in {dir}, listed in /etc/ld.so.conf, but the image has no /etc/ld.so.cache)\n"
+                ));
+            }
+        }
+    }
+    for (path, reason) in &report.unreadable {
+        out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));
+    }
+    out
+}
+
+/// The error for missing names (exit 4), or `None` when every image passed.
+fn failure(reports: &[(String, CheckReport)], in_build: bool) -> Option<Diagnostic> {
+    let mut parts = Vec::new();
+    let mut sonames = Vec::new();
+    for (label, report) in reports {
+        for missing in &report.missing {
+            let users = &missing.needed_by;
+            let shown: Vec<String> = users.iter().take(3).map(|u| format!("`{u}`")).collect();
+            let more = if users.len() > 3 {
+                format!(" and {} more", users.len() - 3)
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "`{}` ({label}), needed by {}{more}",
+                missing.name,
+                shown.join(", ")
+            ));
+            if missing.kind == MissingKind::Library && !sonames.contains(&missing.name) {
+                sonames.push(missing.name.clone());
+            }
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let example = sonames.first().map_or("SONAME", String::as_str);
+    let mut hint = format!(
+        "add the packages that ship them (`debless provides {example}`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`"
+    );
+    if in_build {
+        hint.push_str("; `debless build --no-check` skips the check");
+    }
+    let message = format!(
+        "the image lacks shared libraries its ELF files need: {}",
+        parts.join("; ")
+    );
+    Some(Diagnostic {
+        code: exit::MISSING_LIBRARIES,
+        ..Diagnostic::new(message, hint)
+    })
+}
