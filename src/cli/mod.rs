@@ -79,6 +79,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Check that every ELF file of the image finds its shared libraries and loader.
     Check(check::CheckArgs),
+    /// Show which packages of the manifest's suites ship a file or soname (Contents indices).
+    Provides(provides::ProvidesArgs),
 }
 
 pub mod build;
@@ -87,6 +89,7 @@ pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod lock;
+pub mod provides;
 pub mod show;
 pub mod size;
 mod suites;
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(&cli.globals, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Check(args) => check::run(&cli.globals, &args),
+        Command::Provides(args) => provides::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
