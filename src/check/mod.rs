@@ -88,33 +88,12 @@ impl CheckReport {
 
 /// Checks every ELF file of `view` (see the module doc).
 pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport {
-    let candidates: Vec<(&str, &[u8])> = view
-        .entries()
-        .filter(|(path, _)| !path.starts_with("usr/lib/debug/"))
-        .filter_map(|(path, node)| match node {
-            NodeKind::File(bytes) if elf::is_elf(bytes) => Some((path, bytes.as_slice())),
-            _ => None,
-        })
-        .collect();
-    let parsed: Vec<(String, Result<ElfInfo, elf::ElfError>)> = candidates
-        .par_iter()
-        .map(|(path, bytes)| ((*path).to_owned(), elf::parse(bytes)))
-        .collect();
+    let (objects, unreadable, elf_files) = parse_objects(view);
     let mut report = CheckReport {
-        elf_files: parsed.len(),
+        elf_files,
+        unreadable,
         ..CheckReport::default()
     };
-    let mut objects: BTreeMap<String, ElfInfo> = BTreeMap::new();
-    for (path, result) in parsed {
-        match result {
-            Ok(info) => {
-                objects.insert(path, info);
-            }
-            Err(err) => report
-                .unreadable
-                .push((format!("/{path}"), err.to_string())),
-        }
-    }
     let config = SearchConfig::from_image(view, options.triplet.as_deref());
     let roots: Vec<(&String, &ElfInfo)> = objects
         .iter()
@@ -179,6 +158,67 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
     }
     report
+}
+
+/// Every ELF file of the view parsed (in parallel): the objects by tree path, the files that
+/// failed to parse with the reason, and how many files had the ELF magic.
+type ParsedObjects = (BTreeMap<String, ElfInfo>, Vec<(String, String)>, usize);
+
+fn parse_objects(view: &ImageView<'_>) -> ParsedObjects {
+    let candidates: Vec<(&str, &[u8])> = view
+        .entries()
+        .filter(|(path, _)| !path.starts_with("usr/lib/debug/"))
+        .filter_map(|(path, node)| match node {
+            NodeKind::File(bytes) if elf::is_elf(bytes) => Some((path, bytes.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let parsed: Vec<(String, Result<ElfInfo, elf::ElfError>)> = candidates
+        .par_iter()
+        .map(|(path, bytes)| ((*path).to_owned(), elf::parse(bytes)))
+        .collect();
+    let count = parsed.len();
+    let mut objects = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for (path, result) in parsed {
+        match result {
+            Ok(info) => {
+                objects.insert(path, info);
+            }
+            Err(err) => unreadable.push((format!("/{path}"), err.to_string())),
+        }
+    }
+    (objects, unreadable, count)
+}
+
+/// The `DT_NEEDED` names of one object (for instance a file about to be added to the image,
+/// `debless add --for`) that the image `view` does not satisfy, searched as if the object
+/// sat at `path` (tree path, no leading `/`; its directory is `$ORIGIN`). A missing loader
+/// (`PT_INTERP`) is included by its path.
+pub fn unresolved_needs(
+    view: &ImageView<'_>,
+    options: &CheckOptions,
+    path: &str,
+    info: &ElfInfo,
+) -> Vec<String> {
+    let (objects, _, _) = parse_objects(view);
+    let config = SearchConfig::from_image(view, options.triplet.as_deref());
+    let outcome = walk(view, &config, &objects, path, info);
+    let found: BTreeSet<&(String, String)> = outcome.resolved.iter().collect();
+    let mut names: Vec<String> = outcome
+        .missing_loader
+        .iter()
+        .map(|(loader, _)| loader.clone())
+        .chain(
+            outcome
+                .unresolved
+                .iter()
+                .filter(|(key, _)| key.0 == path && !found.contains(key))
+                .map(|(key, _)| key.1.clone()),
+        )
+        .collect();
+    names.dedup();
+    names
 }
 
 /// What one root object's walk learned: `(object, soname)` pairs found and not found (the

@@ -81,8 +81,12 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Show which packages of the manifest's suites ship a file or soname (Contents indices).
     Provides(provides::ProvidesArgs),
+    /// Add packages to debless.toml and re-lock; with --for, those shipping the libraries
+    /// the given ELF files need.
+    Add(add::AddArgs),
 }
 
+pub mod add;
 pub mod build;
 pub mod check;
 pub mod completions;
@@ -109,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(&args),
         Command::Check(args) => check::run(&cli.globals, &args),
         Command::Provides(args) => provides::run(&cli.globals, &args),
+        Command::Add(args) => add::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
