@@ -52,6 +52,7 @@ pub enum MissingKind {
 
 /// One name the image lacks and who needs it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Missing {
     /// The soname (`libgmp.so.10`) or the loader path (`/lib64/ld-linux-x86-64.so.2`).
     pub name: String,
@@ -66,6 +67,7 @@ pub struct Missing {
 
 /// The result of checking one image.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct CheckReport {
     /// ELF files read.
     pub elf_files: usize,

@@ -262,6 +262,17 @@ fn choose<'a>(
     };
     let mut pool: Vec<&'a Provider> = candidates.iter().filter(in_search_path).copied().collect();
     let mut reasons = vec![format!("ships it in {triplet}'s library path")];
+    let elsewhere: BTreeSet<&str> = candidates
+        .iter()
+        .filter(|p| !in_search_path(p))
+        .map(|p| p.package.as_str())
+        .collect();
+    if !pool.is_empty() && !elsewhere.is_empty() {
+        reasons.push(format!(
+            "not {}: outside the library path",
+            elsewhere.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if pool.is_empty() {
         pool = candidates.to_vec();
         reasons = vec!["ships it (outside the default library path)".to_owned()];

@@ -12,6 +12,7 @@ macro_rules! snapshot {
 mod app_files;
 mod build;
 mod build_stages;
+mod check;
 mod cli;
 mod essentials;
 mod filters;
