@@ -13,6 +13,7 @@ mod app_files;
 mod build;
 mod build_stages;
 mod check;
+mod check_live;
 mod cli;
 mod essentials;
 mod filters;
