@@ -84,6 +84,8 @@ pub enum Command {
     /// Add packages to debless.toml and re-lock; with --for, those shipping the libraries
     /// the given ELF files need.
     Add(add::AddArgs),
+    /// Show what each locked package adds to the image (after path filters), without building.
+    Size(size::SizeArgs),
 }
 
 pub mod add;
@@ -114,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli.globals, &args),
         Command::Provides(args) => provides::run(&cli.globals, &args),
         Command::Add(args) => add::run(&cli.globals, &args),
+        Command::Size(args) => size::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

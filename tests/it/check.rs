@@ -316,3 +316,38 @@ fn add_for_an_application_library_adds_its_package_and_relocks() {
         "added once"
     );
 }
+
+#[test]
+fn size_measures_the_locked_image_like_build_report_without_writing_one() {
+    let repo = elf_repo();
+    let context = project(&repo, &["greeter"], "");
+    assert!(context.run(&["lock"]).status.success());
+    let size = context.run(&["size", "--json"]);
+    assert!(size.status.success(), "{}", context.render(&size));
+    let sized: serde_json::Value = serde_json::from_slice(&size.stdout).expect("JSON");
+    assert!(
+        !context.read("debless.lock").contains("[image.digest]"),
+        "size records no image digest"
+    );
+    let build = context.run(&["build", "--report", "--json"]);
+    assert!(build.status.success(), "{}", context.render(&build));
+    let built: serde_json::Value = serde_json::from_slice(&build.stdout).expect("JSON");
+    let report = &built["images"][0]["report"];
+    assert_eq!(sized[0]["packages"], report["packages"]);
+    assert_eq!(sized[0]["total"], report["total"]);
+    assert_eq!(sized[0]["application"], 0);
+    let text = context.run(&["size", "--offline"]);
+    insta::assert_snapshot!(context.render(&text), @r"
+    exit: 0
+    --- stdout
+    amd64: 3 packages, 1966 bytes after filters
+      BYTES  PACKAGE
+        798  libc6 2.36-9 amd64
+        632  greeter 1.0-1 amd64
+        536  libgreet1 1.2-1 amd64
+       1966  total
+          0  application files ([[image.files]], tars)
+    --- stderr
+    Fetched 3 packages (0.0 MB) into [TEMP]/cache
+    ");
+}
