@@ -220,10 +220,20 @@ fn failure(reports: &[(String, CheckReport)], in_build: bool) -> Option<Diagnost
         "add the packages that ship them (`debless provides {example}`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`"
     );
     if in_build {
-        hint.push_str("; `debless build --no-check` skips the check");
+        hint.push_str(
+            "; `debless check` lists them all, `debless build --no-check` skips the check",
+        );
     }
+    // The report (stdout of `check`) lists everything; the one-line error names the first few.
+    const SHOWN: usize = 5;
+    let more = if parts.len() > SHOWN {
+        format!("; and {} more", parts.len() - SHOWN)
+    } else {
+        String::new()
+    };
+    parts.truncate(SHOWN);
     let message = format!(
-        "the image lacks shared libraries its ELF files need: {}",
+        "the image lacks shared libraries its ELF files need: {}{more}",
         parts.join("; ")
     );
     Some(Diagnostic {

@@ -197,7 +197,7 @@ fn build_fails_naming_the_missing_library_and_its_users() {
     Fetched 2 packages (0.0 MB) into [TEMP]/cache
     error: the image lacks shared libraries its ELF files need: `libgreet.so.1` (amd64), needed by `/usr/bin/greeter-broken`
 
-    hint: add the packages that ship them (`debless provides libgreet.so.1`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`; `debless build --no-check` skips the check
+    hint: add the packages that ship them (`debless provides libgreet.so.1`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`; `debless check` lists them all, `debless build --no-check` skips the check
     ");
     let unchecked = context.run(&["build", "--no-check", "--output", "oci"]);
     assert!(unchecked.status.success(), "{}", context.render(&unchecked));
@@ -349,5 +349,39 @@ fn size_measures_the_locked_image_like_build_report_without_writing_one() {
           0  application files ([[image.files]], tars)
     --- stderr
     Fetched 3 packages (0.0 MB) into [TEMP]/cache
+    ");
+}
+
+#[test]
+fn add_names_packages_into_the_manifest_and_relocks() {
+    let repo = elf_repo();
+    let context = project(&repo, &["libc6"], "");
+    let add = context.run(&["add", "greeter"]);
+    assert!(add.status.success(), "{}", context.render(&add));
+    assert!(
+        context
+            .read("debless.toml")
+            .contains(r#"packages = ["libc6", "greeter"]"#)
+    );
+    let lock = context.read("debless.lock");
+    assert!(
+        lock.contains("name = \"libgreet1\""),
+        "the closure is locked: {lock}"
+    );
+    let unknown = context.run(&["add", "no-such-package"]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(1),
+        "{}",
+        context.render(&unknown)
+    );
+    let bad = context.run(&["add", "--for", "debless.toml"]);
+    insta::assert_snapshot!(context.render(&bad), @r"
+    exit: 1
+    --- stdout
+    --- stderr
+    error: `--for debless.toml`: not an ELF file
+
+    hint: name ELF shared objects or executables
     ");
 }
