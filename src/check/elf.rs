@@ -212,15 +212,15 @@ impl Reader<'_> {
         Ok(match self.class {
             Class::Elf64 => Segment {
                 kind: self.u32(at, WHAT)?,
-                offset: self.u64(at + 8, WHAT)?,
-                vaddr: self.u64(at + 16, WHAT)?,
-                filesz: self.u64(at + 32, WHAT)?,
+                offset: self.u64(at.saturating_add(8), WHAT)?,
+                vaddr: self.u64(at.saturating_add(16), WHAT)?,
+                filesz: self.u64(at.saturating_add(32), WHAT)?,
             },
             Class::Elf32 => Segment {
                 kind: self.u32(at, WHAT)?,
-                offset: u64::from(self.u32(at + 4, WHAT)?),
-                vaddr: u64::from(self.u32(at + 8, WHAT)?),
-                filesz: u64::from(self.u32(at + 16, WHAT)?),
+                offset: u64::from(self.u32(at.saturating_add(4), WHAT)?),
+                vaddr: u64::from(self.u32(at.saturating_add(8), WHAT)?),
+                filesz: u64::from(self.u32(at.saturating_add(16), WHAT)?),
             },
         })
     }
@@ -237,9 +237,9 @@ impl Reader<'_> {
         let mut strsz = None;
         let mut tagged: Vec<(u64, u64)> = Vec::new();
         for index in 0..segment.filesz / entry_size {
-            let at = segment.offset + index * entry_size;
+            let at = segment.offset.saturating_add(index * entry_size);
             let tag = self.word(at, WHAT)?;
-            let value = self.word(at + half, WHAT)?;
+            let value = self.word(at.saturating_add(half), WHAT)?;
             match tag {
                 DT_NULL => break,
                 DT_STRTAB => strtab = Some(value),
@@ -257,7 +257,7 @@ impl Reader<'_> {
             .iter()
             .filter(|s| s.kind == PT_LOAD)
             .find(|s| strtab >= s.vaddr && strtab - s.vaddr < s.filesz)
-            .map(|s| strtab - s.vaddr + s.offset)
+            .map(|s| (strtab - s.vaddr).saturating_add(s.offset))
             .ok_or(ElfError::UnmappedStrtab(strtab))?;
         let table_len =
             strsz.unwrap_or(self.bytes.len() as u64 - table_offset.min(self.bytes.len() as u64));
@@ -449,6 +449,24 @@ mod tests {
         let mut bad = bytes.clone();
         bad[4] = 7;
         assert_eq!(parse(&bad), Err(ElfError::BadClass(7)));
+    }
+
+    #[test]
+    fn hostile_bytes_give_errors_not_panics() {
+        let good = synthesize(Class::Elf64, 62, Some("/lib/ld.so"), &sample());
+        for index in 0..good.len() {
+            for value in [0x00, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[index] = value;
+                let _ = parse(&bad);
+            }
+        }
+        let narrow = synthesize(Class::Elf32, 3, None, &sample());
+        for index in 0..narrow.len() {
+            let mut bad = narrow.clone();
+            bad[index] = 0xff;
+            let _ = parse(&bad);
+        }
     }
 
     #[test]
