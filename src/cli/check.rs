@@ -241,3 +241,67 @@ fn failure(reports: &[(String, CheckReport)], in_build: bool) -> Option<Diagnost
         ..Diagnostic::new(message, hint)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::check::Missing;
+
+    fn missing(name: &str, users: &[&str]) -> Missing {
+        Missing {
+            name: name.into(),
+            kind: MissingKind::Library,
+            needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
+            only_in_conf_dir: None,
+        }
+    }
+
+    #[test]
+    fn the_manifest_allow_list_and_arch_reach_the_check() {
+        let manifest = Manifest::from_str(
+            Path::new("debless.toml"),
+            "architectures = [\"arm64\"]\npackages = [\"libc6\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-libraries = [\"libGL.so.*\"]\n",
+        )
+        .expect("valid manifest");
+        let options = options(Some(&manifest), manifest.architectures.first());
+        assert_eq!(options.triplet.as_deref(), Some("aarch64-linux-gnu"));
+        assert_eq!(options.allow_missing, vec!["libGL.so.*".to_owned()]);
+        assert!(Manifest::from_str(
+            Path::new("debless.toml"),
+            "packages = [\"x\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-library = []\n",
+        )
+        .is_err(), "a misspelt key is refused");
+    }
+
+    #[test]
+    fn the_error_names_the_first_five_and_counts_the_rest() {
+        let mut report = CheckReport::default();
+        for i in 0..7 {
+            report
+                .missing
+                .push(missing(&format!("lib{i}.so.1"), &["/a", "/b", "/c", "/d"]));
+        }
+        let diagnostic = failure(&[("amd64".into(), report)], true).expect("a failure");
+        assert_eq!(diagnostic.code, exit::MISSING_LIBRARIES);
+        assert!(
+            diagnostic
+                .message
+                .starts_with("the image lacks shared libraries its ELF files need: `lib0.so.1` (amd64), needed by `/a`, `/b`, `/c` and 1 more; `lib1.so.1`"),
+            "{}",
+            diagnostic.message
+        );
+        assert!(
+            diagnostic.message.ends_with("; and 2 more"),
+            "{}",
+            diagnostic.message
+        );
+        assert!(
+            diagnostic.hint.as_deref().is_some_and(
+                |h| h.contains("debless provides lib0.so.1") && h.contains("--no-check")
+            )
+        );
+        assert!(failure(&[("amd64".into(), CheckReport::default())], false).is_none());
+    }
+}
