@@ -296,7 +296,18 @@ impl Plan<'_> {
         if !args.no_check {
             spinner.set_message(format!("checking the {arch} shared libraries"));
             let app_tree = self.app.tree(tree.tree(), epoch)?;
-            super::check::check_built_tree(manifest, arch, tree.tree(), &app_tree)?;
+            let allowed = super::check::check_built_tree(manifest, arch, tree.tree(), &app_tree)?;
+            if !allowed.is_empty() {
+                spinner.suspend(|| {
+                    status(
+                        globals,
+                        format_args!(
+                            "Note: {arch}: missing but allowed by `allow-missing-libraries`: {}",
+                            allowed.join(", ")
+                        ),
+                    );
+                });
+            }
         }
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {

@@ -18,8 +18,9 @@ use crate::rootfs::Tree;
 /// Arguments of `debless check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// An OCI image layout directory to check (what `build --output DIR` wrote). Without it
-    /// and without `--rootfs`, the image of debless.lock is assembled in memory from the cache.
+    /// An OCI image layout directory (what `build --output DIR` wrote) or `oci-archive` file
+    /// to check. Without it and without `--rootfs`, the image of debless.lock is assembled in
+    /// memory from the cache.
     #[arg(value_name = "OCI-DIR", conflicts_with = "rootfs")]
     pub image: Option<PathBuf>,
     /// Check a root filesystem directory (what `build --rootfs DIR` wrote) instead.
@@ -65,9 +66,16 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
                 check_trees(&[&tree], &options(manifest.as_ref(), arch.as_ref())),
             ));
         }
-        if let Some(layout) = &args.image {
+        if let Some(image) = &args.image {
+            // An `oci-archive` file is the layout as a tar: unpack it first.
+            let unpacked = if image.is_file() {
+                Some(unpack_archive(image)?)
+            } else {
+                None
+            };
+            let layout = unpacked.as_ref().map_or(image.as_path(), |dir| dir.path());
             let images = layout_images(layout)
-                .with_context(|| format!("reading the image at `{}`", layout.display()))?;
+                .with_context(|| format!("reading the image at `{}`", image.display()))?;
             for image in images {
                 let tree = tree_from_layers(&image.layers)?;
                 let arch = image
@@ -110,18 +118,30 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
     }
 }
 
-/// `build`'s own check of one architecture: fails with the missing names unless allowed.
+/// `build`'s own check of one architecture: fails with the missing names unless allowed;
+/// returns the allowed names that are missing, for a note.
 pub fn check_built_tree(
     manifest: &Manifest,
     arch: &Arch,
     packages: &Tree,
     app: &Tree,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let report = check_trees(&[app, packages], &options(Some(manifest), Some(arch)));
+    let allowed = report.allowed.iter().map(|m| m.name.clone()).collect();
     match failure(&[(arch.as_str().to_owned(), report)], true) {
         Some(diagnostic) => Err(diagnostic.into()),
-        None => Ok(()),
+        None => Ok(allowed),
     }
+}
+
+/// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
+fn unpack_archive(file: &std::path::Path) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(fs_err::File::open(file)?));
+    archive
+        .unpack(dir.path())
+        .with_context(|| format!("unpacking `{}` as an oci-archive", file.display()))?;
+    Ok(dir)
 }
 
 /// Checks trees stacked top first.

@@ -164,9 +164,12 @@ fn a_complete_closure_passes_in_memory_on_disk_and_in_the_layout() {
     assert!(context.run(&["lock"]).status.success());
     let build = context.run(&["build", "--output", "oci", "--rootfs", "rootfs"]);
     assert!(build.status.success(), "{}", context.render(&build));
+    let archive = context.run(&["build", "--format", "oci-archive", "--output", "img.tar"]);
+    assert!(archive.status.success(), "{}", context.render(&archive));
     for args in [
         &["check"][..],
         &["check", "oci"][..],
+        &["check", "img.tar"][..],
         &["check", "--rootfs", "rootfs"][..],
     ] {
         let out = context.run(args);
@@ -225,6 +228,13 @@ fn allowed_missing_libraries_do_not_fail() {
     assert!(context.run(&["lock"]).status.success());
     let build = context.run(&["build"]);
     assert!(build.status.success(), "{}", context.render(&build));
+    assert!(
+        String::from_utf8_lossy(&build.stderr).contains(
+            "Note: amd64: missing but allowed by `allow-missing-libraries`: libgreet.so.1"
+        ),
+        "{}",
+        context.render(&build)
+    );
     let check = context.run(&["check"]);
     insta::assert_snapshot!(context.render(&check), @r"
     exit: 0
