@@ -95,6 +95,7 @@ pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod lock;
+mod manifest_edit;
 pub mod provides;
 pub mod show;
 pub mod size;
