@@ -7,6 +7,8 @@
 //! 1. every regular file starting with the ELF magic is parsed ([`elf`]), in parallel (rayon);
 //!    nothing else is read, so the check costs little next to extraction;
 //! 2. every dynamic object's `PT_INTERP` must resolve to a file in the image;
+//!    Objects of another machine than the image's are checked only inside their own multiarch
+//!    library directories (`libc6:i386` in an amd64 image); elsewhere they are counted apart;
 //! 3. every `DT_NEEDED` is searched the way ld.so does ([`resolver`]). Each object is checked
 //!    on its own; an object whose search inherits `DT_RPATH`s also walks its dependencies with
 //!    that chain, since ld.so searches a library's needs with its loaders' `DT_RPATH`s too. A
@@ -71,8 +73,11 @@ pub struct Missing {
 pub struct CheckReport {
     /// ELF files read.
     pub elf_files: usize,
-    /// Dynamic objects among them (files with a dynamic section or loader).
+    /// Dynamic objects among them (files with a dynamic section or loader) that were checked.
     pub dynamic_objects: usize,
+    /// Dynamic objects of another machine outside that machine's library directories (test
+    /// data, firmware helpers): they cannot run in the image, so they are not checked.
+    pub foreign: usize,
     /// Missing names that fail the check, sorted by name.
     pub missing: Vec<Missing>,
     /// Missing names the manifest allows.
@@ -97,11 +102,12 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         ..CheckReport::default()
     };
     let config = SearchConfig::from_image(view, options.triplet.as_deref());
-    let roots: Vec<(&String, &ElfInfo)> = objects
+    let (roots, foreign): (Vec<(&String, &ElfInfo)>, Vec<_>) = objects
         .iter()
         .filter(|(_, info)| info.dynamic.is_some() || info.interpreter.is_some())
-        .collect();
+        .partition(|(path, info)| config.runs_here(path, info));
     report.dynamic_objects = roots.len();
+    report.foreign = foreign.len();
 
     let outcomes: Vec<Outcome> = roots
         .par_iter()
@@ -497,6 +503,38 @@ mod tests {
             &options(),
         );
         assert!(report.passed(), "{report:?}");
+    }
+
+    #[test]
+    fn foreign_objects_are_checked_only_in_their_multiarch_dirs() {
+        // libc6:i386 in an amd64 image: its libraries are checked against the i386 dirs.
+        let i386_user = object(Class::Elf32, 3, None, &["libc.so.6", "libgone.so.1"]);
+        let i386_libc = object(Class::Elf32, 3, None, &[]);
+        // An aarch64 test fixture in /usr/share cannot run here and is not checked.
+        let fixture = object(Class::Elf64, 183, None, &["libnothing.so"]);
+        let report = run(
+            &[
+                ("usr/lib/i386-linux-gnu/libc.so.6", Some(&i386_libc), None),
+                (
+                    "usr/lib/i386-linux-gnu/libuser.so.1",
+                    Some(&i386_user),
+                    None,
+                ),
+                ("usr/share/tests/arm64-fixture", Some(&fixture), None),
+            ],
+            &options(),
+        );
+        assert_eq!(
+            missing_names(&report),
+            vec![("libgone.so.1", vec!["/usr/lib/i386-linux-gnu/libuser.so.1"])]
+        );
+        assert_eq!((report.dynamic_objects, report.foreign), (2, 1));
+        // Without a known image architecture everything is checked.
+        let report = run(
+            &[("usr/share/tests/arm64-fixture", Some(&fixture), None)],
+            &CheckOptions::default(),
+        );
+        assert_eq!(report.missing.len(), 1);
     }
 
     #[test]

@@ -94,6 +94,28 @@ impl SearchConfig {
         (triplet, platform)
     }
 
+    /// Whether an object at `path` (tree path) could run in the image: any object when the
+    /// image's architecture is unknown; otherwise one of the image's class and machine, or a
+    /// library of another known machine inside its own multiarch directory (`usr/lib/i386-
+    /// linux-gnu/` in an amd64 image with `libc6:i386`).
+    pub fn runs_here(&self, path: &str, info: &ElfInfo) -> bool {
+        let Some(image) = &self.image_triplet else {
+            return true;
+        };
+        let image_cpu = image.split('-').next();
+        let own = MACHINES
+            .iter()
+            .find(|(class, machine, _, _)| *class == info.class && *machine == info.machine);
+        match own {
+            Some((_, _, triplet, _)) if triplet.split('-').next() == image_cpu => true,
+            Some((_, _, triplet, _)) => {
+                path.starts_with(&format!("usr/lib/{triplet}/"))
+                    || path.starts_with(&format!("lib/{triplet}/"))
+            }
+            None => false,
+        }
+    }
+
     /// The default directories for an object (step 5).
     fn default_dirs(&self, info: &ElfInfo) -> Vec<String> {
         let mut dirs = Vec::new();

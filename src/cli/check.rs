@@ -178,9 +178,16 @@ fn build_args_for_check(offline: bool) -> Result<super::build::BuildArgs> {
 /// The report for people: a summary line per image, then each missing name with its users.
 pub fn render(label: &str, report: &CheckReport) -> String {
     let mut out = format!(
-        "{label}: {} ELF files, {} dynamic objects: ",
+        "{label}: {} ELF files, {} dynamic objects",
         report.elf_files, report.dynamic_objects
     );
+    if report.foreign > 0 {
+        out.push_str(&format!(
+            " ({} of another machine not checked)",
+            report.foreign
+        ));
+    }
+    out.push_str(": ");
     if report.missing.is_empty() {
         out.push_str("every library and loader found\n");
     } else {
