@@ -114,7 +114,7 @@ pub fn find(
         .enumerate()
         .flat_map(|(i, source)| source.components.iter().map(move |c| (i, c)))
         .collect();
-    let results: Vec<Result<Vec<Provider>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Option<Vec<Provider>>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = jobs
             .iter()
             .map(|&(i, component)| {
@@ -127,17 +127,20 @@ pub fn find(
                         suite: &release.suite,
                         release: &release.release,
                     };
-                    let hits = source.search(component, arch, queries)?;
-                    Ok(hits
-                        .into_iter()
-                        .map(|hit| Provider {
-                            path: hit.path,
-                            package: hit.package,
-                            query: queries[hit.query].text(),
-                            suite: release.suite.clone(),
-                            section: hit.section,
-                        })
-                        .collect())
+                    let Some(hits) = source.search(component, arch, queries)? else {
+                        return Ok(None);
+                    };
+                    Ok(Some(
+                        hits.into_iter()
+                            .map(|hit| Provider {
+                                path: hit.path,
+                                package: hit.package,
+                                query: queries[hit.query].text(),
+                                suite: release.suite.clone(),
+                                section: hit.section,
+                            })
+                            .collect(),
+                    ))
                 })
             })
             .collect();
@@ -147,8 +150,19 @@ pub fn find(
             .collect()
     });
     let mut providers = Vec::new();
+    let mut indices = 0;
     for result in results {
-        providers.extend(result?);
+        if let Some(found) = result? {
+            indices += 1;
+            providers.extend(found);
+        }
+    }
+    if indices == 0 {
+        return Err(Diagnostic::new(
+            format!("the manifest's suites publish no `Contents-{arch}` index"),
+            "`provides` and `add --for` need an archive that publishes Contents indices (Debian's do)",
+        )
+        .into());
     }
     providers.sort();
     providers.dedup();

@@ -89,18 +89,18 @@ pub struct ContentsSource<'a> {
 const FORMATS: [&str; 3] = [".gz", ".xz", ""];
 
 impl ContentsSource<'_> {
-    /// Every line of the component's `Contents-<arch>` that matches one of `queries`. A suite
-    /// whose Release lists no Contents file for the component gives no hits (not an error:
-    /// some archives publish none).
+    /// Every line of the component's `Contents-<arch>` that matches one of `queries`; `None`
+    /// when the Release lists no Contents file for the component (not an error here: some
+    /// archives publish none, and other suites may).
     pub fn search(
         &self,
         component: &str,
         arch: &Arch,
         queries: &[ContentsQuery],
-    ) -> Result<Vec<ContentsHit>, RepoError> {
+    ) -> Result<Option<Vec<ContentsHit>>, RepoError> {
         let candidates = self.candidates(component, arch);
         if candidates.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let cached = candidates
             .iter()
@@ -109,11 +109,13 @@ impl ContentsSource<'_> {
             Some(hit) => hit,
             None => self.download_first(&candidates)?,
         };
-        scan(decoder(&file.path, &compressed), queries).map_err(|err| RepoError::BadIndex {
-            suite: self.suite.to_owned(),
-            path: file.path.clone(),
-            reason: err.to_string(),
-        })
+        scan(decoder(&file.path, &compressed), queries)
+            .map(Some)
+            .map_err(|err| RepoError::BadIndex {
+                suite: self.suite.to_owned(),
+                path: file.path.clone(),
+                reason: err.to_string(),
+            })
     }
 
     /// The listed Contents files of a component (security suites list `main/…` for the

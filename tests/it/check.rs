@@ -280,6 +280,14 @@ fn provides_reads_the_signed_contents_index() {
     let before = fetched(&repo);
     assert!(context.run(&["provides", "libc.so.6"]).status.success());
     assert_eq!(fetched(&repo), before);
+    let no_index = context.run(&["provides", "--arch", "riscv64", "libc.so.6"]);
+    assert_eq!(no_index.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&no_index.stderr)
+            .contains("the manifest's suites publish no `Contents-riscv64` index"),
+        "{}",
+        context.render(&no_index)
+    );
     let none = context.run(&["provides", "libnothing.so.9"]);
     insta::assert_snapshot!(context.render(&none), @r"
     exit: 1
