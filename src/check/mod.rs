@@ -6,10 +6,11 @@
 //! a `--rootfs` directory and on an OCI layout read back. Steps:
 //! 1. every regular file starting with the ELF magic is parsed ([`elf`]), in parallel (rayon);
 //!    nothing else is read, so the check costs little next to extraction;
-//! 2. every dynamic object's `PT_INTERP` must resolve to a file in the image;
-//!    Objects of another machine than the image's are checked only inside their own multiarch
-//!    library directories (`libc6:i386` in an amd64 image); elsewhere they are counted apart;
-//! 3. every `DT_NEEDED` is searched the way ld.so does ([`resolver`]). Each object is checked
+//! 2. objects of another machine than the image's are checked only inside their own multiarch
+//!    library directories (`libc6:i386` in an amd64 image); elsewhere (a test fixture) they
+//!    cannot run and are only counted;
+//! 3. every dynamic object's `PT_INTERP` must resolve to a file in the image;
+//! 4. every `DT_NEEDED` is searched the way ld.so does ([`resolver`]). Each object is checked
 //!    on its own; an object whose search inherits `DT_RPATH`s also walks its dependencies with
 //!    that chain, since ld.so searches a library's needs with its loaders' `DT_RPATH`s too. A
 //!    need counts as missing only if no walk found it.
