@@ -217,7 +217,17 @@ fn missing_sonames(
                 ),
             );
         }
-        missing.extend(needs.into_iter().filter(|n| !n.contains('/')));
+        let allowed = |name: &String| {
+            options
+                .allow_missing
+                .iter()
+                .any(|pattern| crate::rootfs::filter::fnmatch(pattern, name))
+        };
+        missing.extend(
+            needs
+                .into_iter()
+                .filter(|n| !n.contains('/') && !allowed(n)),
+        );
     }
     let report = check_image(&view, &options);
     missing.extend(
