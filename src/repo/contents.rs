@@ -307,6 +307,37 @@ usr/share/doc/libgmp10/libgmp.so.10.txt                 doc/libgmp-doc
     }
 
     #[test]
+    fn security_suites_list_contents_under_the_short_component() {
+        let release = Release::parse(&format!(
+            "Suite: bookworm-security\nDate: Sat, 21 Nov 2026 09:15:44 UTC\n\
+             Architectures: amd64\nComponents: updates/main\nSHA256:\n \
+             {a} 10 main/Contents-amd64\n {b} 5 main/Contents-amd64.gz\n {c} 5 main/Contents-arm64.gz\n",
+            a = "a".repeat(64),
+            b = "b".repeat(64),
+            c = "c".repeat(64),
+        ))
+        .expect("valid Release");
+        let http = Http::new().expect("client");
+        let cache = IndexCache::new(std::env::temp_dir());
+        let source = ContentsSource {
+            http: &http,
+            cache: &cache,
+            root: "http://127.0.0.1:9",
+            suite: "bookworm-security",
+            release: &release,
+        };
+        let amd64 = Arch::parse("amd64").expect("known");
+        let paths: Vec<&str> = source
+            .candidates("updates/main", &amd64)
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(paths, ["main/Contents-amd64.gz", "main/Contents-amd64"]);
+        let riscv = Arch::parse("riscv64").expect("known");
+        assert!(source.candidates("updates/main", &riscv).is_empty());
+    }
+
+    #[test]
     fn reads_gzip_streams() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut encoder, SAMPLE.as_bytes()).expect("in memory");
