@@ -18,6 +18,7 @@
 //! | rootfs | [`rootfs`] | data.tar entries of every package → one checked in-memory tree |
 //! | sbom | [`sbom`] | lock + tree → SPDX 2.3 / CycloneDX 1.6 JSON (`build --sbom`), stored in the tree and beside the image |
 //! | image | [`oci`] | tree → deterministic layers, config, OCI layout or archive |
+//! | check | [`check`] | image tree (in memory, a directory or an OCI layout) → missing shared libraries |
 //! | commands | [`cli`] | argument parsing, progress, error rendering |
 //!
 //! # Files debless reads and writes
@@ -32,6 +33,7 @@
 //! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.
 
+pub mod check;
 pub mod cli;
 pub mod deb;
 pub mod debian;

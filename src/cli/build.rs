@@ -85,45 +85,22 @@ pub struct BuildArgs {
     /// (`HOST[:PORT]/REPO[:TAG]`) and print its digest.
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    /// Skip the shared-library check (by default the build fails when an ELF file of the
+    /// image needs a library or loader the image lacks; see `debless check`).
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// Runs `debless build`.
 pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let started = Instant::now();
-    let manifest = Manifest::load(&globals.manifest)?;
-    let lock = load_current_lock(globals, &manifest)?;
-    let epoch = image_epoch(&lock)?;
-    // Read the application's files before any download, so a missing one fails fast.
-    let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
-    let debs = fetch_debs(globals, args, &manifest, &lock)?;
-    let accounts = image_accounts(&manifest)?;
-    let essentials = rootfs::essentials::Essentials {
-        accounts: accounts.clone(),
-        timezone: manifest.image.timezone.clone(),
-        codename: lock.sources.first().map(|s| release_codename(&s.codename)),
-        mtime: epoch,
-    };
-    let mut spec = image_spec(&manifest);
-    if let Some(user) = &manifest.image.user {
-        spec.user = Some(Accounts::resolve_user(accounts.as_ref(), user).map_err(|err| {
-            Diagnostic::new(
-                err.to_string(),
-                "name a user from /etc/passwd (root, nobody, nonroot or an [[image.users]] entry) or give numeric ids",
-            )
-        })?);
-    }
-
+    let inputs = Inputs::prepare(globals, args)?;
+    let Inputs { manifest, lock, .. } = &inputs;
     let plan = Plan {
         globals,
         args,
-        manifest: &manifest,
-        lock: &lock,
-        debs: &debs,
-        app: &app,
-        essentials: &essentials,
-        spec: &spec,
-        epoch,
-        sbom_formats: sbom_formats(args, &manifest),
+        inputs: &inputs,
+        sbom_formats: sbom_formats(args, manifest),
         sbom_name: args
             .tag
             .clone()
@@ -141,7 +118,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .map(|built| (built.arch.as_str().to_owned(), recorded_image(&built.image)))
         .collect();
     if args.verify {
-        verify(&lock, &built_digests, &images, args.output.as_deref())?;
+        verify(lock, &built_digests, &images, args.output.as_deref())?;
     }
 
     let tag = args
@@ -212,7 +189,7 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         write_sboms_beside(globals, path, &images)?;
     }
     if let Some(target) = &args.push {
-        let pushed = push_built(globals, &lock, args, &built, &tag, target)?;
+        let pushed = push_built(globals, lock, args, &built, &tag, target)?;
         if !args.json {
             println!("{pushed}");
         }
@@ -258,17 +235,60 @@ pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `build`, `check`, `size` and `add` read before assembling any architecture: the
+/// manifest, its current lock, the verified .debs and the settings derived from them.
+pub(super) struct Inputs {
+    pub manifest: Manifest,
+    pub lock: Lock,
+    debs: DebCache,
+    app: oci::files::AppInputs,
+    essentials: rootfs::essentials::Essentials,
+    spec: ImageSpec,
+    epoch: i64,
+}
+
+impl Inputs {
+    /// Loads the manifest and lock, reads the application's files (before any download, so a
+    /// missing one fails fast) and fetches the locked .debs.
+    fn prepare(globals: &Globals, args: &BuildArgs) -> Result<Self> {
+        let manifest = Manifest::load(&globals.manifest)?;
+        let lock = load_current_lock(globals, &manifest)?;
+        let epoch = image_epoch(&lock)?;
+        let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
+        let debs = fetch_debs(globals, args, &manifest, &lock)?;
+        let accounts = image_accounts(&manifest)?;
+        let essentials = rootfs::essentials::Essentials {
+            accounts: accounts.clone(),
+            timezone: manifest.image.timezone.clone(),
+            codename: lock.sources.first().map(|s| release_codename(&s.codename)),
+            mtime: epoch,
+        };
+        let mut spec = image_spec(&manifest);
+        if let Some(user) = &manifest.image.user {
+            spec.user = Some(Accounts::resolve_user(accounts.as_ref(), user).map_err(|err| {
+                Diagnostic::new(
+                    err.to_string(),
+                    "name a user from /etc/passwd (root, nobody, nonroot or an [[image.users]] entry) or give numeric ids",
+                )
+            })?);
+        }
+        Ok(Self {
+            manifest,
+            lock,
+            debs,
+            app,
+            essentials,
+            spec,
+            epoch,
+        })
+    }
+}
+
 /// What every architecture's build shares.
 struct Plan<'a> {
     globals: &'a Globals,
     args: &'a BuildArgs,
-    manifest: &'a Manifest,
-    lock: &'a Lock,
-    debs: &'a DebCache,
-    app: &'a oci::files::AppInputs,
-    essentials: &'a rootfs::essentials::Essentials,
-    spec: &'a ImageSpec,
-    epoch: i64,
+    inputs: &'a Inputs,
     /// SBOM documents to write into each image and beside `--output`.
     sbom_formats: Vec<SbomFormat>,
     /// The image name SBOMs carry (the tag, else `debless-image`).
@@ -285,90 +305,72 @@ struct ArchImage {
     sboms: Vec<(SbomFormat, String)>,
 }
 
-impl Plan<'_> {
-    /// Assembles one architecture's root filesystem (packages, essentials, filters), writes
-    /// it to `--rootfs` when asked, and builds its image layers.
-    fn build(&self, arch: &Arch) -> Result<ArchImage> {
-        let (globals, args, manifest, epoch) = (self.globals, self.args, self.manifest, self.epoch);
-        let package_debs: Vec<PackageDeb> = self
-            .lock
-            .packages_for(arch)
-            .map(|p| PackageDeb {
-                name: p.name.clone(),
-                version: p.version.to_string(),
-                arch: p.architecture.clone(),
-                path: self.debs.path_of(&p.sha256),
+/// One architecture's files as the image will hold them, before any layer is written.
+pub(super) struct Assembled {
+    pub arch: Arch,
+    /// The locked packages' tree, with essentials, alternatives and ld.so.cache.
+    pub rootfs: rootfs::Rootfs,
+    /// The application layer's tree (`[[image.files]]`, `tars`), above the packages.
+    pub app: rootfs::Tree,
+    /// The pinned base image under both, if the manifest has one.
+    pub base: Option<super::base::LoadedBase>,
+}
+
+impl Assembled {
+    /// The shared-library check of this image: the application, the packages and the base's
+    /// files, top first; fails with the missing names unless the manifest allows them.
+    fn check(&self, manifest: &Manifest) -> Result<Vec<String>> {
+        let base_tree = self.base_tree()?;
+        let mut layers = vec![&self.app, self.rootfs.tree()];
+        layers.extend(base_tree.as_ref());
+        super::check::check_built_layers(manifest, &self.arch, &layers)
+    }
+
+    /// The base image's files as one tree (contents included), for the check.
+    pub fn base_tree(&self) -> Result<Option<rootfs::Tree>> {
+        let Some(base) = &self.base else {
+            return Ok(None);
+        };
+        let blobs: Vec<oci::inspect::LayerBlob> = base
+            .image
+            .layers
+            .iter()
+            .map(|(descriptor, path)| oci::inspect::LayerBlob {
+                media_type: descriptor.media_type.clone(),
+                path: path.clone(),
             })
             .collect();
-        let base = super::base::load(globals, manifest, self.lock, arch)?;
-        let options = RootfsOptions {
-            merged_usr: match (&base, manifest.image.merged_usr) {
-                // The base decides: never put `lib/` over its `lib -> usr/lib` (issue #5).
-                (Some(base), _) if base.filesystem.merged_usr() => MergedUsr::Yes,
-                (Some(_), _) => MergedUsr::No,
-                (None, MergedUsrSetting::Yes) => MergedUsr::Yes,
-                (None, MergedUsrSetting::No) => MergedUsr::No,
-                (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
-            },
-            allow_overwrite: manifest.image.allow_overwrite.clone(),
-            generated_mtime: epoch,
-            path_filter: path_filter(manifest),
-        };
-        let spinner = spinner(
-            globals,
-            format!("extracting {} packages ({arch})", package_debs.len()),
-        );
-        let mut tree = rootfs::assemble(&package_debs, &options)
-            .with_context(|| format!("assembling the {arch} root filesystem"))?;
-        // A base image brings its own accounts, os-release and CA bundle.
-        let notices = if base.is_none() {
-            tree.add_essentials(self.essentials).with_context(|| {
-                format!("adding the image essentials to the {arch} root filesystem")
-            })?
-        } else {
-            Vec::new()
-        };
-        if let Some(base) = &base {
-            base.filesystem
-                .check_overlay(tree.tree(), &|path| {
-                    tree.tree()
-                        .get(path)
-                        .and_then(|node| node.owner)
-                        .and_then(|id| tree.packages().get(id))
-                        .map_or_else(|| "debless".to_owned(), |p| p.name.clone())
-                })
-                .map_err(|err| {
-                    Diagnostic::new(
-                        format!("base image `{}` ({arch}): {err}", base.name),
-                        "remove the package from `packages` (the base may already have what it ships) or use another base",
-                    )
-                })?;
-        }
-        for notice in notices {
-            spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
-        }
-        if manifest.image.alternatives {
-            let notices = tree
-                .add_alternatives(epoch)
-                .with_context(|| format!("writing the {arch} alternatives' links"))?;
-            for notice in notices {
-                spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
-            }
-        }
-        {
-            let libraries = tree
-                .add_ld_cache(arch.multiarch_tuple(), epoch)
-                .with_context(|| format!("writing the {arch} /etc/ld.so.cache"))?;
-            if libraries > 0 {
+        let tree = crate::check::load::tree_from_layers(&blobs)
+            .with_context(|| format!("reading the files of base image `{}`", base.name))?;
+        Ok(Some(tree))
+    }
+}
+
+impl Plan<'_> {
+    /// Assembles one architecture's files, checks its shared libraries, writes it to
+    /// `--rootfs` when asked, and builds its image layers.
+    fn build(&self, arch: &Arch) -> Result<ArchImage> {
+        let (globals, args, inputs) = (self.globals, self.args, self.inputs);
+        let (manifest, epoch) = (&inputs.manifest, inputs.epoch);
+        let spinner = spinner(globals, format!("extracting the {arch} packages"));
+        let mut assembled = assemble(globals, inputs, arch, &spinner)?;
+        if !args.no_check {
+            spinner.set_message(format!("checking the {arch} shared libraries"));
+            let allowed = assembled.check(manifest)?;
+            if !allowed.is_empty() {
                 spinner.suspend(|| {
                     status(
                         globals,
-                        format_args!("Wrote /etc/ld.so.cache ({arch}, {libraries} libraries): a package adds a library directory in /etc/ld.so.conf.d"),
+                        format_args!(
+                            "Note: {arch}: missing but allowed by `allow-missing-libraries`: {}",
+                            allowed.join(", ")
+                        ),
                     );
                 });
             }
         }
-        let sboms = self.add_sboms(arch, &mut tree)?;
+        let tree = &mut assembled.rootfs;
+        let sboms = self.add_sboms(arch, tree)?;
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
@@ -376,8 +378,8 @@ impl Plan<'_> {
             } else {
                 dir.clone()
             };
-            tree.write_to_dir_with(&self.app.tree(tree.tree(), epoch)?, &dir)?;
-            if base.is_some() {
+            tree.write_to_dir_with(&inputs.app.tree(tree.tree(), epoch)?, &dir)?;
+            if assembled.base.is_some() {
                 spinner.suspend(|| {
                     status(
                         globals,
@@ -387,10 +389,12 @@ impl Plan<'_> {
             }
         }
         let options = oci_options(manifest, arch, epoch);
-        let mut image = oci::files::build_image_with_app(&tree, self.app, self.spec, &options)?;
-        if let Some(base) = &base {
+        let mut image =
+            oci::files::build_image_with_app(tree, &inputs.app, &inputs.spec, &options)?;
+        if let Some(base) = &assembled.base {
             // The spec holds only what the manifest sets, which replaces the base's values.
-            let overrides = oci::base::ConfigOverrides::from_spec(self.spec, &manifest.image.env);
+            let overrides =
+                oci::base::ConfigOverrides::from_spec(&inputs.spec, &manifest.image.env);
             image = oci::base::rebase(
                 &image,
                 &oci::base::Base {
@@ -403,7 +407,7 @@ impl Plan<'_> {
         }
         let report = if args.report {
             Some(
-                SizeReport::measure(arch.as_str(), &tree, &image)
+                SizeReport::measure(arch.as_str(), tree, &image)
                     .with_context(|| format!("measuring the {arch} image"))?,
             )
         } else {
@@ -412,7 +416,7 @@ impl Plan<'_> {
         spinner.finish_and_clear();
         Ok(ArchImage {
             arch: arch.clone(),
-            packages: package_debs.len(),
+            packages: tree.packages().len(),
             image,
             report,
             sboms,
@@ -430,24 +434,29 @@ impl Plan<'_> {
             return Ok(Vec::new());
         }
         let archive_urls: BTreeMap<String, String> = self
+            .inputs
             .manifest
             .sources
             .iter()
             .filter_map(|s| Some((s.suite.clone(), s.url.clone()?)))
             .collect();
         let sbom = Sbom::describe(
-            self.lock,
+            &self.inputs.lock,
             arch,
             tree,
             &self.sbom_name,
-            self.epoch,
+            self.inputs.epoch,
             &archive_urls,
         );
         let mut documents = Vec::new();
         for &format in &self.sbom_formats {
             let text = format.render(&sbom);
-            tree.add_generated_file(format.image_path(), text.clone().into_bytes(), self.epoch)
-                .with_context(|| format!("storing the {arch} SBOM in the image"))?;
+            tree.add_generated_file(
+                format.image_path(),
+                text.clone().into_bytes(),
+                self.inputs.epoch,
+            )
+            .with_context(|| format!("storing the {arch} SBOM in the image"))?;
             documents.push((format, text));
         }
         Ok(documents)
@@ -839,4 +848,102 @@ fn push_built(
         None => None,
     };
     super::push::push_dir(globals, &layout, target, mount_from.as_ref())
+}
+
+/// Assembles one architecture's files from the verified .debs: the packages (merged /usr as
+/// the base or the manifest decides), the essentials (none over a base, which brings its
+/// own), the check that nothing overwrites the base, alternatives and ld.so.cache.
+fn assemble(
+    globals: &Globals,
+    inputs: &Inputs,
+    arch: &Arch,
+    spinner: &indicatif::ProgressBar,
+) -> Result<Assembled> {
+    let (manifest, lock, epoch) = (&inputs.manifest, &inputs.lock, inputs.epoch);
+    let package_debs: Vec<PackageDeb> = lock
+        .packages_for(arch)
+        .map(|p| PackageDeb {
+            name: p.name.clone(),
+            version: p.version.to_string(),
+            arch: p.architecture.clone(),
+            path: inputs.debs.path_of(&p.sha256),
+        })
+        .collect();
+    let base = super::base::load(globals, manifest, lock, arch)?;
+    let options = RootfsOptions {
+        merged_usr: match (&base, manifest.image.merged_usr) {
+            // The base decides: never put `lib/` over its `lib -> usr/lib` (issue #5).
+            (Some(base), _) if base.filesystem.merged_usr() => MergedUsr::Yes,
+            (Some(_), _) => MergedUsr::No,
+            (None, MergedUsrSetting::Yes) => MergedUsr::Yes,
+            (None, MergedUsrSetting::No) => MergedUsr::No,
+            (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
+        },
+        allow_overwrite: manifest.image.allow_overwrite.clone(),
+        generated_mtime: epoch,
+        path_filter: path_filter(manifest),
+    };
+    let mut tree = rootfs::assemble(&package_debs, &options)
+        .with_context(|| format!("assembling the {arch} root filesystem"))?;
+    let mut notices = Vec::new();
+    if let Some(base) = &base {
+        base.filesystem
+            .check_overlay(tree.tree(), &|path| {
+                tree.tree()
+                    .get(path)
+                    .and_then(|node| node.owner)
+                    .and_then(|id| tree.packages().get(id))
+                    .map_or_else(|| "debless".to_owned(), |p| p.name.clone())
+            })
+            .map_err(|err| {
+                Diagnostic::new(
+                    format!("base image `{}` ({arch}): {err}", base.name),
+                    "remove the package from `packages` (the base may already have what it ships) or use another base",
+                )
+            })?;
+    } else {
+        notices = tree.add_essentials(&inputs.essentials).with_context(|| {
+            format!("adding the image essentials to the {arch} root filesystem")
+        })?;
+    }
+    if manifest.image.alternatives {
+        notices.extend(
+            tree.add_alternatives(epoch)
+                .with_context(|| format!("writing the {arch} alternatives' links"))?,
+        );
+    }
+    let libraries = tree
+        .add_ld_cache(arch.multiarch_tuple(), epoch)
+        .with_context(|| format!("writing the {arch} /etc/ld.so.cache"))?;
+    if libraries > 0 {
+        notices.push(format!("wrote /etc/ld.so.cache ({arch}, {libraries} libraries): a package adds a library directory in /etc/ld.so.conf.d"));
+    }
+    for notice in notices {
+        spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+    }
+    let app = inputs.app.tree(tree.tree(), epoch)?;
+    Ok(Assembled {
+        arch: arch.clone(),
+        rootfs: tree,
+        app,
+        base,
+    })
+}
+
+/// The files `build` would put in each architecture's image, assembled in memory from the
+/// lock and the cache (downloading what is missing unless `--offline`), without building an
+/// image: `debless check` with no argument, `size` and `add --for`.
+pub(super) fn assemble_all(
+    globals: &Globals,
+    args: &BuildArgs,
+) -> Result<(Manifest, Vec<Assembled>)> {
+    let inputs = Inputs::prepare(globals, args)?;
+    let quiet = indicatif::ProgressBar::hidden();
+    let assembled = inputs
+        .manifest
+        .architectures
+        .iter()
+        .map(|arch| assemble(globals, &inputs, arch, &quiet))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((inputs.manifest, assembled))
 }

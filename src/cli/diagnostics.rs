@@ -20,6 +20,9 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The lock does not match the manifest (`lock --check`, `build`).
     pub const LOCK_OUTDATED: u8 = 3;
+    /// An ELF file of the image needs a shared library or loader the image lacks
+    /// (`debless check`, and `debless build` unless `--no-check`).
+    pub const MISSING_LIBRARIES: u8 = 4;
 }
 
 /// An error with a hint and an exit code, for failures the user can act on.

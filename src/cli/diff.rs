@@ -60,9 +60,12 @@ pub fn run(_globals: &Globals, args: &DiffArgs) -> Result<()> {
 
 /// The JSON document: a yes/no and totals first, so a pipeline can branch with one `jq`.
 #[derive(serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct DiffJson<'a> {
     changed: bool,
     counts: Counts,
+    /// New minus old download size of the `.deb` files, in bytes.
+    download_size_delta: i64,
     targets: &'a [TargetDiff],
 }
 
@@ -72,6 +75,7 @@ impl<'a> DiffJson<'a> {
         Self {
             changed: !changes.is_empty(),
             counts: changes.counts(),
+            download_size_delta: changes.size_delta(),
             targets: &changes.targets,
         }
     }
@@ -95,6 +99,19 @@ fn summary(counts: Counts) -> String {
         let _ = write!(line, " ({} from security suites)", counts.security);
     }
     line
+}
+
+/// A signed size for people: `+340 B`, `-1.2 kB`, `+3.4 MB` (decimal units).
+pub fn signed_size(delta: i64) -> String {
+    let sign = if delta < 0 { '-' } else { '+' };
+    let bytes = delta.unsigned_abs();
+    if bytes < 1_000 {
+        format!("{sign}{bytes} B")
+    } else if bytes < 1_000_000 {
+        format!("{sign}{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{sign}{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 fn versions(change: &PackageChange) -> String {
@@ -139,16 +156,22 @@ pub fn render_text(changes: &LockDiff) -> String {
             for change in &source.packages {
                 let _ = writeln!(
                     out,
-                    "{indent}  {:<10} {} {}{}",
+                    "{indent}  {:<10} {} {}{} ({})",
                     change.change.as_str(),
                     label(change, &target.target),
                     versions(change),
-                    if change.security { " [security]" } else { "" }
+                    if change.security { " [security]" } else { "" },
+                    signed_size(change.size_delta())
                 );
             }
         }
     }
-    let _ = writeln!(out, "{}", summary(changes.counts()));
+    let _ = writeln!(
+        out,
+        "{}; download size {}",
+        summary(changes.counts()),
+        signed_size(changes.size_delta())
+    );
     out
 }
 
@@ -159,7 +182,12 @@ pub fn render_markdown(changes: &LockDiff) -> String {
         out.push_str("No changes.\n");
         return out;
     }
-    let _ = writeln!(out, "**debless.lock**: {}\n", summary(changes.counts()));
+    let _ = writeln!(
+        out,
+        "**debless.lock**: {}; download size {}\n",
+        summary(changes.counts()),
+        signed_size(changes.size_delta())
+    );
     let several = changes.targets.len() > 1;
     for target in &changes.targets {
         if several {
@@ -175,15 +203,15 @@ fn markdown_table(out: &mut String, target: &TargetDiff) {
         out.push_str("No changes.\n\n");
         return;
     }
-    out.push_str("| Source | Package | Change | Old | New |\n");
-    out.push_str("|---|---|---|---|---|\n");
+    out.push_str("| Source | Package | Change | Old | New | Download size |\n");
+    out.push_str("|---|---|---|---|---|---:|\n");
     // Versions go in code spans: `~` would otherwise be read as strikethrough.
     let code = |v: Option<&crate::debian::Version>| v.map_or(String::new(), |v| format!("`{v}`"));
     for source in &target.sources {
         for change in &source.packages {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {}{} | {} | {} |",
+                "| {} | `{}` | {}{} | {} | {} | {} |",
                 source.source_package,
                 label(change, &target.target),
                 change.change.as_str(),
@@ -194,6 +222,7 @@ fn markdown_table(out: &mut String, target: &TargetDiff) {
                 },
                 code(change.old_version.as_ref()),
                 code(change.new_version.as_ref()),
+                signed_size(change.size_delta()),
             );
         }
     }
@@ -220,6 +249,8 @@ mod tests {
                     new_version: version(new),
                     suite: "bookworm-security".into(),
                     security,
+                    old_size: Some(1_000_000),
+                    new_size: Some(1_250_000),
                 }],
             }],
         }
@@ -238,8 +269,8 @@ mod tests {
         };
         assert_eq!(
             render_text(&one),
-            "openssl\n  upgraded   libssl3 3.0.11-1~deb12u1 -> 3.0.11-1~deb12u2 [security]\n\
-             1 upgraded (1 from security suites)\n"
+            "openssl\n  upgraded   libssl3 3.0.11-1~deb12u1 -> 3.0.11-1~deb12u2 [security] (+250.0 kB)\n\
+             1 upgraded (1 from security suites); download size +250.0 kB\n"
         );
         let two = LockDiff {
             targets: vec![
@@ -252,9 +283,17 @@ mod tests {
         };
         assert_eq!(
             render_text(&two),
-            "amd64:\n  no changes\narm64:\n  openssl\n    upgraded   libssl3 3.0.11-1 -> 3.0.12-1\n\
-             1 upgraded\n"
+            "amd64:\n  no changes\narm64:\n  openssl\n    upgraded   libssl3 3.0.11-1 -> 3.0.12-1 (+250.0 kB)\n\
+             1 upgraded; download size +250.0 kB\n"
         );
+    }
+
+    #[test]
+    fn sizes_read_as_signed_decimal_units() {
+        assert_eq!(signed_size(0), "+0 B");
+        assert_eq!(signed_size(-340), "-340 B");
+        assert_eq!(signed_size(1_250), "+1.2 kB");
+        assert_eq!(signed_size(-3_400_000), "-3.4 MB");
     }
 
     #[test]
@@ -271,7 +310,7 @@ mod tests {
         let markdown = render_markdown(&one);
         assert!(
             markdown.contains(
-                "| openssl | `libssl3` | upgraded **[security]** | `3.0.11-1~deb12u1` | `3.0.11-1~deb12u2` |"
+                "| openssl | `libssl3` | upgraded **[security]** | `3.0.11-1~deb12u1` | `3.0.11-1~deb12u2` | +250.0 kB |"
             ),
             "{markdown}"
         );

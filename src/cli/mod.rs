@@ -79,14 +79,27 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Push an OCI layout directory to a registry and print its digest.
     Push(push::PushArgs),
+    /// Check that every ELF file of the image finds its shared libraries and loader.
+    Check(check::CheckArgs),
+    /// Show which packages of the manifest's suites ship a file or soname (Contents indices).
+    Provides(provides::ProvidesArgs),
+    /// Add packages to debless.toml and re-lock; with --for, those shipping the libraries
+    /// the given ELF files need.
+    Add(add::AddArgs),
+    /// Show what each locked package adds to the image (after path filters), without building.
+    Size(size::SizeArgs),
 }
 
+pub mod add;
 pub mod base;
 pub mod build;
+pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod lock;
+mod manifest_edit;
+pub mod provides;
 pub mod push;
 pub mod show;
 pub mod size;
@@ -106,6 +119,10 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(&cli.globals, &args),
         Command::Completions(args) => completions::run(&args),
         Command::Push(args) => push::run(&cli.globals, &args),
+        Command::Check(args) => check::run(&cli.globals, &args),
+        Command::Provides(args) => provides::run(&cli.globals, &args),
+        Command::Add(args) => add::run(&cli.globals, &args),
+        Command::Size(args) => size::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

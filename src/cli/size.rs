@@ -1,5 +1,7 @@
-//! `debless build --report`: what each package contributes to the image after path filters,
-//! and what the layers weigh compressed and uncompressed.
+//! `debless build --report` and `debless size`: what each package contributes to the image
+//! after path filters, and (for a built image) what the layers weigh compressed and
+//! uncompressed. `debless size` assembles the locked image in memory from the cache, without
+//! writing layers.
 
 use std::io::{self, Read};
 
@@ -41,11 +43,34 @@ pub struct SizeReport {
     pub total: u64,
     /// Layers, bottom first.
     pub layers: Vec<LayerSize>,
+    /// Bytes of the application's own files (`[[image.files]]`, tars), when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<u64>,
 }
 
 impl SizeReport {
     /// Measures `rootfs` and the layers of `image` built from it.
     pub fn measure(architecture: &str, rootfs: &Rootfs, image: &BuiltImage) -> io::Result<Self> {
+        let mut report = Self::of_rootfs(architecture, rootfs);
+        report.layers = image
+            .layers
+            .iter()
+            .map(|layer| {
+                Ok(LayerSize {
+                    digest: layer.digest.as_str().to_owned(),
+                    compressed: layer.size,
+                    uncompressed: uncompressed_size(
+                        &image.store.path(&layer.digest),
+                        &layer.media_type,
+                    )?,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(report)
+    }
+
+    /// Measures the packages of `rootfs` alone (no layers were written: `debless size`).
+    pub fn of_rootfs(architecture: &str, rootfs: &Rootfs) -> Self {
         let mut packages: Vec<PackageSize> = rootfs
             .packages()
             .iter()
@@ -64,26 +89,13 @@ impl SizeReport {
                 .then_with(|| a.architecture.cmp(&b.architecture))
         });
         let total = packages.iter().map(|p| p.bytes).sum();
-        let layers = image
-            .layers
-            .iter()
-            .map(|layer| {
-                Ok(LayerSize {
-                    digest: layer.digest.as_str().to_owned(),
-                    compressed: layer.size,
-                    uncompressed: uncompressed_size(
-                        &image.store.path(&layer.digest),
-                        &layer.media_type,
-                    )?,
-                })
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok(Self {
+        Self {
             architecture: architecture.to_owned(),
             packages,
             total,
-            layers,
-        })
+            layers: Vec::new(),
+            application: None,
+        }
     }
 
     /// The report as a table for people.
@@ -104,6 +116,11 @@ impl SizeReport {
             ));
         }
         out.push_str(&format!("  {:>width$}  total\n", self.total));
+        if let Some(bytes) = self.application {
+            out.push_str(&format!(
+                "  {bytes:>width$}  application files ([[image.files]], tars)\n"
+            ));
+        }
         for (index, layer) in self.layers.iter().enumerate() {
             out.push_str(&format!(
                 "layer {}: {} bytes compressed, {} bytes uncompressed ({})\n",
@@ -128,4 +145,58 @@ fn uncompressed_size(path: &std::path::Path, media_type: &str) -> io::Result<u64
         Box::new(file)
     };
     io::copy(&mut reader, &mut io::sink())
+}
+
+/// Arguments of `debless size`.
+#[derive(Debug, clap::Args)]
+pub struct SizeArgs {
+    /// Print the reports as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Use only the cache for the locked packages.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Runs `debless size`: the locked image assembled in memory (path filters and essentials
+/// included), measured per package, one report per architecture.
+pub fn run(globals: &super::Globals, args: &SizeArgs) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: super::build::BuildArgs,
+    }
+    let argv: &[&str] = if args.offline {
+        &["size", "--offline"]
+    } else {
+        &["size"]
+    };
+    let build_args = <Wrapper as clap::Parser>::try_parse_from(argv)?.args;
+    let (_, images) = super::build::assemble_all(globals, &build_args)?;
+    let reports: Vec<SizeReport> = images
+        .iter()
+        .map(|image| {
+            let mut report = SizeReport::of_rootfs(image.arch.as_str(), &image.rootfs);
+            report.application = Some(app_bytes(&image.app));
+            report
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            print!("{}", report.render());
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of the regular files of the application layer's tree.
+fn app_bytes(app: &crate::rootfs::Tree) -> u64 {
+    app.iter()
+        .map(|(_, node)| match &node.kind {
+            crate::rootfs::NodeKind::File(bytes) => bytes.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }

@@ -53,6 +53,19 @@ pub struct PackageChange {
     pub suite: String,
     /// The new pin comes from a `*-security` suite.
     pub security: bool,
+    /// Download size of the old `.deb` (the lock's `size`; the lock has no Installed-Size).
+    pub old_size: Option<u64>,
+    /// Download size of the new `.deb`.
+    pub new_size: Option<u64>,
+}
+
+impl PackageChange {
+    /// New minus old download size in bytes (an added package counts fully, a removed one
+    /// negatively).
+    pub fn size_delta(&self) -> i64 {
+        let bytes = |size: Option<u64>| i64::try_from(size.unwrap_or(0)).unwrap_or(i64::MAX);
+        bytes(self.new_size) - bytes(self.old_size)
+    }
 }
 
 /// How a package moved between the two locks.
@@ -98,6 +111,11 @@ impl LockDiff {
         self.targets.iter().all(|t| t.sources.is_empty())
     }
 
+    /// The change in download size over every target, in bytes.
+    pub fn size_delta(&self) -> i64 {
+        self.targets.iter().map(TargetDiff::size_delta).sum()
+    }
+
     /// Totals over every target.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
@@ -109,6 +127,15 @@ impl LockDiff {
 }
 
 impl TargetDiff {
+    /// The change in download size of this target's packages, in bytes.
+    pub fn size_delta(&self) -> i64 {
+        self.sources
+            .iter()
+            .flat_map(|s| &s.packages)
+            .map(PackageChange::size_delta)
+            .sum()
+    }
+
     /// Totals for this target.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
@@ -197,6 +224,8 @@ fn diff_target(
                 new_version: after.map(|p| p.version.clone()),
                 suite: current.suite.clone(),
                 security: after.is_some_and(|p| is_security_suite(&p.suite)),
+                old_size: before.map(|p| p.size),
+                new_size: after.map(|p| p.size),
             });
     }
     by_source
@@ -416,5 +445,24 @@ mod tests {
             json.starts_with(r#"{"target":"arm64","sources":[{"source-package":"app","packages":[{"name":"app","architecture":"arm64","change":"upgraded","old-version":"1.0","new-version":"1.1""#),
             "{json}"
         );
+    }
+
+    #[test]
+    fn size_deltas_follow_the_download_sizes() {
+        let mut small = package("amd64", "app", "1.0", "app", "bookworm");
+        small.size = 1_000;
+        let mut big = package("amd64", "app", "1.1", "app", "bookworm");
+        big.size = 4_500;
+        let mut extra = package("amd64", "extra", "1", "extra", "bookworm");
+        extra.size = 200;
+        let old = lock(&["amd64"], vec![small]);
+        let new = lock(&["amd64"], vec![big, extra]);
+        let diff = diff(&old, &new);
+        let app = &diff.targets[0].sources[0].packages[0];
+        assert_eq!((app.old_size, app.new_size), (Some(1_000), Some(4_500)));
+        assert_eq!(app.size_delta(), 3_500);
+        assert_eq!(diff.size_delta(), 3_700);
+        let back = super::diff(&new, &old);
+        assert_eq!(back.size_delta(), -3_700);
     }
 }

@@ -149,6 +149,8 @@ pub struct ImageSettings {
     pub base: Option<String>,
     /// `[image] layers`: at most this many package layers (1..=64).
     pub layers: usize,
+    /// Sonames (`*` globs) the shared-library check may find missing (`check`).
+    pub allow_missing_libraries: Vec<String>,
 }
 
 /// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
@@ -622,6 +624,7 @@ impl ImageSettings {
                 Some(n @ 1..=64) => n,
                 Some(n) => return Err(format!("`image.layers` must be 1 to 64, not {n}")),
             },
+            allow_missing_libraries: wire.allow_missing_libraries,
         })
     }
 }

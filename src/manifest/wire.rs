@@ -88,6 +88,9 @@ pub struct ImageWire {
     pub base: Option<String>,
     /// Split the packages into at most this many layers (default 1).
     pub layers: Option<usize>,
+    /// Sonames (globs) the shared-library check may find missing (`debless check`).
+    #[serde(default)]
+    pub allow_missing_libraries: Vec<String>,
 }
 
 /// One `[[image.users]]` table.

@@ -13,6 +13,7 @@
 //! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
 //! [`signature`], [`release`], [`index`].
 
+pub mod contents;
 pub mod http;
 pub mod index;
 pub mod mirror;

@@ -13,6 +13,8 @@ mod alternatives;
 mod app_files;
 mod build;
 mod build_stages;
+mod check;
+mod check_live;
 mod cli;
 mod distroless;
 mod essentials;

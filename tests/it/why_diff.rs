@@ -140,6 +140,6 @@ fn security_updates_are_marked() {
     let out = project.run(&["diff", "old.lock", "debless.lock"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "hello\n  upgraded   hello 1.0-1 -> 1.0-1+sec1 [security]\n1 upgraded (1 from security suites)\n"
+        "hello\n  upgraded   hello 1.0-1 -> 1.0-1+sec1 [security] (-20 B)\n1 upgraded (1 from security suites); download size -20 B\n"
     );
 }

@@ -389,6 +389,12 @@ impl TestRepo {
             }
         }
 
+        listed.extend(contents_indices(
+            self.dir.path(),
+            &packages,
+            &components,
+            &options.architectures,
+        ));
         let release = release_text(suite, &options, &components, &listed);
         for (path, bytes) in &listed {
             let served = if options.tamper_index {
@@ -497,6 +503,51 @@ impl Drop for TestRepo {
             let _ = thread.join();
         }
     }
+}
+
+/// `<component>/Contents-<arch>.gz` (and `Contents-all.gz`) as Debian publishes them: one
+/// `path  section/package[,…]` line per file shipped by the packages whose pool file is a real
+/// .deb (fake payloads list nothing), sorted by path.
+fn contents_indices(
+    root: &Path,
+    packages: &[PackageSpec],
+    components: &[String],
+    architectures: &[String],
+) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let arches = architectures.iter().map(String::as_str).chain(["all"]);
+    for component in components {
+        for arch in arches.clone() {
+            let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for package in packages
+                .iter()
+                .filter(|p| &p.component == component && p.arch == arch)
+            {
+                let Ok(deb) = debless::deb::Deb::open(root.join(package.pool_path())) else {
+                    continue;
+                };
+                for entry in deb.data_entries().unwrap_or_default() {
+                    if matches!(entry.kind, debless::deb::EntryKind::Dir) {
+                        continue;
+                    }
+                    let path = entry.path.trim_start_matches("./").to_owned();
+                    lines
+                        .entry(path)
+                        .or_default()
+                        .push(format!("misc/{}", package.name));
+                }
+            }
+            let text: String = lines
+                .iter()
+                .map(|(path, owners)| format!("{path:<60} {}\n", owners.join(",")))
+                .collect();
+            out.push((
+                format!("{component}/Contents-{arch}.gz"),
+                gzip(text.as_bytes()),
+            ));
+        }
+    }
+    out
 }
 
 fn release_text(

@@ -1,0 +1,378 @@
+//! Images the check reads from disk: a root filesystem directory (`build --rootfs`) or the
+//! images of an OCI layout (`build --output`), each turned into an in-memory tree.
+//!
+//! Only what the check reads keeps its bytes: files starting with the ELF magic and the
+//! `/etc/ld.so.conf*` files. Every other file is kept as an empty file, so paths, symlinks and
+//! the existence of `/etc/ld.so.cache` stay visible without holding the image in memory.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::oci::inspect::LayerBlob;
+use crate::rootfs::tree::{normalize_entry_name, split_parent};
+use crate::rootfs::{Node, NodeKind, Tree};
+
+/// Why an image could not be read for checking; each variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("`{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not an OCI image layout: {reason}")]
+    NotLayout { path: PathBuf, reason: String },
+    #[error("layer `{layer}` has an unsafe entry `{entry}`")]
+    UnsafeEntry { layer: PathBuf, entry: String },
+}
+
+/// One image of an OCI layout: its platform architecture (`amd64`) and layers, bottom first.
+#[derive(Clone, Debug)]
+pub struct LayoutImage {
+    pub architecture: Option<String>,
+    pub layers: Vec<LayerBlob>,
+}
+
+/// Whether the check keeps this file's bytes (`path` normalised, no leading `/`).
+fn keeps_bytes(path: &str, head: &[u8]) -> bool {
+    super::elf::is_elf(head) || path.starts_with("etc/ld.so.conf")
+}
+
+fn node(kind: NodeKind, mode: u32) -> Node {
+    Node {
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        owner: None,
+    }
+}
+
+fn insert(tree: &mut Tree, path: String, kind: NodeKind, mode: u32) {
+    // Parents a layer did not list are directories (ensure_dirs fails only under a file,
+    // which a later entry of a well-formed layer cannot need).
+    let _ = tree.ensure_dirs(split_parent(&path).0, None, 0);
+    tree.insert(path, node(kind, mode));
+}
+
+/// Reads a root filesystem directory (symlinks are read, never followed).
+pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LoadError::Io { path, source }
+    };
+    let mut tree = Tree::default();
+    let mut pending = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let mut children: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .collect::<Result<_, _>>()
+            .map_err(io_err(&dir))?;
+        children.sort_by_key(std::fs::DirEntry::file_name);
+        for child in children {
+            let name = child.file_name().to_string_lossy().into_owned();
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let full = child.path();
+            let meta = std::fs::symlink_metadata(&full).map_err(io_err(&full))?;
+            let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777;
+            if meta.is_symlink() {
+                let target = std::fs::read_link(&full).map_err(io_err(&full))?;
+                let target = target.to_string_lossy().into_owned();
+                insert(&mut tree, path, NodeKind::Symlink(target), 0o777);
+            } else if meta.is_dir() {
+                insert(&mut tree, path.clone(), NodeKind::Dir, mode);
+                pending.push((full, path));
+            } else if meta.is_file() {
+                let mut file = std::fs::File::open(&full).map_err(io_err(&full))?;
+                let mut head = [0u8; 4];
+                let read = file.read(&mut head).map_err(io_err(&full))?;
+                let bytes = if keeps_bytes(&path, &head[..read]) {
+                    std::fs::read(&full).map_err(io_err(&full))?
+                } else {
+                    Vec::new()
+                };
+                insert(&mut tree, path, NodeKind::File(bytes), mode);
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// The images an OCI layout holds (through `index.json` and any nested image index).
+pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
+    let not_layout = |reason: String| LoadError::NotLayout {
+        path: layout.to_path_buf(),
+        reason,
+    };
+    let read_json = |path: PathBuf| -> Result<serde_json::Value, LoadError> {
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|err| not_layout(format!("`{}`: {err}", path.display())))
+    };
+    let blob = |digest: &str| -> Result<PathBuf, LoadError> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| not_layout(format!("unsupported digest `{digest}`")))?;
+        Ok(layout.join("blobs").join("sha256").join(hex))
+    };
+    let mut images = Vec::new();
+    let mut pending: Vec<(serde_json::Value, Option<String>)> =
+        vec![(read_json(layout.join("index.json"))?, None)];
+    while let Some((document, architecture)) = pending.pop() {
+        if let Some(layers) = document.get("layers").and_then(|l| l.as_array()) {
+            let layers = layers
+                .iter()
+                .map(|layer| {
+                    let media_type = layer.get("mediaType").and_then(|m| m.as_str());
+                    let digest = layer.get("digest").and_then(|d| d.as_str());
+                    match (media_type, digest) {
+                        (Some(media_type), Some(digest)) => Ok(LayerBlob {
+                            media_type: media_type.to_owned(),
+                            path: blob(digest)?,
+                        }),
+                        _ => Err(not_layout("a layer without mediaType or digest".into())),
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            images.push(LayoutImage {
+                architecture,
+                layers,
+            });
+            continue;
+        }
+        let manifests = document
+            .get("manifests")
+            .and_then(|m| m.as_array())
+            .ok_or_else(|| not_layout("neither `manifests` nor `layers`".into()))?;
+        for descriptor in manifests.iter().rev() {
+            let digest = descriptor
+                .get("digest")
+                .and_then(|d| d.as_str())
+                .ok_or_else(|| not_layout("a descriptor without digest".into()))?;
+            let arch = descriptor
+                .pointer("/platform/architecture")
+                .and_then(|a| a.as_str())
+                .map(str::to_owned)
+                .or_else(|| architecture.clone());
+            pending.push((read_json(blob(digest)?)?, arch));
+        }
+    }
+    Ok(images)
+}
+
+/// Applies an image's layers, bottom first, into one tree (whiteouts honoured).
+pub fn tree_from_layers(layers: &[LayerBlob]) -> Result<Tree, LoadError> {
+    let mut tree = Tree::default();
+    for layer in layers {
+        apply_layer(&mut tree, layer)?;
+    }
+    Ok(tree)
+}
+
+fn apply_layer(tree: &mut Tree, layer: &LayerBlob) -> Result<(), LoadError> {
+    let io_err = |source| LoadError::Io {
+        path: layer.path.clone(),
+        source,
+    };
+    let file = io::BufReader::new(std::fs::File::open(&layer.path).map_err(io_err)?);
+    let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else if layer.media_type.ends_with("zstd") {
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(io_err)?)
+    } else {
+        Box::new(file)
+    };
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(io_err)? {
+        let mut entry = entry.map_err(io_err)?;
+        let raw = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
+        let unsafe_entry = || LoadError::UnsafeEntry {
+            layer: layer.path.clone(),
+            entry: raw.clone(),
+        };
+        let path = normalize_entry_name(&raw).map_err(|_| unsafe_entry())?;
+        if path.is_empty() {
+            continue;
+        }
+        let (dir, name) = split_parent(&path);
+        if name == ".wh..wh..opq" {
+            remove_under(tree, dir, false);
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let hidden = if dir.is_empty() {
+                hidden.to_owned()
+            } else {
+                format!("{dir}/{hidden}")
+            };
+            remove_under(tree, &hidden, true);
+            continue;
+        }
+        let mode = entry.header().mode().map_err(io_err)? & 0o7777;
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Directory => NodeKind::Dir,
+            tar::EntryType::Symlink => NodeKind::Symlink(
+                entry
+                    .link_name()
+                    .map_err(io_err)?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(io_err)?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                NodeKind::Hardlink(normalize_entry_name(&target).map_err(|_| unsafe_entry())?)
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(io_err)?;
+                if !keeps_bytes(&path, &bytes) {
+                    bytes = Vec::new();
+                }
+                NodeKind::File(bytes)
+            }
+            _ => continue,
+        };
+        if matches!(kind, NodeKind::Dir) && tree.get(&path).is_some_and(Node::is_dir) {
+            continue;
+        }
+        remove_under(tree, &path, false);
+        insert(tree, path, kind, mode);
+    }
+    Ok(())
+}
+
+/// Removes everything below `path`, and `path` itself when `itself`.
+fn remove_under(tree: &mut Tree, path: &str, itself: bool) {
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}/")
+    };
+    let doomed: Vec<String> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with(&prefix) || (itself && *p == path))
+        .map(str::to_owned)
+        .collect();
+    for p in doomed {
+        tree.remove(&p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(dir: &Path, name: &str, entries: &[crate::check::TestEntry<'_>]) -> LayerBlob {
+        let path = dir.join(name);
+        let mut builder = tar::Builder::new(std::fs::File::create(&path).expect("create layer"));
+        for (entry, bytes, target) in entries {
+            let mut header = tar::Header::new_ustar();
+            header.set_mode(0o755);
+            match (bytes, target) {
+                (_, Some(target)) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder
+                        .append_link(&mut header, entry, target)
+                        .expect("append link");
+                }
+                (Some(bytes), None) => {
+                    header.set_size(bytes.len() as u64);
+                    builder
+                        .append_data(&mut header, entry, *bytes)
+                        .expect("append file");
+                }
+                (None, None) => {
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_size(0);
+                    builder
+                        .append_data(&mut header, entry, io::empty())
+                        .expect("append dir");
+                }
+            }
+        }
+        builder.finish().expect("finish layer");
+        LayerBlob {
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            path,
+        }
+    }
+
+    #[test]
+    fn layers_stack_with_whiteouts_and_keep_only_elf_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bottom = layer(
+            dir.path(),
+            "bottom.tar",
+            &[
+                ("usr/lib/", None, None),
+                ("usr/lib/libgone.so", Some(b"\x7fELFgone".as_slice()), None),
+                ("usr/share/doc/readme", Some(b"text".as_slice()), None),
+                ("opaque/old", Some(b"x".as_slice()), None),
+                ("lib", None, Some("usr/lib")),
+            ],
+        );
+        let top = layer(
+            dir.path(),
+            "top.tar",
+            &[
+                ("usr/lib/.wh.libgone.so", Some(b"".as_slice()), None),
+                ("opaque/.wh..wh..opq", Some(b"".as_slice()), None),
+                ("opaque/new", Some(b"\x7fELFnew".as_slice()), None),
+            ],
+        );
+        let tree = tree_from_layers(&[bottom, top]).expect("layers apply");
+        assert!(tree.get("usr/lib/libgone.so").is_none());
+        assert!(tree.get("opaque/old").is_none());
+        assert_eq!(
+            tree.get("opaque/new").map(|n| &n.kind),
+            Some(&NodeKind::File(b"\x7fELFnew".to_vec()))
+        );
+        assert_eq!(
+            tree.get("usr/share/doc/readme").map(|n| &n.kind),
+            Some(&NodeKind::File(Vec::new()))
+        );
+        assert_eq!(
+            tree.get("lib").map(|n| &n.kind),
+            Some(&NodeKind::Symlink("usr/lib".into()))
+        );
+    }
+
+    #[test]
+    fn reads_a_directory_without_following_links() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/lib")).expect("mkdir");
+        std::fs::write(root.join("usr/lib/libx.so.1"), b"\x7fELFx").expect("write");
+        std::fs::write(root.join("usr/lib/notes"), b"plain").expect("write");
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).expect("symlink");
+        let tree = tree_from_dir(root).expect("readable");
+        assert_eq!(
+            tree.get("usr/lib/libx.so.1").map(|n| &n.kind),
+            Some(&NodeKind::File(b"\x7fELFx".to_vec()))
+        );
+        assert_eq!(
+            tree.get("usr/lib/notes").map(|n| &n.kind),
+            Some(&NodeKind::File(Vec::new()))
+        );
+        assert_eq!(
+            tree.get("lib").map(|n| &n.kind),
+            Some(&NodeKind::Symlink("usr/lib".into()))
+        );
+    }
+}
