@@ -19,7 +19,7 @@ use crate::oci::{self, BuiltImage, Compression, ImageSpec, OciOptions};
 use crate::repo::{Http, Mirrors};
 use crate::rootfs::accounts::Accounts;
 use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
-use crate::sbom::{Sbom, SbomFormat};
+use crate::sbom::{BaseInput, Sbom, SbomFormat};
 
 /// The container formats `--output` can be written in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -369,8 +369,8 @@ impl Plan<'_> {
                 });
             }
         }
+        let sboms = self.add_sboms(&mut assembled)?;
         let tree = &mut assembled.rootfs;
-        let sboms = self.add_sboms(arch, tree)?;
         spinner.set_message(format!("writing the {arch} layers"));
         if let Some(dir) = &args.rootfs {
             let dir = if manifest.architectures.len() > 1 {
@@ -425,14 +425,21 @@ impl Plan<'_> {
 
     /// Describes the image's packages in each asked SBOM format and stores the documents
     /// in the tree (after the essentials, so the licences are read from the final tree).
-    fn add_sboms(
-        &self,
-        arch: &Arch,
-        tree: &mut rootfs::Rootfs,
-    ) -> Result<Vec<(SbomFormat, String)>> {
+    fn add_sboms(&self, assembled: &mut Assembled) -> Result<Vec<(SbomFormat, String)>> {
         if self.sbom_formats.is_empty() {
             return Ok(Vec::new());
         }
+        let arch = &assembled.arch;
+        let lock = &self.inputs.lock;
+        let base_tree = assembled.base_tree()?;
+        let base = lock.base.as_ref().map(|base| BaseInput {
+            image: &base.name,
+            packages: base
+                .provided
+                .get(arch.as_str())
+                .map_or(&[][..], Vec::as_slice),
+            tree: base_tree.as_ref(),
+        });
         let archive_urls: BTreeMap<String, String> = self
             .inputs
             .manifest
@@ -441,13 +448,15 @@ impl Plan<'_> {
             .filter_map(|s| Some((s.suite.clone(), s.url.clone()?)))
             .collect();
         let sbom = Sbom::describe(
-            &self.inputs.lock,
+            lock,
             arch,
-            tree,
+            &assembled.rootfs,
             &self.sbom_name,
             self.inputs.epoch,
             &archive_urls,
+            base.as_ref(),
         );
+        let tree = &mut assembled.rootfs;
         let mut documents = Vec::new();
         for &format in &self.sbom_formats {
             let text = format.render(&sbom);

@@ -10,8 +10,8 @@
 
 use serde_json::{Value, json};
 
-use super::Sbom;
 use super::copyright::Licenses;
+use super::{Origin, Sbom};
 
 /// The document as pretty JSON with a final newline (keys sorted by serde_json's map).
 pub fn render(sbom: &Sbom) -> String {
@@ -27,19 +27,29 @@ pub fn render(sbom: &Sbom) -> String {
                 "name": p.name,
                 "version": p.version,
                 "purl": p.purl,
-                "hashes": [{"alg": "SHA-256", "content": p.sha256}],
-                "externalReferences": [{
-                    "type": "distribution",
-                    "url": p.download_url.clone().unwrap_or_else(|| p.pool_path.clone()),
-                    "comment": "the .deb in the Debian archive (path relative to the archive root)",
-                    "hashes": [{"alg": "SHA-256", "content": p.sha256}],
-                }],
-                "properties": [
-                    {"name": "debless:architecture", "value": p.arch},
-                    {"name": "debless:source-package", "value": p.source_name},
-                    {"name": "debless:source-version", "value": p.source_version},
-                ],
             });
+            match &p.origin {
+                Origin::Deb { sha256, pool_path } => {
+                    component["hashes"] = json!([{"alg": "SHA-256", "content": sha256}]);
+                    component["externalReferences"] = json!([{
+                        "type": "distribution",
+                        "url": p.download_url.clone().unwrap_or_else(|| pool_path.clone()),
+                        "comment": "the .deb in the Debian archive (path relative to the archive root)",
+                        "hashes": [{"alg": "SHA-256", "content": sha256}],
+                    }]);
+                    component["properties"] = json!([
+                        {"name": "debless:architecture", "value": p.arch},
+                        {"name": "debless:source-package", "value": p.source_name},
+                        {"name": "debless:source-version", "value": p.source_version},
+                    ]);
+                }
+                Origin::Base { image } => {
+                    component["properties"] = json!([
+                        {"name": "debless:architecture", "value": p.arch},
+                        {"name": "debless:provided-by-base", "value": image},
+                    ]);
+                }
+            }
             if let Licenses::Declared(expr) = &p.licenses {
                 let mut licenses: Vec<Value> = expr
                     .spdx_ids

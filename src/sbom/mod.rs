@@ -9,6 +9,10 @@
 //! locked packages, and packages are sorted by (name, architecture). The same lock and
 //! epoch give the same bytes, which is what lets the SBOM live inside a reproducible image.
 //!
+//! Over a base image (`[image] base`), the base's packages (the lock's `[base.provided]`)
+//! are listed too, marked as coming from the base, without a `.deb` checksum (the base's
+//! layers, not a `.deb`, brought them) and with licences read from the base's own files.
+//!
 //! Download locations: the lock stores pool paths relative to the archive root, never a
 //! mirror URL, and so does the SBOM: the pool path is the SPDX `packageFileName` and the
 //! CycloneDX `distribution` reference; SPDX `downloadLocation` (which must be absolute) is
@@ -24,7 +28,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::debian::Arch;
 use crate::lock::Lock;
-use crate::rootfs::{NodeKind, Rootfs};
+use crate::rootfs::{NodeKind, Rootfs, Tree};
 use copyright::Licenses;
 
 /// The SBOM formats debless writes.
@@ -77,7 +81,35 @@ pub struct Sbom {
     pub packages: Vec<SbomPackage>,
 }
 
-/// One locked package as both formats describe it.
+/// How a package came into the image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A locked `.deb`, pinned by the lock.
+    Deb {
+        /// sha256 of the `.deb`, from the lock.
+        sha256: String,
+        /// Pool path relative to the archive root.
+        pool_path: String,
+    },
+    /// The base image's package database lists it (its layers, not a `.deb`, brought it).
+    Base {
+        /// The manifest's `[image] base`.
+        image: String,
+    },
+}
+
+/// The base image's side of an SBOM: its name, the packages the lock records it provides,
+/// and its files (for the copyright files), when read.
+pub struct BaseInput<'a> {
+    /// The manifest's `[image] base`.
+    pub image: &'a str,
+    /// The lock's `[base.provided]` of this architecture.
+    pub packages: &'a [crate::lock::ProvidedPackage],
+    /// The base's files, for licences.
+    pub tree: Option<&'a Tree>,
+}
+
+/// One package of the image as both formats describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SbomPackage {
     /// Package name (`libc6`).
@@ -90,10 +122,8 @@ pub struct SbomPackage {
     pub source_name: String,
     /// The source version (the binary version when the lock records none).
     pub source_version: String,
-    /// sha256 of the `.deb`, from the lock.
-    pub sha256: String,
-    /// Pool path relative to the archive root.
-    pub pool_path: String,
+    /// Where the package comes from: a locked `.deb` or the base image.
+    pub origin: Origin,
     /// Absolute URL of the `.deb` when the manifest names its archive's `url`.
     pub download_url: Option<String>,
     /// `pkg:deb/debian/…` package URL.
@@ -115,6 +145,7 @@ impl Sbom {
         name: &str,
         epoch: i64,
         archive_urls: &BTreeMap<String, String>,
+        base: Option<&BaseInput<'_>>,
     ) -> Self {
         let locked: Vec<_> = lock.packages_for(arch).collect();
         let mut packages: Vec<SbomPackage> = locked
@@ -126,8 +157,10 @@ impl Sbom {
                     purl: purl(&p.name, &version, &p.architecture, codename),
                     source_name: p.source_package.clone(),
                     source_version: p.source_version.clone().unwrap_or_else(|| version.clone()),
-                    sha256: p.sha256.clone(),
-                    pool_path: p.path.clone(),
+                    origin: Origin::Deb {
+                        sha256: p.sha256.clone(),
+                        pool_path: p.path.clone(),
+                    },
                     download_url: archive_urls
                         .get(&p.suite)
                         .map(|root| format!("{}/{}", root.trim_end_matches('/'), p.path)),
@@ -137,13 +170,35 @@ impl Sbom {
                         .filter(|d| locked.iter().any(|l| &l.name == *d))
                         .cloned()
                         .collect(),
-                    licenses: licenses_of(rootfs, &p.name),
+                    licenses: licenses_of(rootfs.tree(), &p.name),
                     name: p.name.clone(),
                     version,
                     arch: p.architecture.clone(),
                 }
             })
             .collect();
+        if let Some(base) = base {
+            let codename = lock.sources.first().map(|s| s.codename.as_str());
+            packages.extend(base.packages.iter().map(|p| {
+                let version = p.version.as_str().to_owned();
+                SbomPackage {
+                    purl: purl(&p.name, &version, &p.architecture, codename),
+                    source_name: p.name.clone(),
+                    source_version: version.clone(),
+                    origin: Origin::Base {
+                        image: base.image.to_owned(),
+                    },
+                    download_url: None,
+                    depends: Vec::new(),
+                    licenses: base
+                        .tree
+                        .map_or(Licenses::Missing, |tree| licenses_of(tree, &p.name)),
+                    name: p.name.clone(),
+                    version,
+                    arch: p.architecture.clone(),
+                }
+            }));
+        }
         packages.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
         let mut hasher = Sha256::new();
         hasher.update(format!(
@@ -153,7 +208,10 @@ impl Sbom {
         for p in &packages {
             hasher.update(format!(
                 "{} {} {} {}\n",
-                p.name, p.version, p.arch, p.sha256
+                p.name,
+                p.version,
+                p.arch,
+                p.checksum().unwrap_or("base")
             ));
         }
         Self {
@@ -166,10 +224,19 @@ impl Sbom {
     }
 }
 
+impl SbomPackage {
+    /// The `.deb`'s sha256, for a locked package.
+    pub fn checksum(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Deb { sha256, .. } => Some(sha256),
+            Origin::Base { .. } => None,
+        }
+    }
+}
+
 /// The licences declared by `/usr/share/doc/<package>/copyright` in the tree (through
 /// symlinks: libstdc++6's doc directory is a link to gcc's).
-fn licenses_of(rootfs: &Rootfs, package: &str) -> Licenses {
-    let tree = rootfs.tree();
+fn licenses_of(tree: &Tree, package: &str) -> Licenses {
     let path = format!("usr/share/doc/{package}/copyright");
     let Ok(resolved) = tree.resolve(&path, true) else {
         return Licenses::Missing;

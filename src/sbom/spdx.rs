@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::Origin;
 use super::copyright::Licenses;
 use super::{Sbom, SbomPackage};
 
@@ -33,7 +34,10 @@ pub fn spdx_id(package: &SbomPackage) -> String {
             }
         })
         .collect();
-    format!("SPDXRef-Package-deb-{clean}-{}", &package.sha256[..8])
+    match &package.origin {
+        Origin::Deb { sha256, .. } => format!("SPDXRef-Package-deb-{clean}-{}", &sha256[..8]),
+        Origin::Base { .. } => format!("SPDXRef-Package-base-{clean}"),
+    }
 }
 
 /// The document as pretty JSON with a final newline (keys sorted by serde_json's map).
@@ -58,23 +62,37 @@ pub fn render(sbom: &Sbom) -> String {
                 "versionInfo": p.version,
                 "supplier": "Organization: Debian",
                 "downloadLocation": p.download_url.as_deref().unwrap_or("NOASSERTION"),
-                "packageFileName": p.pool_path,
                 "filesAnalyzed": false,
-                "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
                 "licenseConcluded": "NOASSERTION",
                 "licenseDeclared": declared,
                 "copyrightText": "NOASSERTION",
-                "sourceInfo": format!("built package from: {} {}", p.source_name, p.source_version),
                 "externalRefs": [{
                     "referenceCategory": "PACKAGE-MANAGER",
                     "referenceType": "purl",
                     "referenceLocator": p.purl,
                 }],
             });
-            package["comment"] = Value::String(format!(
-                "Debian binary package, architecture {}; the .deb is {} in the Debian archive; licence from /usr/share/doc/{}/copyright",
-                p.arch, p.pool_path, p.name
-            ));
+            match &p.origin {
+                Origin::Deb { sha256, pool_path } => {
+                    package["packageFileName"] = json!(pool_path);
+                    package["checksums"] =
+                        json!([{"algorithm": "SHA256", "checksumValue": sha256}]);
+                    package["sourceInfo"] = json!(format!(
+                        "built package from: {} {}",
+                        p.source_name, p.source_version
+                    ));
+                    package["comment"] = json!(format!(
+                        "Debian binary package, architecture {}; the .deb is {pool_path} in the Debian archive; licence from /usr/share/doc/{}/copyright",
+                        p.arch, p.name
+                    ));
+                }
+                Origin::Base { image } => {
+                    package["comment"] = json!(format!(
+                        "Debian binary package, architecture {}, provided by the base image {image} (its package database lists it); licence from /usr/share/doc/{}/copyright",
+                        p.arch, p.name
+                    ));
+                }
+            }
             package
         })
         .collect();

@@ -128,6 +128,60 @@ fn base_from_an_oci_layout_keeps_its_layers_and_its_packages() {
 }
 
 #[test]
+fn the_sbom_over_a_base_lists_the_base_packages_too() {
+    let repo = standard_repo();
+    let base = base_layout(&repo, &["libc6", "mawk"], "user = \"nonroot\"");
+    let layout = base.path().join("base-layout");
+    let base_ref = format!("oci-layout:{}", layout.display());
+    let app = app(&repo, &["hello"], &base_ref);
+    ok(&app, &app.run(&["lock"]));
+    ok(
+        &app,
+        &app.run(&["build", "--sbom", "both", "--output", "out"]),
+    );
+    let bom = json(&app.path().join("out.cdx.json"));
+    let components = bom["components"].as_array().expect("components");
+    let names: Vec<&str> = components
+        .iter()
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["hello", "libc6", "mawk"]);
+    for component in components {
+        let from_base = component["properties"]
+            .as_array()
+            .expect("properties")
+            .iter()
+            .find(|p| p["name"] == "debless:provided-by-base")
+            .map(|p| p["value"].clone());
+        if component["name"] == "hello" {
+            assert_eq!(from_base, None);
+            assert_eq!(component["hashes"][0]["alg"], "SHA-256");
+        } else {
+            assert_eq!(from_base, Some(serde_json::json!(base_ref)));
+            assert!(component.get("hashes").is_none(), "{component}");
+        }
+    }
+    assert_eq!(
+        components[1]["purl"],
+        "pkg:deb/debian/libc6@2.36-9?arch=amd64"
+    );
+    let spdx = json(&app.path().join("out.spdx.json"));
+    let packages = spdx["packages"].as_array().expect("packages");
+    assert_eq!(packages.len(), 3);
+    let libc = packages
+        .iter()
+        .find(|p| p["name"] == "libc6")
+        .expect("libc6 in the SPDX document");
+    assert!(libc.get("checksums").is_none(), "{libc}");
+    assert!(
+        libc["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains("provided by the base image")),
+        "{libc}"
+    );
+}
+
+#[test]
 fn a_file_over_a_different_base_file_is_an_error() {
     let repo = standard_repo();
     let base = base_layout(&repo, &["clash-a"], "");
