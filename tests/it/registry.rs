@@ -688,6 +688,27 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         "{}",
         String::from_utf8_lossy(&copy.stderr)
     );
+    // A scanner sees the base's packages and the added ones, each once.
+    if let Some(report) = crate::support::syft::scan(app.path(), "oci-dir:pulled:v1") {
+        let found = crate::support::syft::deb_packages(&report);
+        let lock: toml::Value = toml::from_str(&app.read("debless.lock")).expect("lock TOML");
+        let text = |v: &toml::Value| v.as_str().expect("a string").to_owned();
+        let provided = lock["base"]["provided"]["amd64"]
+            .as_array()
+            .expect("[base.provided] amd64")
+            .iter()
+            .map(|entry| {
+                let entry = text(entry);
+                let (name_arch, version) = entry.split_once('=').expect("name:arch=version");
+                let name = name_arch.split_once(':').map_or(name_arch, |(n, _)| n);
+                (name.to_owned(), version.to_owned())
+            });
+        let added = crate::support::syft::locked(&app.read("debless.lock"));
+        let wanted: std::collections::BTreeSet<(String, String)> = provided.chain(added).collect();
+        assert!(wanted.iter().any(|(name, _)| name == "python3-gmpy2"));
+        assert!(wanted.iter().any(|(name, _)| name == "python3"));
+        assert_eq!(found, wanted, "syft sees base + added packages");
+    }
     if !is_root() || !have("umoci") {
         eprintln!("skip running python3: needs root (chroot) and umoci");
         return;

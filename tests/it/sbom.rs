@@ -10,8 +10,8 @@ use std::process::Command;
 
 use crate::hermetic::{SUITE, manifest, pkg};
 use crate::support::context::TestContext;
-use crate::support::live;
 use crate::support::signed_repo::{PublishOptions, TestRepo};
+use crate::support::{live, syft};
 
 const EPOCH: &str = "1700000000";
 
@@ -249,24 +249,6 @@ fn sbom_is_deterministic_and_off_by_default() {
     assert!(!dir.join("none.spdx.json").exists());
 }
 
-/// Whether a validator is on PATH; under CI a missing one is a failure (xtask installs it).
-fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`{tool}` is missing under CI: `cargo xtask test` installs it with pip"
-        );
-        eprintln!(
-            "skipping: `{tool}` is not installed (`python3 -m pip install` it, or run `cargo xtask test`)"
-        );
-    }
-    found
-}
-
 /// Runs cyclonedx-python-lib's strict JSON validator for CycloneDX 1.6 on `path`.
 fn cyclonedx_errors(path: &Path) -> Option<String> {
     const VALIDATE: &str = "import sys\n\
@@ -325,7 +307,7 @@ fn sbom_documents_pass_the_spdx_and_cyclonedx_validators() {
     let context = locked_project(&repo, "");
     build(&context, &["--sbom", "both", "--output", "img"]);
     let dir = context.path();
-    if have_tool("pyspdxtools") {
+    if crate::support::have_tool("pyspdxtools") {
         // pyspdxtools' URL pattern wants a host name with a dot: the test archive's
         // `http://127.0.0.1:PORT` is spelled as one, nothing else changes.
         let text = std::fs::read_to_string(dir.join("img.spdx.json"))
@@ -389,33 +371,13 @@ fn build_live_example(context: &TestContext, name: &str, extra: &[&str]) -> bool
 #[test]
 fn syft_finds_exactly_the_locked_packages() {
     let context = TestContext::new();
-    if !build_live_example(&context, "bookworm-gmp", &["--sbom", "both"]) || !have_tool("syft") {
+    if !build_live_example(&context, "bookworm-gmp", &["--sbom", "both"]) {
         return;
     }
-    let out = Command::new("syft")
-        .args(["scan", "oci-dir:img", "-o", "json", "-q"])
-        .current_dir(context.path())
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .output()
-        .expect("syft runs");
-    assert!(
-        out.status.success(),
-        "syft: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("syft JSON");
-    let found: BTreeSet<(String, String)> = report["artifacts"]
-        .as_array()
-        .expect("artifacts")
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().expect("name").to_owned(),
-                a["version"].as_str().expect("version").to_owned(),
-            )
-        })
-        .collect();
+    let Some(report) = syft::scan(context.path(), "oci-dir:img") else {
+        return;
+    };
+    let found = syft::deb_packages(&report);
     let wanted: BTreeSet<(String, String)> = locked(&context.read("debless.lock"))
         .into_iter()
         .map(|(name, version, ..)| (name, version))
@@ -447,7 +409,7 @@ fn syft_finds_exactly_the_locked_packages() {
         assert!(syft_purl.contains("distro=debian-12"), "{syft_purl}");
     }
     // The real packages' documents (real copyright files, no archive URL) validate too.
-    if have_tool("pyspdxtools") {
+    if crate::support::have_tool("pyspdxtools") {
         let spdx = context.path().join("img.spdx.json");
         assert_eq!(pyspdxtools_errors(&spdx), None, "SPDX 2.3 document invalid");
     }
