@@ -70,6 +70,11 @@ impl SearchConfig {
         let mut conf_dirs = Vec::new();
         let mut seen = BTreeSet::new();
         read_conf(view, "/etc/ld.so.conf", &mut conf_dirs, &mut seen, 0);
+        // debless' own ld.so.cache (rootfs::ldcache) lists `/etc/ld.so.conf.d/*.conf` even
+        // without libc-bin's `/etc/ld.so.conf` that includes them; mirror what it wrote.
+        for included in glob(view, "/etc/ld.so.conf.d/*.conf") {
+            read_conf(view, &included, &mut conf_dirs, &mut seen, 1);
+        }
         Self {
             image_triplet: image_triplet.map(str::to_owned),
             conf_dirs,

@@ -689,7 +689,7 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         String::from_utf8_lossy(&copy.stderr)
     );
     // A scanner sees the base's packages and the added ones, each once.
-    if let Some(report) = crate::support::syft::scan(app.path(), "oci-dir:pulled:v1") {
+    if let Some(report) = crate::support::syft::scan(app.path(), "oci-dir:pulled") {
         let found = crate::support::syft::deb_packages(&report);
         let lock: toml::Value = toml::from_str(&app.read("debless.lock")).expect("lock TOML");
         let text = |v: &toml::Value| v.as_str().expect("a string").to_owned();
