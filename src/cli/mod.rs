@@ -65,6 +65,17 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Build an OCI image from debless.lock alone (never resolves).
     Build(build::BuildArgs),
+    /// Push an OCI layout directory to a registry and print its digest.
+    Push(push::PushArgs),
+    /// Check that every ELF file of the image finds its shared libraries and loader.
+    Check(check::CheckArgs),
+    /// Show which packages of the manifest's suites ship a file or soname (Contents indices).
+    Provides(provides::ProvidesArgs),
+    /// Add packages to debless.toml and re-lock; with --for, those shipping the libraries
+    /// the given ELF files need.
+    Add(add::AddArgs),
+    /// Show what each locked package adds to the image (after path filters), without building.
+    Size(size::SizeArgs),
     /// Show every dependency chain from the manifest's roots to a locked package.
     Why(why::WhyArgs),
     /// Show the packages added, removed, upgraded or downgraded between two locks.
@@ -77,17 +88,6 @@ pub enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
-    /// Push an OCI layout directory to a registry and print its digest.
-    Push(push::PushArgs),
-    /// Check that every ELF file of the image finds its shared libraries and loader.
-    Check(check::CheckArgs),
-    /// Show which packages of the manifest's suites ship a file or soname (Contents indices).
-    Provides(provides::ProvidesArgs),
-    /// Add packages to debless.toml and re-lock; with --for, those shipping the libraries
-    /// the given ELF files need.
-    Add(add::AddArgs),
-    /// Show what each locked package adds to the image (after path filters), without building.
-    Size(size::SizeArgs),
 }
 
 pub mod add;
