@@ -8,7 +8,7 @@
 //!    freshness (`Valid-Until`, `Date` in the future).
 //! 3. Each index is fetched by the sha256 the Release lists (by-hash URL first), its size
 //!    and sha256 checked before decompression, and kept in an [`IndexCache`] so a warm run
-//!    fetches only InRelease ([`index`]).
+//!    fetches only InRelease ([`index`]; `listed` fetches any Release-listed file).
 //!
 //! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
 //! [`signature`], [`release`], [`index`].
@@ -16,6 +16,7 @@
 pub mod contents;
 pub mod http;
 pub mod index;
+mod listed;
 pub mod mirror;
 pub mod release;
 pub mod signature;
