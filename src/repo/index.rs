@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::RepoError;
-use super::http::Http;
 use super::listed::ListedFiles;
-use super::release::{IndexFile, Release, component_name};
+use super::release::{IndexFile, component_name};
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
@@ -85,13 +84,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// What is needed to fetch the indices of one verified suite.
-pub(super) struct IndexSource<'a> {
-    pub http: &'a Http,
-    pub cache: &'a IndexCache,
-    pub root: &'a str,
-    pub suite: &'a str,
-    pub release: &'a Release,
-}
+pub(super) struct IndexSource<'a>(pub ListedFiles<'a>);
 
 impl IndexSource<'_> {
     /// The listed index files for a component and arch, in preference order. Security suites
@@ -99,6 +92,7 @@ impl IndexSource<'_> {
     fn candidates(&self, component: &str, arch: &Arch) -> Vec<&IndexFile> {
         let short = component_name(component);
         let prefixes: Vec<&str> = self
+            .0
             .release
             .components
             .iter()
@@ -110,7 +104,7 @@ impl IndexSource<'_> {
         for format in FORMATS {
             for prefix in &prefixes {
                 let path = format!("{prefix}/binary-{arch}/{format}");
-                match self.release.file(&path) {
+                match self.0.release.file(&path) {
                     Some(file) if !found.contains(&file) => found.push(file),
                     _ => {}
                 }
@@ -128,13 +122,13 @@ impl IndexSource<'_> {
         let candidates = self.candidates(component, arch);
         if candidates.is_empty() {
             return Err(RepoError::NoIndex {
-                suite: self.suite.to_owned(),
+                suite: self.0.suite.to_owned(),
                 component: component.to_owned(),
                 arch: arch.clone(),
             });
         }
-        let (file, compressed) = self.listed().fetch(&candidates)?;
-        let packages = parse_index(self.suite, file, &compressed)?;
+        let (file, compressed) = self.0.fetch(&candidates)?;
+        let packages = parse_index(self.0.suite, file, &compressed)?;
         let index = IndexRef {
             component: component.to_owned(),
             arch: arch.clone(),
@@ -142,16 +136,6 @@ impl IndexSource<'_> {
             sha256: file.sha256.clone(),
         };
         Ok((index, packages))
-    }
-
-    fn listed(&self) -> ListedFiles<'_> {
-        ListedFiles {
-            http: self.http,
-            cache: self.cache,
-            root: self.root,
-            suite: self.suite,
-            release: self.release,
-        }
     }
 }
 

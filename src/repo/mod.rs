@@ -202,13 +202,13 @@ pub fn load_indices(
     req: &SuiteRequest<'_>,
     verified: VerifiedRelease,
 ) -> Result<VerifiedSuite, RepoError> {
-    let source = index::IndexSource {
+    let source = index::IndexSource(listed::ListedFiles {
         http,
         cache,
         root: req.root,
         suite: req.suite,
         release: &verified.release,
-    };
+    });
     let wanted: Vec<(&String, &Arch)> = req
         .components
         .iter()
