@@ -3,11 +3,11 @@
 //! packages, and the rebuilt image imports the extension.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use debless::repo::Http;
 use debless::repo::index::sha256_hex;
 
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 
@@ -56,13 +56,6 @@ fn gmpy2_extension(root: &str) -> Vec<u8> {
             _ => None,
         })
         .expect("python3-gmpy2 ships the extension module")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 #[test]
@@ -117,22 +110,14 @@ fn gmpy2_extension_on_python3_is_checked_fixed_by_add_for_and_runs() {
         eprintln!("skip running python3 with gmpy2: chroot needs root");
         return;
     }
-    let out = Command::new("chroot")
-        .arg(context.path().join("rootfs"))
-        .args([
+    let out = chroot::run(
+        &context.path().join("rootfs"),
+        None,
+        &[
             "/usr/bin/python3",
             "-c",
             "import gmpy2; print(gmpy2.mpz(2)**100)",
-        ])
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "python3 in the image: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "1267650600228229401496703205376"
-    );
+    assert_eq!(out.trim(), "1267650600228229401496703205376");
 }

@@ -9,6 +9,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 
@@ -154,13 +155,6 @@ fn assert_distroless_common(context: &TestContext, root: &Path) {
     );
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 const PROGRAM: &str = r#"#include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -202,19 +196,7 @@ fn run_program_as_nonroot(root: &Path, work: &Path, static_link: bool) -> Option
         "gcc: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("chroot")
-        .arg("--userspec=65532:65532")
-        .arg(root)
-        .arg("/prog")
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "the program in the image: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    Some(chroot::run(root, Some("65532:65532"), &["/prog"]))
 }
 
 /// The program's output names nonroot and the bundle's full size.

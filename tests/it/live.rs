@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::apt::apt_closure;
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 
@@ -171,27 +172,10 @@ fn checked_in_example_reproduces_its_recorded_digest() {
     );
 }
 
-/// Runs `python3 -c` inside a root filesystem, with runc when it can start a container here,
-/// else with chroot (both execute the image's own loader and libraries).
+/// Runs `python3 -c` inside a root filesystem with chroot (the image's own loader and
+/// libraries run).
 fn run_python(rootfs: &Path, code: &str) -> String {
-    let out = Command::new("chroot")
-        .arg(rootfs)
-        .args(["/usr/bin/python3", "-c", code])
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "python3 in the image: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    chroot::run(rootfs, None, &["/usr/bin/python3", "-c", code])
 }
 
 #[test]

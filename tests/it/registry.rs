@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::hermetic::{SUITE, manifest, pkg, project, standard_repo};
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::registry::{Canned, fake_registry, registry};
 use crate::support::signed_repo::{PublishOptions, TestRepo};
@@ -535,13 +536,6 @@ fn multi_arch_base_index_and_pushed_index() {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 /// The acceptance test: a distroless-like python3 base built by debless and pushed,
 /// then `python3-gmpy2` and its libraries added on top as a user would, pulled back with
 /// skopeo, unpacked with umoci and run under chroot.
@@ -650,24 +644,16 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         "{}",
         String::from_utf8_lossy(&unpack.stderr)
     );
-    let run = Command::new("chroot")
-        .arg(bundle.join("rootfs"))
-        .args([
+    let run = chroot::run(
+        &bundle.join("rootfs"),
+        None,
+        &[
             "/usr/bin/python3",
             "-c",
             "import gmpy2; print(gmpy2.mpz(2)**100)",
-        ])
-        .output()
-        .expect("run chroot");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "1267650600228229401496703205376"
-    );
+    assert_eq!(run.trim(), "1267650600228229401496703205376");
 }
 
 /// `[image] layers = N`: packages are grouped by name, so updating one package rewrites only
