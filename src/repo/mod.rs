@@ -11,13 +11,15 @@
 //!    fetches only InRelease ([`index`]; `listed` fetches any Release-listed file).
 //!
 //! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
-//! [`signature`], [`release`], [`index`].
+//! [`signature`], [`release`], [`index`]; [`query`] answers `show` and `search` from verified
+//! suites.
 
 pub mod contents;
 pub mod http;
 pub mod index;
 mod listed;
 pub mod mirror;
+pub mod query;
 pub mod release;
 pub mod signature;
 
