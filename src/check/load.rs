@@ -9,9 +9,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::oci::inspect::LayerBlob;
-use crate::oci::unpack::{self, UnpackError};
-use crate::rootfs::tree::split_parent;
-use crate::rootfs::{Node, NodeKind, Tree};
+use crate::oci::unpack::{self, UnpackError, insert_entry};
+use crate::rootfs::{NodeKind, Tree};
 
 /// Why an image could not be read for checking; each variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -41,23 +40,6 @@ fn keeps_bytes(path: &str, head: &[u8]) -> bool {
     super::elf::is_elf(head) || path.starts_with("etc/ld.so.conf")
 }
 
-fn node(kind: NodeKind, mode: u32) -> Node {
-    Node {
-        kind,
-        mode,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        owner: None,
-    }
-}
-
-fn insert(tree: &mut Tree, path: String, kind: NodeKind, mode: u32) {
-    // A directory walk lists parents first; ensure_dirs only fills the root's ancestors.
-    let _ = tree.ensure_dirs(split_parent(&path).0, None, 0);
-    tree.insert(path, node(kind, mode));
-}
-
 /// Reads a root filesystem directory (symlinks are read, never followed).
 pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
     let io_err = |path: &Path| {
@@ -85,9 +67,9 @@ pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
             if meta.is_symlink() {
                 let target = std::fs::read_link(&full).map_err(io_err(&full))?;
                 let target = target.to_string_lossy().into_owned();
-                insert(&mut tree, path, NodeKind::Symlink(target), 0o777);
+                insert_entry(&mut tree, path, NodeKind::Symlink(target), 0o777);
             } else if meta.is_dir() {
-                insert(&mut tree, path.clone(), NodeKind::Dir, mode);
+                insert_entry(&mut tree, path.clone(), NodeKind::Dir, mode);
                 pending.push((full, path));
             } else if meta.is_file() {
                 let mut file = std::fs::File::open(&full).map_err(io_err(&full))?;
@@ -98,7 +80,7 @@ pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
                 } else {
                     Vec::new()
                 };
-                insert(&mut tree, path, NodeKind::File(bytes), mode);
+                insert_entry(&mut tree, path, NodeKind::File(bytes), mode);
             }
         }
     }

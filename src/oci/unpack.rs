@@ -137,20 +137,7 @@ pub fn apply_layer(
                 continue;
             }
             tree.remove_below(&path);
-            // Parents a layer did not list are directories (ensure_dirs fails only under a
-            // file, which a later entry of a well-formed layer cannot need).
-            let _ = tree.ensure_dirs(split_parent(&path).0, None, 0);
-            tree.insert(
-                path,
-                Node {
-                    kind,
-                    mode,
-                    uid: 0,
-                    gid: 0,
-                    mtime: 0,
-                    owner: None,
-                },
-            );
+            insert_entry(tree, path, kind, mode);
         }
     }
     // Read to the end: the digests cover the padding after the tar's last block.
@@ -162,6 +149,25 @@ pub fn apply_layer(
         blob: blob_reader.finish(),
         diff_id,
     })
+}
+
+/// Stores an entry read back from an image (a layer, or a root filesystem directory): owner
+/// ids, time and package left at zero and `None` (nothing that reads images back uses them),
+/// parents the listing did not name made directories (`ensure_dirs` fails only under a file,
+/// which a later entry of a well-formed listing cannot need).
+pub fn insert_entry(tree: &mut Tree, path: String, kind: NodeKind, mode: u32) {
+    let _ = tree.ensure_dirs(split_parent(&path).0, None, 0);
+    tree.insert(
+        path,
+        Node {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: None,
+        },
+    );
 }
 
 /// Reads at most `buf.len()` bytes, fewer only at the end of the input.

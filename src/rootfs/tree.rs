@@ -177,6 +177,20 @@ impl Tree {
         }
     }
 
+    /// The bytes of the regular file at `path`, through symlinks (inside the tree) and hard
+    /// links; `None` when it is missing, escapes, or is not a file.
+    pub fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        let resolved = self.resolve(path, true).ok()?;
+        match &self.get(&resolved)?.kind {
+            NodeKind::File(bytes) => Some(bytes),
+            NodeKind::Hardlink(target) => match &self.get(target)?.kind {
+                NodeKind::File(bytes) => Some(bytes),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Every node in byte-wise path order (parents before children).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> + Clone {
         self.nodes.iter().map(|(path, node)| (path.as_str(), node))
