@@ -2,8 +2,6 @@
 //! image lacks libgmp, libmpfr and libmpc; `check` names them, `add --for` adds their
 //! packages, and the rebuilt image imports the extension.
 
-use std::path::{Path, PathBuf};
-
 use debless::repo::Http;
 use debless::repo::index::sha256_hex;
 
@@ -12,12 +10,6 @@ use crate::support::context::TestContext;
 use crate::support::live;
 
 const EXTENSION: &str = "gmpy2.cpython-311-x86_64-linux-gnu.so";
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lockfiles")
-        .join(name)
-}
 
 /// The extension module out of bookworm's python3-gmpy2 .deb: locked in a scratch project,
 /// downloaded by its locked sha256 and read with debless's own .deb reader.
@@ -64,10 +56,7 @@ fn gmpy2_extension_on_python3_is_checked_fixed_by_add_for_and_runs() {
         return;
     };
     let context = TestContext::new();
-    let base = example("bookworm-python3");
-    for file in ["debless.toml", "debless.lock"] {
-        std::fs::copy(base.join(file), context.path().join(file)).expect("copy the example");
-    }
+    live::copy_example(&context, "bookworm-python3");
     std::fs::write(
         context.path().join(EXTENSION),
         gmpy2_extension(&mirrors.debian),

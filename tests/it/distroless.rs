@@ -13,30 +13,14 @@ use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lockfiles")
-        .join(name)
-}
-
 /// Builds `lockfiles/<name>` (copied, with its extra files) with `--verify` (the golden
 /// digest), as an OCI layout `img` and a `rootfs` directory; `None` (skip) without a mirror.
 fn build(context: &TestContext, name: &str) -> Option<PathBuf> {
-    live::mirror()?;
-    for entry in std::fs::read_dir(example(name)).expect("example dir") {
-        let path = entry.expect("entry").path();
-        let file = path.file_name().expect("file name");
-        std::fs::copy(&path, context.path().join(file)).expect("copy example file");
-    }
-    let out = context.run(&["build", "--verify", "--output", "img", "--rootfs", "rootfs"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && stderr.contains("not found (404)") {
-        eprintln!(
-            "skipping: the mirror no longer serves a version pinned by {name}; re-lock it: {stderr}"
-        );
-        return None;
-    }
-    assert!(out.status.success(), "{}", context.render(&out));
+    live::build_example(
+        context,
+        name,
+        &["--verify", "--output", "img", "--rootfs", "rootfs"],
+    )?;
     Some(context.path().join("rootfs"))
 }
 
