@@ -348,6 +348,25 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// The manifest (or index) bytes the registry serves for `reference`, as skopeo reads them.
+fn skopeo_raw(reference: &str) -> Vec<u8> {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -398,21 +417,8 @@ fn push_a_base_then_build_on_it_from_the_registry() {
         layer_digests(&only_manifest(&base.path().join("base-layout")))[0]
     );
     if have("skopeo") {
-        let raw = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{app_ref}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        assert_eq!(format!("sha256:{}", sha256_hex(&raw.stdout)), pushed);
+        let raw = skopeo_raw(&app_ref);
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), pushed);
     }
 
     // The tag moves: the lock keeps its pin until a bare `lock --update`.
@@ -504,23 +510,10 @@ fn multi_arch_base_index_and_pushed_index() {
         .collect();
     assert_eq!(platforms, ["amd64", "arm64"]);
     if have("skopeo") {
-        let raw = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{app_ref}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        let pushed: serde_json::Value = serde_json::from_slice(&raw.stdout).expect("json");
+        let raw = skopeo_raw(&app_ref);
+        let pushed: serde_json::Value = serde_json::from_slice(&raw).expect("json");
         assert_eq!(pushed["manifests"].as_array().map(Vec::len), Some(2));
-        assert_eq!(format!("sha256:{}", sha256_hex(&raw.stdout)), top);
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), top);
     }
     if have("oci-image-tool") {
         let out = Command::new("oci-image-tool")
@@ -587,21 +580,7 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         return;
     }
     let raw = |reference: &str| -> serde_json::Value {
-        let out = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{reference}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("a manifest")
+        serde_json::from_slice(&skopeo_raw(reference)).expect("a manifest")
     };
     let base_layers = layer_digests(&raw(&base_ref));
     let app_manifest = raw(&app_ref);
