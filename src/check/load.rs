@@ -9,8 +9,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::oci::inspect::LayerBlob;
-use crate::rootfs::tree::{normalize_entry_name, split_parent};
-use crate::rootfs::{Node, NodeKind, Tree};
+use crate::oci::unpack::{self, UnpackError, insert_entry};
+use crate::rootfs::{NodeKind, Tree};
 
 /// Why an image could not be read for checking; each variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +23,9 @@ pub enum LoadError {
     },
     #[error("`{path}` is not an OCI image layout: {reason}")]
     NotLayout { path: PathBuf, reason: String },
-    #[error("layer `{layer}` has an unsafe entry `{entry}`")]
-    UnsafeEntry { layer: PathBuf, entry: String },
+    /// A layer blob that cannot be applied (unreadable, or an unsafe entry).
+    #[error(transparent)]
+    Layer(#[from] UnpackError),
 }
 
 /// One image of an OCI layout: its platform architecture (`amd64`) and layers, bottom first.
@@ -37,24 +38,6 @@ pub struct LayoutImage {
 /// Whether the check keeps this file's bytes (`path` normalised, no leading `/`).
 fn keeps_bytes(path: &str, head: &[u8]) -> bool {
     super::elf::is_elf(head) || path.starts_with("etc/ld.so.conf")
-}
-
-fn node(kind: NodeKind, mode: u32) -> Node {
-    Node {
-        kind,
-        mode,
-        uid: 0,
-        gid: 0,
-        mtime: 0,
-        owner: None,
-    }
-}
-
-fn insert(tree: &mut Tree, path: String, kind: NodeKind, mode: u32) {
-    // Parents a layer did not list are directories (ensure_dirs fails only under a file,
-    // which a later entry of a well-formed layer cannot need).
-    let _ = tree.ensure_dirs(split_parent(&path).0, None, 0);
-    tree.insert(path, node(kind, mode));
 }
 
 /// Reads a root filesystem directory (symlinks are read, never followed).
@@ -84,9 +67,9 @@ pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
             if meta.is_symlink() {
                 let target = std::fs::read_link(&full).map_err(io_err(&full))?;
                 let target = target.to_string_lossy().into_owned();
-                insert(&mut tree, path, NodeKind::Symlink(target), 0o777);
+                insert_entry(&mut tree, path, NodeKind::Symlink(target), 0o777);
             } else if meta.is_dir() {
-                insert(&mut tree, path.clone(), NodeKind::Dir, mode);
+                insert_entry(&mut tree, path.clone(), NodeKind::Dir, mode);
                 pending.push((full, path));
             } else if meta.is_file() {
                 let mut file = std::fs::File::open(&full).map_err(io_err(&full))?;
@@ -97,7 +80,7 @@ pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
                 } else {
                     Vec::new()
                 };
-                insert(&mut tree, path, NodeKind::File(bytes), mode);
+                insert_entry(&mut tree, path, NodeKind::File(bytes), mode);
             }
         }
     }
@@ -170,107 +153,15 @@ pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
     Ok(images)
 }
 
-/// Applies an image's layers, bottom first, into one tree (whiteouts honoured).
+/// Applies an image's layers, bottom first, into one tree (whiteouts honoured, unsafe
+/// entries refused: see [`crate::oci::unpack`]).
 pub fn tree_from_layers(layers: &[LayerBlob]) -> Result<Tree, LoadError> {
     let mut tree = Tree::default();
     for layer in layers {
-        apply_layer(&mut tree, layer)?;
+        // The digests are not compared: the layout's own files named these blobs.
+        unpack::apply_layer(&mut tree, &layer.path, &keeps_bytes)?;
     }
     Ok(tree)
-}
-
-fn apply_layer(tree: &mut Tree, layer: &LayerBlob) -> Result<(), LoadError> {
-    let io_err = |source| LoadError::Io {
-        path: layer.path.clone(),
-        source,
-    };
-    let file = io::BufReader::new(std::fs::File::open(&layer.path).map_err(io_err)?);
-    let reader: Box<dyn Read> = if layer.media_type.ends_with("gzip") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else if layer.media_type.ends_with("zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file).map_err(io_err)?)
-    } else {
-        Box::new(file)
-    };
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(io_err)? {
-        let mut entry = entry.map_err(io_err)?;
-        let raw = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
-        let unsafe_entry = || LoadError::UnsafeEntry {
-            layer: layer.path.clone(),
-            entry: raw.clone(),
-        };
-        let path = normalize_entry_name(&raw).map_err(|_| unsafe_entry())?;
-        if path.is_empty() {
-            continue;
-        }
-        let (dir, name) = split_parent(&path);
-        if name == ".wh..wh..opq" {
-            remove_under(tree, dir, false);
-            continue;
-        }
-        if let Some(hidden) = name.strip_prefix(".wh.") {
-            let hidden = if dir.is_empty() {
-                hidden.to_owned()
-            } else {
-                format!("{dir}/{hidden}")
-            };
-            remove_under(tree, &hidden, true);
-            continue;
-        }
-        let mode = entry.header().mode().map_err(io_err)? & 0o7777;
-        let kind = match entry.header().entry_type() {
-            tar::EntryType::Directory => NodeKind::Dir,
-            tar::EntryType::Symlink => NodeKind::Symlink(
-                entry
-                    .link_name()
-                    .map_err(io_err)?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(io_err)?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                NodeKind::Hardlink(normalize_entry_name(&target).map_err(|_| unsafe_entry())?)
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).map_err(io_err)?;
-                if !keeps_bytes(&path, &bytes) {
-                    bytes = Vec::new();
-                }
-                NodeKind::File(bytes)
-            }
-            _ => continue,
-        };
-        if matches!(kind, NodeKind::Dir) && tree.get(&path).is_some_and(Node::is_dir) {
-            continue;
-        }
-        remove_under(tree, &path, false);
-        insert(tree, path, kind, mode);
-    }
-    Ok(())
-}
-
-/// Removes everything below `path`, and `path` itself when `itself`.
-fn remove_under(tree: &mut Tree, path: &str, itself: bool) {
-    let prefix = if path.is_empty() {
-        String::new()
-    } else {
-        format!("{path}/")
-    };
-    let doomed: Vec<String> = tree
-        .iter()
-        .map(|(p, _)| p)
-        .filter(|p| p.starts_with(&prefix) || (itself && *p == path))
-        .map(str::to_owned)
-        .collect();
-    for p in doomed {
-        tree.remove(&p);
-    }
 }
 
 #[cfg(test)]

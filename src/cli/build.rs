@@ -328,21 +328,11 @@ impl Assembled {
 
     /// The base image's files as one tree (contents included), for the check.
     pub fn base_tree(&self) -> Result<Option<rootfs::Tree>> {
-        let Some(base) = &self.base else {
-            return Ok(None);
-        };
-        let blobs: Vec<oci::inspect::LayerBlob> = base
-            .image
-            .layers
-            .iter()
-            .map(|(descriptor, path)| oci::inspect::LayerBlob {
-                media_type: descriptor.media_type.clone(),
-                path: path.clone(),
-            })
-            .collect();
-        let tree = crate::check::load::tree_from_layers(&blobs)
-            .with_context(|| format!("reading the files of base image `{}`", base.name))?;
-        Ok(Some(tree))
+        // Read once with the base (`oci::base::BaseFilesystem`), bytes included.
+        Ok(self
+            .base
+            .as_ref()
+            .map(|base| base.filesystem.tree().clone()))
     }
 }
 

@@ -2,11 +2,11 @@
 //! as `lock` reads them (verified InRelease, indices from the sha256 cache), like
 //! `apt-cache show` + `apt-cache policy` and `apt-cache search --names-only`.
 //!
-//! Nothing is resolved or written; `show` also reads `debless.lock` to say which version is
-//! pinned. Unknown names fail with the nearest names the suites have, and a purely virtual
-//! name fails naming its providers, since there is no package of that name to show.
+//! The questions are answered by `repo::query`; this file holds the arguments and the
+//! rendering. Nothing is resolved or written; `show` also reads `debless.lock` to say which
+//! version is pinned. Unknown names fail with the nearest names the suites have, and a purely
+//! virtual name fails naming its providers, since there is no package of that name to show.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result};
@@ -17,8 +17,8 @@ use super::diagnostics::Diagnostic;
 use super::suites;
 use crate::debian::{Arch, BinaryPackage, MultiArch, Version};
 use crate::lock::Lock;
-use crate::manifest::{self, Manifest};
-use crate::repo::VerifiedSuite;
+use crate::manifest::Manifest;
+use crate::repo::{VerifiedSuite, query};
 
 /// Arguments of `debless show`.
 #[derive(Debug, clap::Args)]
@@ -67,7 +67,7 @@ pub fn search(globals: &Globals, args: &SearchArgs) -> Result<()> {
     let manifest = Manifest::load(&globals.manifest)?;
     let suites = suites::load_all(globals, &manifest)?;
     let word = args.word.to_ascii_lowercase();
-    let hits = search_names(&word, &suites);
+    let hits = query::search_names(&word, &suites);
     if hits.is_empty() {
         return Err(Diagnostic::new(
             format!(
@@ -153,7 +153,7 @@ impl PackageReport {
             .collect();
         Self {
             package: name.to_owned(),
-            provided_by: providers(name, suites),
+            provided_by: query::providers(name, suites),
             architectures,
         }
     }
@@ -200,31 +200,22 @@ impl ArchReport {
                     architecture: p.architecture.clone(),
                 })
         });
-        let mut seen = BTreeSet::new();
-        let mut versions = Vec::new();
-        for (order, suite) in suites.iter().enumerate() {
-            let label = &suite.verified.suite;
-            for pkg in &suite.packages {
-                let fits = pkg.architecture == arch.as_str() || pkg.architecture == "all";
-                // `Architecture: all` stanzas repeat in every architecture's index.
-                if pkg.name != name || !fits || !seen.insert((order, pkg.sha256.as_str())) {
-                    continue;
-                }
+        let versions = query::versions(name, arch, suites)
+            .into_iter()
+            .map(|offer| {
+                let pkg = offer.package;
                 let is_locked = locked.as_ref().is_some_and(|pin| {
                     pin.version == pkg.version
-                        && &pin.suite == label
+                        && pin.suite == offer.suite
                         && pin.architecture == pkg.architecture
                 });
-                versions.push((order, Available::from_package(pkg, label, is_locked)));
-            }
-        }
-        versions.sort_by(|(a_order, a), (b_order, b)| {
-            b.version.cmp(&a.version).then(a_order.cmp(b_order))
-        });
+                Available::from_package(pkg, offer.suite, is_locked)
+            })
+            .collect();
         Self {
             architecture: arch.as_str().to_owned(),
             locked,
-            versions: versions.into_iter().map(|(_, v)| v).collect(),
+            versions,
         }
     }
 }
@@ -285,16 +276,6 @@ impl Available {
     }
 }
 
-/// One line of `search`: the highest version of a name in one suite.
-#[derive(Debug, Serialize)]
-struct SearchHit {
-    name: String,
-    version: Version,
-    suite: String,
-    /// The provided names that matched the word.
-    provides: Vec<String>,
-}
-
 /// ` [provides a, b, c, +N more]`: Rust library packages provide dozens of feature names.
 fn provides_note(provides: &[String]) -> String {
     const SHOWN: usize = 3;
@@ -307,60 +288,6 @@ fn provides_note(provides: &[String]) -> String {
             n - SHOWN
         ),
     }
-}
-
-/// Names (or provided names) containing `word`, sorted by name then manifest suite order,
-/// keeping the highest version per name and suite.
-fn search_names(word: &str, suites: &[VerifiedSuite]) -> Vec<SearchHit> {
-    let mut best: BTreeMap<(&str, usize), SearchHit> = BTreeMap::new();
-    for (order, suite) in suites.iter().enumerate() {
-        for pkg in &suite.packages {
-            let mut provides: Vec<String> = pkg
-                .provides
-                .iter()
-                .filter(|atom| atom.name.contains(word))
-                .map(|atom| atom.name.clone())
-                .collect();
-            if provides.is_empty() && !pkg.name.contains(word) {
-                continue;
-            }
-            provides.sort();
-            provides.dedup();
-            let hit = SearchHit {
-                name: pkg.name.clone(),
-                version: pkg.version.clone(),
-                suite: suite.verified.suite.clone(),
-                provides,
-            };
-            best.entry((pkg.name.as_str(), order))
-                .and_modify(|old| {
-                    if hit.version > old.version {
-                        old.version = hit.version.clone();
-                        old.provides.clone_from(&hit.provides);
-                    }
-                })
-                .or_insert(hit);
-        }
-    }
-    best.into_values().collect()
-}
-
-/// Real packages providing `name`, ranked as the resolver picks: Important/Protected, then
-/// priority, then name.
-fn providers(name: &str, suites: &[VerifiedSuite]) -> Vec<String> {
-    let mut ranked: BTreeMap<&str, (bool, crate::debian::package::Priority)> = BTreeMap::new();
-    for pkg in suites.iter().flat_map(|s| &s.packages) {
-        if pkg.provides.iter().any(|atom| atom.name == name) {
-            let rank = (!pkg.important, pkg.priority);
-            ranked
-                .entry(pkg.name.as_str())
-                .and_modify(|old| *old = (*old).min(rank))
-                .or_insert(rank);
-        }
-    }
-    let mut names: Vec<(_, &str)> = ranked.into_iter().map(|(n, r)| (r, n)).collect();
-    names.sort();
-    names.into_iter().map(|(_, n)| n.to_owned()).collect()
 }
 
 /// The error for a name no suite has as a real package: its providers when it is virtual,
@@ -377,20 +304,7 @@ fn unknown_package(name: &str, report: &PackageReport, suites: &[VerifiedSuite])
             ),
         );
     }
-    let mut names: BTreeSet<&str> = BTreeSet::new();
-    for pkg in suites.iter().flat_map(|s| &s.packages) {
-        names.insert(&pkg.name);
-        names.extend(pkg.provides.iter().map(|atom| atom.name.as_str()));
-    }
-    let containing = names.iter().filter(|known| known.contains(name)).count();
-    let limit = (name.len() / 3).max(2);
-    let mut near: Vec<(usize, &str)> = names
-        .into_iter()
-        .map(|known| (manifest::edit_distance(known, name), known))
-        .filter(|(distance, _)| *distance <= limit)
-        .collect();
-    near.sort();
-    near.truncate(3);
+    let query::NearNames { containing, near } = query::near_names(name, suites);
     let search = match containing {
         0 => None,
         1 => Some(format!(
@@ -404,7 +318,7 @@ fn unknown_package(name: &str, report: &PackageReport, suites: &[VerifiedSuite])
         search
             .unwrap_or_else(|| "check the spelling, or the manifest's suites and components".into())
     } else {
-        let list: Vec<String> = near.iter().map(|(_, n)| format!("`{n}`")).collect();
+        let list: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
         let (last, first) = list.split_last().expect("near is not empty");
         let mut hint = if first.is_empty() {
             format!("did you mean {last}?")

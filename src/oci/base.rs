@@ -1,11 +1,12 @@
 //! Building on a base image (issue #5): what debless must know of a pulled base before and
 //! after resolving, and the final image with the base's layers left untouched underneath.
 //!
-//! - [`BaseFilesystem::read`] applies the base's layers in memory (whiteouts included),
-//!   re-hashing every blob and every uncompressed tar against the manifest's digest and the
-//!   config's `diff_ids`. It keeps each path's kind and content hash, and the bytes of the
-//!   package database (`/var/lib/dpkg/status.d/*` as distroless writes it, or
-//!   `/var/lib/dpkg/status`).
+//! - [`BaseFilesystem::read`] applies the base's layers into one in-memory [`Tree`] with
+//!   every file's bytes ([`super::unpack`]: whiteouts, unsafe names refused), checking every
+//!   blob and every uncompressed tar against the manifest's digest and the config's
+//!   `diff_ids`. The tree serves the package database (`/var/lib/dpkg/status.d/*` as
+//!   distroless writes it, or `/var/lib/dpkg/status`), the overlay check and the
+//!   shared-library check, so the layers are read once.
 //! - [`BaseFilesystem::packages`] feeds `resolve::Request::already_installed`;
 //!   [`BaseFilesystem::merged_usr`] decides merged-/usr for the new layer (debian-notes §9.4:
 //!   never put a `lib/` directory over the base's `lib -> usr/lib`);
@@ -17,18 +18,16 @@
 //!   annotations.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
-use std::path::Path;
+use std::io;
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
-
 use super::config::{ImageSpec, Platform};
+use super::unpack::{self, UnpackError};
 use super::{BuiltImage, Compression, Digest, LayerDescriptor, OciError, OciOptions};
 use crate::debian::Version;
 use crate::debian::deb822;
 use crate::registry::PulledImage;
-use crate::rootfs::tree::{NodeKind, Tree};
+use crate::rootfs::tree::{NodeKind, PathProblem, Tree};
 
 /// Annotation: the base's fully qualified reference.
 pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
@@ -37,18 +36,6 @@ pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
 const STATUS_D: &str = "var/lib/dpkg/status.d/";
 const STATUS: &str = "var/lib/dpkg/status";
-
-/// What a path of the base is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BaseEntry {
-    Dir,
-    /// A regular file and the sha256 of its bytes.
-    File([u8; 32]),
-    Symlink(String),
-    Hardlink(String),
-    /// Devices, fifos.
-    Other,
-}
 
 /// A package the base's package database lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +54,13 @@ pub enum BaseError {
         digest: String,
         #[source]
         source: io::Error,
+    },
+    /// A layer entry (or hard-link target) that would land outside the root.
+    #[error("base layer {digest} has an unsafe entry `{entry}`: {problem}")]
+    UnsafeEntry {
+        digest: String,
+        entry: String,
+        problem: PathProblem,
     },
     /// A layer's bytes or uncompressed tar do not match what the manifest and config say.
     #[error("base layer {digest}: {what} is {actual}, the image says {expected}")]
@@ -93,12 +87,10 @@ pub enum BaseError {
     },
 }
 
-/// The base image's filesystem as its layers leave it.
+/// The base image's filesystem as its layers leave it, file bytes included.
 #[derive(Clone, Debug, Default)]
 pub struct BaseFilesystem {
-    entries: BTreeMap<String, BaseEntry>,
-    /// Bytes of the dpkg database files, by path.
-    database: BTreeMap<String, Vec<u8>>,
+    tree: Tree,
 }
 
 impl BaseFilesystem {
@@ -112,16 +104,22 @@ impl BaseFilesystem {
                 image.layers.len()
             )));
         }
-        let mut fs = Self::default();
+        let mut tree = Tree::default();
         for ((descriptor, path), diff_id) in image.layers.iter().zip(&diff_ids) {
-            let layer_error = |source| BaseError::Layer {
-                digest: descriptor.digest.clone(),
-                source,
-            };
-            let (blob_digest, uncompressed) = fs.apply_layer(path).map_err(layer_error)?;
+            let digests = unpack::apply_layer(&mut tree, path, &|_, _| true).map_err(|err| {
+                let digest = descriptor.digest.clone();
+                match err {
+                    UnpackError::Io { source, .. } => BaseError::Layer { digest, source },
+                    UnpackError::UnsafeEntry { entry, problem, .. } => BaseError::UnsafeEntry {
+                        digest,
+                        entry,
+                        problem,
+                    },
+                }
+            })?;
             for (what, expected, actual) in [
-                ("the blob digest", &descriptor.digest, &blob_digest),
-                ("the diff_id", diff_id, &uncompressed),
+                ("the blob digest", &descriptor.digest, &digests.blob),
+                ("the diff_id", diff_id, &digests.diff_id),
             ] {
                 if expected != actual.as_str() {
                     return Err(BaseError::Mismatch {
@@ -133,102 +131,19 @@ impl BaseFilesystem {
                 }
             }
         }
-        Ok(fs)
+        Ok(Self { tree })
     }
 
-    /// Applies one layer; returns the digests of its blob and of its uncompressed tar.
-    fn apply_layer(&mut self, path: &Path) -> io::Result<(Digest, Digest)> {
-        let mut blob = HashingReader::new(io::BufReader::new(fs_err::File::open(path)?));
-        let mut magic = [0u8; 4];
-        let sniffed = read_prefix(&mut blob, &mut magic)?;
-        let prefixed = io::Cursor::new(magic[..sniffed].to_vec()).chain(&mut blob);
-        let decoded: Box<dyn Read + '_> = if magic[..sniffed].starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(prefixed))
-        } else if magic[..sniffed] == [0x28, 0xb5, 0x2f, 0xfd] {
-            Box::new(zstd::stream::read::Decoder::new(prefixed)?)
-        } else {
-            Box::new(prefixed)
-        };
-        let mut tar_reader = HashingReader::new(decoded);
-        {
-            let mut archive = tar::Archive::new(&mut tar_reader);
-            for entry in archive.entries()? {
-                let mut entry = entry?;
-                let raw = entry.path()?.to_string_lossy().into_owned();
-                let Some(path) = normalise(&raw) else {
-                    continue;
-                };
-                let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
-                if name == ".wh..wh..opq" {
-                    let prefix = format!("{parent}/");
-                    self.entries.retain(|p, _| !p.starts_with(&prefix));
-                    continue;
-                }
-                if let Some(hidden) = name.strip_prefix(".wh.") {
-                    let gone = if parent.is_empty() {
-                        hidden.to_owned()
-                    } else {
-                        format!("{parent}/{hidden}")
-                    };
-                    let prefix = format!("{gone}/");
-                    self.entries
-                        .retain(|p, _| *p != gone && !p.starts_with(&prefix));
-                    continue;
-                }
-                let kind = match entry.header().entry_type() {
-                    tar::EntryType::Directory => BaseEntry::Dir,
-                    tar::EntryType::Symlink => BaseEntry::Symlink(
-                        entry
-                            .link_name()?
-                            .map(|t| t.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    ),
-                    tar::EntryType::Link => BaseEntry::Hardlink(
-                        entry
-                            .link_name()?
-                            .and_then(|t| normalise(&t.to_string_lossy()))
-                            .unwrap_or_default(),
-                    ),
-                    tar::EntryType::Regular | tar::EntryType::Continuous => {
-                        let mut bytes = Vec::new();
-                        entry.read_to_end(&mut bytes)?;
-                        let hash: [u8; 32] = Sha256::digest(&bytes).into();
-                        if path == STATUS || path.starts_with(STATUS_D) {
-                            self.database.insert(path.clone(), bytes);
-                        }
-                        BaseEntry::File(hash)
-                    }
-                    _ => BaseEntry::Other,
-                };
-                // A non-directory replaces whatever was there, children included.
-                if kind != BaseEntry::Dir {
-                    let prefix = format!("{path}/");
-                    self.entries.retain(|p, _| !p.starts_with(&prefix));
-                }
-                if !matches!(kind, BaseEntry::File(_)) {
-                    self.database.remove(&path);
-                }
-                self.entries.insert(path, kind);
-            }
-        }
-        // Read to the end: the digests cover the padding after the tar's last block.
-        io::copy(&mut tar_reader, &mut io::sink())?;
-        let uncompressed = tar_reader.finish();
-        drop(tar_reader);
-        io::copy(&mut blob, &mut io::sink())?;
-        Ok((blob.finish(), uncompressed))
-    }
-
-    /// What the base has at `path` (relative, no leading `/`), not following links.
-    pub fn get(&self, path: &str) -> Option<&BaseEntry> {
-        self.entries.get(path)
+    /// The base's files (relative paths, links not followed), bytes included.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// Whether the base is merged-/usr: its `lib` is a link to `usr/lib`.
     pub fn merged_usr(&self) -> bool {
         matches!(
-            self.entries.get("lib"),
-            Some(BaseEntry::Symlink(target)) if target.trim_start_matches('/') == "usr/lib"
+            self.tree.get("lib").map(|node| &node.kind),
+            Some(NodeKind::Symlink(target)) if target.trim_start_matches('/') == "usr/lib"
         )
     }
 
@@ -236,12 +151,21 @@ impl BaseFilesystem {
     /// `status`), skipping stanzas whose `Status` says they are not installed.
     pub fn packages(&self) -> Result<Vec<BasePackage>, BaseError> {
         let mut packages = BTreeMap::new();
-        for (path, bytes) in &self.database {
-            if path.ends_with(".md5sums") || path.ends_with('/') {
+        let database = self
+            .tree
+            .iter()
+            .filter_map(|(path, node)| match &node.kind {
+                NodeKind::File(bytes) if path == STATUS || path.starts_with(STATUS_D) => {
+                    Some((path, bytes))
+                }
+                _ => None,
+            });
+        for (path, bytes) in database {
+            if path.ends_with(".md5sums") {
                 continue;
             }
             let bad = |reason: String| BaseError::Database {
-                path: path.clone(),
+                path: path.to_owned(),
                 reason,
             };
             let text = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
@@ -285,22 +209,22 @@ impl BaseFilesystem {
         owner_of: &dyn Fn(&str) -> String,
     ) -> Result<(), BaseError> {
         for (path, node) in tree.iter() {
-            let Some(base) = self.entries.get(path) else {
+            let Some(base) = self.tree.get(path) else {
                 continue;
             };
-            let clash = match (&node.kind, base) {
-                (NodeKind::Dir, BaseEntry::Dir) => None,
-                (NodeKind::Dir, BaseEntry::Symlink(_)) => Some("symbolic link"),
+            let clash = match (&node.kind, &base.kind) {
+                (NodeKind::Dir, NodeKind::Dir) => None,
+                (NodeKind::Dir, NodeKind::Symlink(_)) => Some("symbolic link"),
                 (NodeKind::Dir, _) => Some("file"),
-                (NodeKind::File(bytes), BaseEntry::File(hash)) => {
-                    (<[u8; 32]>::from(Sha256::digest(bytes)) != *hash).then_some("file")
+                (NodeKind::File(bytes), NodeKind::File(base_bytes)) => {
+                    (bytes != base_bytes).then_some("file")
                 }
-                (NodeKind::Symlink(target), BaseEntry::Symlink(base_target)) => {
+                (NodeKind::Symlink(target), NodeKind::Symlink(base_target)) => {
                     (link_destination(path, target) != link_destination(path, base_target))
                         .then_some("symbolic link")
                 }
-                (_, BaseEntry::Dir) => Some("directory"),
-                (_, BaseEntry::Symlink(_)) => Some("symbolic link"),
+                (_, NodeKind::Dir) => Some("directory"),
+                (_, NodeKind::Symlink(_)) => Some("symbolic link"),
                 _ => Some("file"),
             };
             if let Some(base) = clash {
@@ -335,18 +259,6 @@ fn link_destination(path: &str, target: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Reads at most `buf.len()` bytes, fewer only at the end of the input.
-fn read_prefix(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
-}
-
 /// `./usr/bin/` → `usr/bin`; `None` for the root and for `..` escapes.
 fn normalise(raw: &str) -> Option<String> {
     let mut parts = Vec::new();
@@ -358,32 +270,6 @@ fn normalise(raw: &str) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> HashingReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    fn finish(&mut self) -> Digest {
-        Digest::from_sha256(std::mem::take(&mut self.hasher))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// The config's `rootfs.diff_ids`.
@@ -592,6 +478,8 @@ fn inherited_config(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn tar_layer(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
@@ -672,7 +560,7 @@ mod tests {
         let image = pulled(&[first, second], dir.path());
         let fs = BaseFilesystem::read(&image).expect("valid base");
         assert!(fs.merged_usr());
-        assert_eq!(fs.get("etc/removed"), None);
+        assert!(fs.tree().get("etc/removed").is_none());
         let packages = fs.packages().expect("valid db");
         assert_eq!(packages.len(), 1);
         assert_eq!(
@@ -709,7 +597,10 @@ mod tests {
             node(NodeKind::File(b"base bytes".to_vec())),
         );
         fine.insert("usr/bin/new".into(), node(NodeKind::File(b"new".to_vec())));
-        assert_eq!(fs.get("lib"), Some(&BaseEntry::Symlink("/usr/lib".into())));
+        assert_eq!(
+            fs.tree().get("lib").map(|n| &n.kind),
+            Some(&NodeKind::Symlink("/usr/lib".into()))
+        );
         fs.check_overlay(&fine, &owner)
             .expect("same content is no clash");
 

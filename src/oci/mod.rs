@@ -14,6 +14,7 @@ pub mod files;
 pub mod inspect;
 pub mod layer;
 pub mod layout;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

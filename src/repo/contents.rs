@@ -1,8 +1,9 @@
 //! `Contents-<arch>` indices: which package ships a file (`debless provides`, `add --for`).
 //!
 //! A suite lists `<component>/Contents-<arch>.gz` in its signed Release like the `Packages`
-//! indices, so the same trust applies: fetched by its sha256 (by-hash first), size and sha256
-//! checked before decompression, kept compressed in the [`IndexCache`] under that sha256.
+//! indices, so the same trust applies (`listed`): fetched by its sha256 (by-hash
+//! first), size and sha256 checked before decompression, kept compressed in the
+//! [`IndexCache`] under that sha256.
 //!
 //! Each line is `PATH<whitespace>LOCATIONS` where PATH has no leading `/` (and may contain
 //! spaces) and LOCATIONS is a comma-separated list of `[area/]section/package`. The files are
@@ -14,8 +15,9 @@
 use std::io::{BufRead, BufReader, Read};
 
 use super::RepoError;
-use super::http::{Http, HttpError};
-use super::index::{IndexCache, sha256_hex};
+use super::http::Http;
+use super::index::{IndexCache, decoder};
+use super::listed::ListedFiles;
 use super::release::{IndexFile, Release, component_name};
 use crate::debian::Arch;
 
@@ -102,13 +104,14 @@ impl ContentsSource<'_> {
         if candidates.is_empty() {
             return Ok(None);
         }
-        let cached = candidates
-            .iter()
-            .find_map(|file| self.cache.get(file).map(|bytes| (*file, bytes)));
-        let (file, compressed) = match cached {
-            Some(hit) => hit,
-            None => self.download_first(&candidates)?,
+        let listed = ListedFiles {
+            http: self.http,
+            cache: self.cache,
+            root: self.root,
+            suite: self.suite,
+            release: self.release,
         };
+        let (file, compressed) = listed.fetch(&candidates)?;
         scan(decoder(&file.path, &compressed), queries)
             .map(Some)
             .map_err(|err| RepoError::BadIndex {
@@ -134,74 +137,6 @@ impl ContentsSource<'_> {
             }
         }
         found
-    }
-
-    /// The first listed format the mirror serves (a 404 moves on), checked and cached.
-    fn download_first<'f>(
-        &self,
-        candidates: &[&'f IndexFile],
-    ) -> Result<(&'f IndexFile, Vec<u8>), RepoError> {
-        let mut last_error = None;
-        for file in candidates {
-            match self.download(file) {
-                Ok(bytes) => {
-                    self.cache.put(&file.sha256, &bytes)?;
-                    return Ok((file, bytes));
-                }
-                Err(RepoError::Http(HttpError::NotFound { url })) => {
-                    last_error = Some(RepoError::Http(HttpError::NotFound { url }));
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Err(last_error.expect("candidates is not empty and every one was 404"))
-    }
-
-    /// Downloads one listed file (by-hash when offered) and checks its size and sha256 against
-    /// the signed Release, as `index` does for `Packages`.
-    fn download(&self, file: &IndexFile) -> Result<Vec<u8>, RepoError> {
-        let dists = format!("{}/dists/{}", self.root, self.suite);
-        let plain_url = format!("{dists}/{}", file.path);
-        let limit = Some(file.size.saturating_mul(2).saturating_add(1 << 20));
-        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-        let mut url = plain_url.clone();
-        if self.release.acquire_by_hash {
-            let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-            url = format!("{dists}/{dir}/by-hash/SHA256/{}", file.sha256);
-            match self.http.get_to(&url, &mut bytes, limit) {
-                Ok(_) => {}
-                Err(HttpError::NotFound { .. }) => {
-                    bytes.clear();
-                    url = plain_url;
-                    self.http.get_to(&url, &mut bytes, limit)?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        } else {
-            self.http.get_to(&url, &mut bytes, limit)?;
-        }
-        let actual_sha256 = sha256_hex(&bytes);
-        if bytes.len() as u64 != file.size || actual_sha256 != file.sha256 {
-            return Err(RepoError::IndexMismatch {
-                suite: self.suite.to_owned(),
-                url,
-                expected_size: file.size,
-                actual_size: bytes.len() as u64,
-                expected_sha256: file.sha256.clone(),
-                actual_sha256,
-            });
-        }
-        Ok(bytes)
-    }
-}
-
-fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + 'a> {
-    if path.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(compressed))
-    } else if path.ends_with(".xz") {
-        Box::new(liblzma::read::XzDecoder::new(compressed))
-    } else {
-        Box::new(compressed)
     }
 }
 

@@ -1,6 +1,5 @@
-//! `Packages` indices: choosing the file to fetch from the verified `Release`, fetching it
-//! (by-hash first), checking size and sha256 before a byte is decompressed, caching it by
-//! sha256, and reading its stanzas.
+//! `Packages` indices: choosing the file to fetch from the verified `Release` (fetched, checked
+//! and cached by `listed`), and reading its stanzas.
 //!
 //! Cache layout (`IndexCache`): `<cache root>/indices-v1/sha256/<hex>` holds the compressed
 //! index exactly as listed in a verified `Release`. Files are written to a temporary name in the
@@ -13,8 +12,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::RepoError;
-use super::http::{Http, HttpError};
-use super::release::{IndexFile, Release, component_name};
+use super::listed::ListedFiles;
+use super::release::{IndexFile, component_name};
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
@@ -85,13 +84,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// What is needed to fetch the indices of one verified suite.
-pub(super) struct IndexSource<'a> {
-    pub http: &'a Http,
-    pub cache: &'a IndexCache,
-    pub root: &'a str,
-    pub suite: &'a str,
-    pub release: &'a Release,
-}
+pub(super) struct IndexSource<'a>(pub ListedFiles<'a>);
 
 impl IndexSource<'_> {
     /// The listed index files for a component and arch, in preference order. Security suites
@@ -99,6 +92,7 @@ impl IndexSource<'_> {
     fn candidates(&self, component: &str, arch: &Arch) -> Vec<&IndexFile> {
         let short = component_name(component);
         let prefixes: Vec<&str> = self
+            .0
             .release
             .components
             .iter()
@@ -110,7 +104,7 @@ impl IndexSource<'_> {
         for format in FORMATS {
             for prefix in &prefixes {
                 let path = format!("{prefix}/binary-{arch}/{format}");
-                match self.release.file(&path) {
+                match self.0.release.file(&path) {
                     Some(file) if !found.contains(&file) => found.push(file),
                     _ => {}
                 }
@@ -128,20 +122,13 @@ impl IndexSource<'_> {
         let candidates = self.candidates(component, arch);
         if candidates.is_empty() {
             return Err(RepoError::NoIndex {
-                suite: self.suite.to_owned(),
+                suite: self.0.suite.to_owned(),
                 component: component.to_owned(),
                 arch: arch.clone(),
             });
         }
-        // A warm run needs no download: any listed format already in the cache will do.
-        let cached = candidates
-            .iter()
-            .find_map(|file| self.cache.get(file).map(|bytes| (*file, bytes)));
-        let (file, compressed) = match cached {
-            Some(hit) => hit,
-            None => self.download_first(&candidates)?,
-        };
-        let packages = parse_index(self.suite, file, &compressed)?;
+        let (file, compressed) = self.0.fetch(&candidates)?;
+        let packages = parse_index(self.0.suite, file, &compressed)?;
         let index = IndexRef {
             component: component.to_owned(),
             arch: arch.clone(),
@@ -149,69 +136,6 @@ impl IndexSource<'_> {
             sha256: file.sha256.clone(),
         };
         Ok((index, packages))
-    }
-
-    /// The first candidate the mirror serves: listed files are sometimes 404 (security's
-    /// `Packages.gz`, debian-notes §1.2), so a 404 moves on to the next format.
-    fn download_first<'f>(
-        &self,
-        candidates: &[&'f IndexFile],
-    ) -> Result<(&'f IndexFile, Vec<u8>), RepoError> {
-        let mut last_missing = None;
-        for file in candidates {
-            match self.download(file) {
-                Ok(bytes) => {
-                    self.cache.put(&file.sha256, &bytes)?;
-                    return Ok((file, bytes));
-                }
-                Err(RepoError::Http(HttpError::NotFound { url })) => {
-                    last_missing = Some(HttpError::NotFound { url });
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Err(RepoError::Http(
-            last_missing.expect("candidates is not empty and every one was 404"),
-        ))
-    }
-
-    /// Downloads one listed file, by-hash when the suite offers it, and checks it.
-    fn download(&self, file: &IndexFile) -> Result<Vec<u8>, RepoError> {
-        let dists = format!("{}/dists/{}", self.root, self.suite);
-        let plain_url = format!("{dists}/{}", file.path);
-        // Leave room to measure a wrong size exactly, but not to fill memory.
-        let limit = Some(file.size.saturating_mul(2).saturating_add(1 << 20));
-        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-        let mut url = plain_url.clone();
-        if self.release.acquire_by_hash {
-            let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-            url = format!("{dists}/{dir}/by-hash/SHA256/{}", file.sha256);
-            match self.http.get_to(&url, &mut bytes, limit) {
-                Ok(_) => return self.check(file, &url, bytes),
-                Err(HttpError::NotFound { .. }) => {
-                    bytes.clear();
-                    url = plain_url;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        self.http.get_to(&url, &mut bytes, limit)?;
-        self.check(file, &url, bytes)
-    }
-
-    fn check(&self, file: &IndexFile, url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, RepoError> {
-        let actual_sha256 = sha256_hex(&bytes);
-        if bytes.len() as u64 != file.size || actual_sha256 != file.sha256 {
-            return Err(RepoError::IndexMismatch {
-                suite: self.suite.to_owned(),
-                url: url.to_owned(),
-                expected_size: file.size,
-                actual_size: bytes.len() as u64,
-                expected_sha256: file.sha256.clone(),
-                actual_sha256,
-            });
-        }
-        Ok(bytes)
     }
 }
 
@@ -286,8 +210,8 @@ fn parse_stanzas(
     Ok(())
 }
 
-/// A decompressing reader chosen by the file name's extension.
-fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + Send + 'a> {
+/// A decompressing reader chosen by the file name's extension (`Packages`, `Contents`).
+pub(super) fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + Send + 'a> {
     if path.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(compressed))
     } else if path.ends_with(".xz") {

@@ -8,15 +8,18 @@
 //!    freshness (`Valid-Until`, `Date` in the future).
 //! 3. Each index is fetched by the sha256 the Release lists (by-hash URL first), its size
 //!    and sha256 checked before decompression, and kept in an [`IndexCache`] so a warm run
-//!    fetches only InRelease ([`index`]).
+//!    fetches only InRelease ([`index`]; `listed` fetches any Release-listed file).
 //!
 //! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
-//! [`signature`], [`release`], [`index`].
+//! [`signature`], [`release`], [`index`]; [`query`] answers `show` and `search` from verified
+//! suites.
 
 pub mod contents;
 pub mod http;
 pub mod index;
+mod listed;
 pub mod mirror;
+pub mod query;
 pub mod release;
 pub mod signature;
 
@@ -201,13 +204,13 @@ pub fn load_indices(
     req: &SuiteRequest<'_>,
     verified: VerifiedRelease,
 ) -> Result<VerifiedSuite, RepoError> {
-    let source = index::IndexSource {
+    let source = index::IndexSource(listed::ListedFiles {
         http,
         cache,
         root: req.root,
         suite: req.suite,
         release: &verified.release,
-    };
+    });
     let wanted: Vec<(&String, &Arch)> = req
         .components
         .iter()

@@ -200,7 +200,7 @@ pub fn ca_bundle(tree: &Tree) -> Vec<u8> {
             .iter()
             .filter(|(p, _)| p.starts_with(&prefix) && p.ends_with(".crt"))
         {
-            let Some(bytes) = file_bytes(tree, path) else {
+            let Some(bytes) = tree.file_bytes(path) else {
                 continue;
             };
             bundle.extend_from_slice(bytes);
@@ -215,19 +215,6 @@ pub fn ca_bundle(tree: &Tree) -> Vec<u8> {
 /// `UTC` is spelled `Etc/UTC`, like debconf's default; other names are used as given.
 fn zone_file_name(zone: &str) -> &str {
     if zone == "UTC" { "Etc/UTC" } else { zone }
-}
-
-/// The bytes of a regular file, through hard links and symlinks inside the tree.
-fn file_bytes<'a>(tree: &'a Tree, path: &str) -> Option<&'a [u8]> {
-    let resolved = tree.resolve(path, true).ok()?;
-    match &tree.get(&resolved)?.kind {
-        NodeKind::File(bytes) => Some(bytes),
-        NodeKind::Hardlink(target) => match &tree.get(target)?.kind {
-            NodeKind::File(bytes) => Some(bytes),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// Places generated nodes, remembering what it replaced.
@@ -362,7 +349,9 @@ impl Writer<'_> {
 
     /// Whether the tree has a zone file for `zone`.
     fn zone_exists(&self, zone: &str) -> bool {
-        file_bytes(self.tree, &format!("{ZONEINFO}/{}", zone_file_name(zone))).is_some()
+        self.tree
+            .file_bytes(&format!("{ZONEINFO}/{}", zone_file_name(zone)))
+            .is_some()
     }
 
     /// `/etc/localtime -> /usr/share/zoneinfo/<zone>` and `/etc/timezone`, as tzdata's
@@ -370,7 +359,7 @@ impl Writer<'_> {
     fn timezone(&mut self, zone: &str, tzdata: bool) -> Result<(), EssentialsError> {
         let name = zone_file_name(zone);
         let zone_path = format!("{ZONEINFO}/{name}");
-        if file_bytes(self.tree, &zone_path).is_none() {
+        if self.tree.file_bytes(&zone_path).is_none() {
             return Err(EssentialsError::UnknownZone {
                 zone: zone.to_owned(),
                 path: zone_path,

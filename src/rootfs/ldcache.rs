@@ -24,7 +24,7 @@
 use std::cmp::Ordering;
 
 use super::Rootfs;
-use super::tree::{NodeKind, Tree};
+use super::tree::Tree;
 
 /// Where the cache goes (a tree path).
 pub const LD_SO_CACHE: &str = "etc/ld.so.cache";
@@ -79,7 +79,7 @@ pub fn conf_dirs(tree: &Tree) -> Vec<String> {
     confs.insert(0, "etc/ld.so.conf");
     let mut dirs = Vec::new();
     for conf in confs {
-        let Some(bytes) = file_bytes(tree, conf) else {
+        let Some(bytes) = tree.file_bytes(conf) else {
             continue;
         };
         for line in String::from_utf8_lossy(bytes).lines() {
@@ -154,7 +154,7 @@ fn libraries_in(tree: &Tree, dir: &str) -> Vec<CacheEntry> {
         {
             continue;
         }
-        let Some(bytes) = file_bytes(tree, path) else {
+        let Some(bytes) = tree.file_bytes(path) else {
             continue;
         };
         let Some(elf) = ElfLibrary::parse(bytes) else {
@@ -329,19 +329,6 @@ impl ElfLibrary {
             183 => Some(0x0a03), // EM_AARCH64: FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64
             _ => None,
         }
-    }
-}
-
-/// The bytes of a regular file, through symlinks and hard links inside the tree.
-fn file_bytes<'a>(tree: &'a Tree, path: &str) -> Option<&'a [u8]> {
-    let resolved = tree.resolve(path, true).ok()?;
-    match &tree.get(&resolved)?.kind {
-        NodeKind::File(bytes) => Some(bytes),
-        NodeKind::Hardlink(target) => match &tree.get(target)?.kind {
-            NodeKind::File(bytes) => Some(bytes),
-            _ => None,
-        },
-        _ => None,
     }
 }
 

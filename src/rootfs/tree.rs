@@ -157,6 +157,40 @@ impl Tree {
         self.nodes.remove(path)
     }
 
+    /// Removes every node below `dir` (all of them when `dir` is the root, `""`), keeping
+    /// `dir` itself: what a layer entry or an opaque whiteout does to what lies under it.
+    pub(crate) fn remove_below(&mut self, dir: &str) {
+        if dir.is_empty() {
+            self.nodes.clear();
+            return;
+        }
+        let prefix = format!("{dir}/");
+        let doomed: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .map(|(path, _)| path)
+            .take_while(|path| path.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for path in doomed {
+            self.nodes.remove(&path);
+        }
+    }
+
+    /// The bytes of the regular file at `path`, through symlinks (inside the tree) and hard
+    /// links; `None` when it is missing, escapes, or is not a file.
+    pub fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        let resolved = self.resolve(path, true).ok()?;
+        match &self.get(&resolved)?.kind {
+            NodeKind::File(bytes) => Some(bytes),
+            NodeKind::Hardlink(target) => match &self.get(target)?.kind {
+                NodeKind::File(bytes) => Some(bytes),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Every node in byte-wise path order (parents before children).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> + Clone {
         self.nodes.iter().map(|(path, node)| (path.as_str(), node))

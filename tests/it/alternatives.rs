@@ -2,9 +2,9 @@
 //! read from the packages' postinst scripts (synthetic packages, then mawk from the mirror).
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::hermetic::{SUITE, manifest, pkg};
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 use crate::support::signed_repo::{PublishOptions, TestRepo};
@@ -173,23 +173,10 @@ fn mawk_from_the_mirror_provides_awk() {
         link(&root, "etc/alternatives/nawk").as_deref(),
         Some("/usr/bin/mawk")
     );
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !is_root {
+    if !is_root() {
         eprintln!("skipping the awk run: chroot needs root");
         return;
     }
-    let out = Command::new("chroot")
-        .arg(&root)
-        .args(["/usr/bin/awk", "BEGIN { print 6 * 7 }"])
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    let out = chroot::run(&root, None, &["/usr/bin/awk", "BEGIN { print 6 * 7 }"]);
+    assert_eq!(out, "42\n");
 }

@@ -2,22 +2,14 @@
 //! image lacks libgmp, libmpfr and libmpc; `check` names them, `add --for` adds their
 //! packages, and the rebuilt image imports the extension.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use debless::repo::Http;
 use debless::repo::index::sha256_hex;
 
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 
 const EXTENSION: &str = "gmpy2.cpython-311-x86_64-linux-gnu.so";
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lockfiles")
-        .join(name)
-}
 
 /// The extension module out of bookworm's python3-gmpy2 .deb: locked in a scratch project,
 /// downloaded by its locked sha256 and read with debless's own .deb reader.
@@ -58,23 +50,13 @@ fn gmpy2_extension(root: &str) -> Vec<u8> {
         .expect("python3-gmpy2 ships the extension module")
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 #[test]
 fn gmpy2_extension_on_python3_is_checked_fixed_by_add_for_and_runs() {
     let Some(mirrors) = live::mirror() else {
         return;
     };
     let context = TestContext::new();
-    let base = example("bookworm-python3");
-    for file in ["debless.toml", "debless.lock"] {
-        std::fs::copy(base.join(file), context.path().join(file)).expect("copy the example");
-    }
+    live::copy_example(&context, "bookworm-python3");
     std::fs::write(
         context.path().join(EXTENSION),
         gmpy2_extension(&mirrors.debian),
@@ -117,22 +99,14 @@ fn gmpy2_extension_on_python3_is_checked_fixed_by_add_for_and_runs() {
         eprintln!("skip running python3 with gmpy2: chroot needs root");
         return;
     }
-    let out = Command::new("chroot")
-        .arg(context.path().join("rootfs"))
-        .args([
+    let out = chroot::run(
+        &context.path().join("rootfs"),
+        None,
+        &[
             "/usr/bin/python3",
             "-c",
             "import gmpy2; print(gmpy2.mpz(2)**100)",
-        ])
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "python3 in the image: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "1267650600228229401496703205376"
-    );
+    assert_eq!(out.trim(), "1267650600228229401496703205376");
 }

@@ -9,33 +9,18 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lockfiles")
-        .join(name)
-}
 
 /// Builds `lockfiles/<name>` (copied, with its extra files) with `--verify` (the golden
 /// digest), as an OCI layout `img` and a `rootfs` directory; `None` (skip) without a mirror.
 fn build(context: &TestContext, name: &str) -> Option<PathBuf> {
-    live::mirror()?;
-    for entry in std::fs::read_dir(example(name)).expect("example dir") {
-        let path = entry.expect("entry").path();
-        let file = path.file_name().expect("file name");
-        std::fs::copy(&path, context.path().join(file)).expect("copy example file");
-    }
-    let out = context.run(&["build", "--verify", "--output", "img", "--rootfs", "rootfs"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && stderr.contains("not found (404)") {
-        eprintln!(
-            "skipping: the mirror no longer serves a version pinned by {name}; re-lock it: {stderr}"
-        );
-        return None;
-    }
-    assert!(out.status.success(), "{}", context.render(&out));
+    live::build_example(
+        context,
+        name,
+        &["--verify", "--output", "img", "--rootfs", "rootfs"],
+    )?;
     Some(context.path().join("rootfs"))
 }
 
@@ -154,13 +139,6 @@ fn assert_distroless_common(context: &TestContext, root: &Path) {
     );
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 const PROGRAM: &str = r#"#include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -202,19 +180,7 @@ fn run_program_as_nonroot(root: &Path, work: &Path, static_link: bool) -> Option
         "gcc: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("chroot")
-        .arg("--userspec=65532:65532")
-        .arg(root)
-        .arg("/prog")
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "the program in the image: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    Some(chroot::run(root, Some("65532:65532"), &["/prog"]))
 }
 
 /// The program's output names nonroot and the bundle's full size.

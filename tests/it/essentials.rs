@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
-use std::process::Command;
 
 use crate::hermetic::{SUITE, manifest, pkg};
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::signed_repo::{PublishOptions, TestRepo};
 
@@ -310,13 +310,6 @@ fn bad_users_and_zones_are_refused_by_name() {
     assert_eq!(layer["tmp"].mode, 0o1777);
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 #[test]
 fn live_python3_runs_as_nonroot_and_finds_its_name() {
     if crate::support::live::mirror().is_none() {
@@ -360,20 +353,14 @@ fn live_python3_runs_as_nonroot_and_finds_its_name() {
         eprintln!("skip running python3 as nonroot: chroot needs root");
         return;
     }
-    let run = Command::new("chroot")
-        .arg("--userspec=65532:65532")
-        .arg(&root)
-        .args([
+    let run = chroot::run(
+        &root,
+        Some("65532:65532"),
+        &[
             "/usr/bin/python3",
             "-c",
             "import os, pwd; print(pwd.getpwuid(65532).pw_name, os.getuid())",
-        ])
-        .output()
-        .expect("chroot");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "nonroot 65532\n");
+    assert_eq!(run, "nonroot 65532\n");
 }

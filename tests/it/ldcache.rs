@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::hermetic::{SUITE, manifest, pkg};
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::live;
 use crate::support::signed_repo::{PublishOptions, TestRepo};
@@ -156,10 +157,6 @@ fn image_loader_finds_a_conf_directory_library_through_the_cache() {
     if live::mirror().is_none() {
         return;
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
     let work = tempfile::tempdir().expect("tempdir");
     let Some((library, program)) = compile(work.path()) else {
         return;
@@ -189,27 +186,15 @@ fn image_loader_finds_a_conf_directory_library_through_the_cache() {
         sorted.sort_by(|a, b| debless::rootfs::ldcache::libcmp(b, a));
         assert_eq!(keys, sorted);
     }
-    if !is_root {
+    if !is_root() {
         eprintln!("skipping the program run: chroot needs root");
         return;
     }
-    let run = |root: &Path| {
-        Command::new("chroot")
-            .arg(root)
-            .arg("/usr/bin/hello")
-            .output()
-            .expect("chroot runs")
-    };
-    let out = run(&root);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from /opt\n");
+    let out = chroot::run(&root, None, &["/usr/bin/hello"]);
+    assert_eq!(out, "hello from /opt\n");
     // Without the cache the loader cannot find the library: the cache is what works.
     std::fs::remove_file(&cache).expect("remove cache");
-    let out = run(&root);
+    let out = chroot::output(&root, None, &["/usr/bin/hello"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("libhello.so.1"));
 }

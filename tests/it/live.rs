@@ -3,28 +3,16 @@
 //! Each test skips (with a message) when no mirror answers.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::apt::apt_closure;
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
-use crate::support::live;
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lockfiles")
-        .join(name)
-}
+use crate::support::live::{self, build_example, example};
 
 /// Copies a checked-in example (manifest and lock) into the test's project directory, so
 /// commands that write the lock never touch the checked-in files.
-fn copy_example(context: &TestContext, name: &str) {
-    for file in ["debless.toml", "debless.lock"] {
-        std::fs::copy(example(name).join(file), context.path().join(file))
-            .unwrap_or_else(|e| panic!("copy {name}/{file}: {e}"));
-    }
-}
-
 fn locked_names(lock: &str) -> BTreeSet<String> {
     lock.lines()
         .filter_map(|l| l.strip_prefix("name = \""))
@@ -131,26 +119,6 @@ fn expired_sid_is_refused() {
     assert!(!context.path().join("debless.lock").exists());
 }
 
-/// Builds a checked-in example from its lock (copied into the project dir); `None` (skip) when
-/// the mirror is unreachable or no longer serves a pinned version (the example then needs a
-/// re-lock).
-fn build_example(context: &TestContext, name: &str, extra: &[&str]) -> Option<String> {
-    live::mirror()?;
-    copy_example(context, name);
-    let mut args = vec!["build"];
-    args.extend_from_slice(extra);
-    let out = context.run(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && stderr.contains("not found (404)") {
-        eprintln!(
-            "skipping: the mirror no longer serves a version pinned by {name}; re-lock it: {stderr}"
-        );
-        return None;
-    }
-    assert!(out.status.success(), "{}", context.render(&out));
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 #[test]
 fn checked_in_example_reproduces_its_recorded_digest() {
     // The lock records the digest its build made when it was checked in: the golden digest.
@@ -171,27 +139,10 @@ fn checked_in_example_reproduces_its_recorded_digest() {
     );
 }
 
-/// Runs `python3 -c` inside a root filesystem, with runc when it can start a container here,
-/// else with chroot (both execute the image's own loader and libraries).
+/// Runs `python3 -c` inside a root filesystem with chroot (the image's own loader and
+/// libraries run).
 fn run_python(rootfs: &Path, code: &str) -> String {
-    let out = Command::new("chroot")
-        .arg(rootfs)
-        .args(["/usr/bin/python3", "-c", code])
-        .output()
-        .expect("chroot runs");
-    assert!(
-        out.status.success(),
-        "python3 in the image: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    chroot::run(rootfs, None, &["/usr/bin/python3", "-c", code])
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::hermetic::{SUITE, manifest, pkg, project, standard_repo};
+use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
 use crate::support::registry::{Canned, fake_registry, registry};
 use crate::support::signed_repo::{PublishOptions, TestRepo};
@@ -401,6 +402,25 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// The manifest (or index) bytes the registry serves for `reference`, as skopeo reads them.
+fn skopeo_raw(reference: &str) -> Vec<u8> {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
@@ -451,21 +471,8 @@ fn push_a_base_then_build_on_it_from_the_registry() {
         layer_digests(&only_manifest(&base.path().join("base-layout")))[0]
     );
     if have("skopeo") {
-        let raw = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{app_ref}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        assert_eq!(format!("sha256:{}", sha256_hex(&raw.stdout)), pushed);
+        let raw = skopeo_raw(&app_ref);
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), pushed);
     }
 
     // The tag moves: the lock keeps its pin until a bare `lock --update`.
@@ -557,23 +564,10 @@ fn multi_arch_base_index_and_pushed_index() {
         .collect();
     assert_eq!(platforms, ["amd64", "arm64"]);
     if have("skopeo") {
-        let raw = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{app_ref}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        let pushed: serde_json::Value = serde_json::from_slice(&raw.stdout).expect("json");
+        let raw = skopeo_raw(&app_ref);
+        let pushed: serde_json::Value = serde_json::from_slice(&raw).expect("json");
         assert_eq!(pushed["manifests"].as_array().map(Vec::len), Some(2));
-        assert_eq!(format!("sha256:{}", sha256_hex(&raw.stdout)), top);
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), top);
     }
     if have("oci-image-tool") {
         let out = Command::new("oci-image-tool")
@@ -587,13 +581,6 @@ fn multi_arch_base_index_and_pushed_index() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
 /// The acceptance test: a distroless-like python3 base built by debless and pushed,
@@ -647,21 +634,7 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         return;
     }
     let raw = |reference: &str| -> serde_json::Value {
-        let out = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--raw",
-                "--tls-verify=false",
-                &format!("docker://{reference}"),
-            ])
-            .output()
-            .expect("run skopeo");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("a manifest")
+        serde_json::from_slice(&skopeo_raw(reference)).expect("a manifest")
     };
     let base_layers = layer_digests(&raw(&base_ref));
     let app_manifest = raw(&app_ref);
@@ -725,24 +698,16 @@ fn live_gmpy2_on_a_distroless_like_python_base() {
         "{}",
         String::from_utf8_lossy(&unpack.stderr)
     );
-    let run = Command::new("chroot")
-        .arg(bundle.join("rootfs"))
-        .args([
+    let run = chroot::run(
+        &bundle.join("rootfs"),
+        None,
+        &[
             "/usr/bin/python3",
             "-c",
             "import gmpy2; print(gmpy2.mpz(2)**100)",
-        ])
-        .output()
-        .expect("run chroot");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "1267650600228229401496703205376"
-    );
+    assert_eq!(run.trim(), "1267650600228229401496703205376");
 }
 
 /// `[image] layers = N`: packages are grouped by name, so updating one package rewrites only

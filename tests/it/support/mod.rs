@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod apt;
+pub mod chroot;
 pub mod context;
 pub mod debs;
 pub mod live;
