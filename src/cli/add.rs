@@ -187,7 +187,7 @@ fn missing_sonames(
     offline: bool,
 ) -> Result<Vec<String>> {
     let build_args = build_args(offline)?;
-    let (_, images) = super::build::assemble_all(globals, &build_args)?;
+    let (_, images) = super::assemble::assemble_all(globals, &build_args)?;
     let image = images
         .iter()
         .find(|image| &image.arch == arch)

@@ -39,7 +39,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
     let mut reports: Vec<(String, CheckReport)> = Vec::new();
     if args.image.is_none() && args.rootfs.is_none() {
         let build_args = build_args_for_check(args.offline)?;
-        let (manifest, images) = super::build::assemble_all(globals, &build_args)?;
+        let (manifest, images) = super::assemble::assemble_all(globals, &build_args)?;
         for image in &images {
             let base = image.base_tree()?;
             let mut layers = vec![&image.app, image.rootfs.tree()];

@@ -91,6 +91,7 @@ pub enum Command {
 }
 
 pub mod add;
+mod assemble;
 pub mod base;
 pub mod build;
 pub mod check;

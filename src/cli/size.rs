@@ -172,7 +172,7 @@ pub fn run(globals: &super::Globals, args: &SizeArgs) -> anyhow::Result<()> {
         &["size"]
     };
     let build_args = <Wrapper as clap::Parser>::try_parse_from(argv)?.args;
-    let (_, images) = super::build::assemble_all(globals, &build_args)?;
+    let (_, images) = super::assemble::assemble_all(globals, &build_args)?;
     let reports: Vec<SizeReport> = images
         .iter()
         .map(|image| {
