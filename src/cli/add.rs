@@ -193,9 +193,9 @@ fn missing_sonames(
         .find(|image| &image.arch == arch)
         .context("the locked image has the manifest's first architecture")?;
     let app = &image.app;
-    let base = image.base_tree()?;
+    let base = image.base_tree();
     let mut layers = vec![app, image.rootfs.tree()];
-    layers.extend(base.as_ref());
+    layers.extend(base);
     let view = ImageView::new(&layers);
     let options = CheckOptions {
         triplet: Some(arch.multiarch_tuple().to_owned()),

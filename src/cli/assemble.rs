@@ -81,19 +81,16 @@ impl Assembled {
     /// The shared-library check of this image: the application, the packages and the base's
     /// files, top first; fails with the missing names unless the manifest allows them.
     pub fn check(&self, manifest: &Manifest) -> Result<Vec<String>> {
-        let base_tree = self.base_tree()?;
+        let base_tree = self.base_tree();
         let mut layers = vec![&self.app, self.rootfs.tree()];
-        layers.extend(base_tree.as_ref());
+        layers.extend(base_tree);
         super::check::check_built_layers(manifest, &self.arch, &layers)
     }
 
-    /// The base image's files as one tree (contents included), for the check.
-    pub fn base_tree(&self) -> Result<Option<rootfs::Tree>> {
-        // Read once with the base (`oci::base::BaseFilesystem`), bytes included.
-        Ok(self
-            .base
-            .as_ref()
-            .map(|base| base.filesystem.tree().clone()))
+    /// The base image's files as one tree (contents included, read once with the base), for
+    /// the check and the SBOM's licences.
+    pub fn base_tree(&self) -> Option<&rootfs::Tree> {
+        self.base.as_ref().map(|base| base.filesystem.tree())
     }
 }
 

@@ -338,14 +338,14 @@ impl Plan<'_> {
         }
         let arch = &assembled.arch;
         let lock = &self.inputs.lock;
-        let base_tree = assembled.base_tree()?;
+        let base_tree = assembled.base_tree();
         let base = lock.base.as_ref().map(|base| BaseInput {
             image: &base.name,
             packages: base
                 .provided
                 .get(arch.as_str())
                 .map_or(&[][..], Vec::as_slice),
-            tree: base_tree.as_ref(),
+            tree: base_tree,
         });
         let archive_urls: BTreeMap<String, String> = self
             .inputs

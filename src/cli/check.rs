@@ -41,9 +41,9 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
         let build_args = build_args_for_check(args.offline)?;
         let (manifest, images) = super::assemble::assemble_all(globals, &build_args)?;
         for image in &images {
-            let base = image.base_tree()?;
+            let base = image.base_tree();
             let mut layers = vec![&image.app, image.rootfs.tree()];
-            layers.extend(base.as_ref());
+            layers.extend(base);
             reports.push((
                 image.arch.as_str().to_owned(),
                 check_trees(&layers, &options(Some(&manifest), Some(&image.arch))),
