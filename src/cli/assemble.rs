@@ -273,10 +273,7 @@ fn image_accounts(manifest: &Manifest) -> Result<Option<Accounts>> {
 
 /// `bookworm-security` -> `bookworm`: the release an os-release describes.
 fn release_codename(codename: &str) -> String {
-    codename
-        .split_once('-')
-        .map_or(codename, |(release, _)| release)
-        .to_owned()
+    crate::debian::release::of_suite(codename).to_owned()
 }
 
 fn image_spec(manifest: &Manifest) -> ImageSpec {

@@ -1,5 +1,5 @@
 //! The Debian vocabulary every stage speaks: versions, deb822 stanzas, relationship fields,
-//! architectures and the binary package record of a `Packages` index.
+//! architectures, release codenames and the binary package record of a `Packages` index.
 //!
 //! Kept apart from the stages so that `repo`, `resolve`, `lock` and `rootfs` agree on one
 //! meaning of "version 2:6.3.0+dfsg-3" or "`libc6 (>= 2.36) | musl`".
@@ -8,6 +8,7 @@ pub mod arch;
 pub mod deb822;
 pub mod package;
 pub mod relation;
+pub mod release;
 pub mod version;
 
 pub use arch::Arch;

@@ -80,23 +80,10 @@ pub enum EssentialsError {
     Accounts(#[from] AccountsError),
 }
 
-/// Debian release numbers of the codenames an os-release may name.
-fn version_id(codename: &str) -> Option<&'static str> {
-    Some(match codename {
-        "buster" => "10",
-        "bullseye" => "11",
-        "bookworm" => "12",
-        "trixie" => "13",
-        "forky" => "14",
-        "duke" => "15",
-        _ => return None,
-    })
-}
-
 /// A minimal `/etc/os-release`: enough for syft's and trivy's `ID=debian` + `VERSION_ID`
 /// purls (debian-notes §8). No URLs, so nothing points at a particular host.
 pub fn os_release(codename: Option<&str>) -> String {
-    let version = codename.and_then(version_id);
+    let version = codename.and_then(crate::debian::release::number);
     let mut text = String::new();
     match (version, codename) {
         (Some(v), Some(c)) => {

@@ -273,16 +273,10 @@ pub fn uuid_from_digest(digest: &[u8]) -> String {
 /// The purl `distro` qualifier of a suite codename: `bookworm-security` -> `debian-12`,
 /// `sid` -> `debian-unstable`; `None` for a codename that is not a Debian release.
 pub fn distro(codename: &str) -> Option<String> {
-    let release = codename.split_once('-').map_or(codename, |(r, _)| r);
+    let release = crate::debian::release::of_suite(codename);
     let number = match release {
-        "buster" => "10",
-        "bullseye" => "11",
-        "bookworm" => "12",
-        "trixie" => "13",
-        "forky" => "14",
-        "duke" => "15",
         "sid" | "unstable" => "unstable",
-        _ => return None,
+        _ => crate::debian::release::number(release)?,
     };
     Some(format!("debian-{number}"))
 }
