@@ -186,7 +186,7 @@ fn missing_sonames(
     objects: &[ForObject],
     offline: bool,
 ) -> Result<Vec<String>> {
-    let build_args = build_args(offline)?;
+    let build_args = super::build::BuildArgs::defaults(offline)?;
     let (_, images) = super::assemble::assemble_all(globals, &build_args)?;
     let image = images
         .iter()
@@ -370,21 +370,6 @@ fn relock(globals: &Globals) -> Result<()> {
     }
     let args = Wrapper::try_parse_from(["lock"])?.args;
     super::lock::run(globals, &args)
-}
-
-/// `build`'s defaults, parsed by clap, with `--offline` as asked.
-fn build_args(offline: bool) -> Result<super::build::BuildArgs> {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: super::build::BuildArgs,
-    }
-    let argv: &[&str] = if offline {
-        &["add", "--offline"]
-    } else {
-        &["add"]
-    };
-    Ok(Wrapper::try_parse_from(argv)?.args)
 }
 
 #[cfg(test)]

@@ -88,6 +88,24 @@ pub struct BuildArgs {
     pub no_check: bool,
 }
 
+impl BuildArgs {
+    /// `build`'s defaults (with `--offline` as asked), parsed by clap so every flag keeps its
+    /// declared default: what `check`, `size` and `add --for` assemble the image with.
+    pub fn defaults(offline: bool) -> Result<Self> {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: BuildArgs,
+        }
+        let argv: &[&str] = if offline {
+            &["build", "--offline"]
+        } else {
+            &["build"]
+        };
+        Ok(<Wrapper as clap::Parser>::try_parse_from(argv)?.args)
+    }
+}
+
 /// Runs `debless build`.
 pub fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let started = Instant::now();

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use clap::Parser as _;
 
 use super::diagnostics::{Diagnostic, exit};
 use super::{Globals, status};
@@ -38,7 +37,7 @@ pub struct CheckArgs {
 pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
     let mut reports: Vec<(String, CheckReport)> = Vec::new();
     if args.image.is_none() && args.rootfs.is_none() {
-        let build_args = build_args_for_check(args.offline)?;
+        let build_args = super::build::BuildArgs::defaults(args.offline)?;
         let (manifest, images) = super::assemble::assemble_all(globals, &build_args)?;
         for image in &images {
             let base = image.base_tree();
@@ -160,22 +159,6 @@ fn options(manifest: Option<&Manifest>, arch: Option<&Arch>) -> CheckOptions {
             .map(|m| m.image.allow_missing_libraries.clone())
             .unwrap_or_default(),
     }
-}
-
-/// `build`'s defaults (with `--offline` as asked), parsed by clap so every later flag keeps
-/// its declared default.
-fn build_args_for_check(offline: bool) -> Result<super::build::BuildArgs> {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: super::build::BuildArgs,
-    }
-    let argv: &[&str] = if offline {
-        &["check", "--offline"]
-    } else {
-        &["check"]
-    };
-    Ok(Wrapper::try_parse_from(argv)?.args)
 }
 
 /// The report for people: a summary line per image, then each missing name with its users.

@@ -161,17 +161,7 @@ pub struct SizeArgs {
 /// Runs `debless size`: the locked image assembled in memory (path filters and essentials
 /// included), measured per package, one report per architecture.
 pub fn run(globals: &super::Globals, args: &SizeArgs) -> anyhow::Result<()> {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: super::build::BuildArgs,
-    }
-    let argv: &[&str] = if args.offline {
-        &["size", "--offline"]
-    } else {
-        &["size"]
-    };
-    let build_args = <Wrapper as clap::Parser>::try_parse_from(argv)?.args;
+    let build_args = super::build::BuildArgs::defaults(args.offline)?;
     let (_, images) = super::assemble::assemble_all(globals, &build_args)?;
     let reports: Vec<SizeReport> = images
         .iter()
