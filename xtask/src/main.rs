@@ -29,6 +29,8 @@ const PIP_TOOLS: &[(&str, &str)] = &[
         "python3 -c 'import cyclonedx.validation.json, jsonschema'",
         "cyclonedx-python-lib[json-validation]",
     ),
+    // Ships the SPDX 2.3 JSON schema (`schemas/spdx/2.3-schema.json`) the SBOM tests use.
+    ("python3 -c 'import lib4sbom'", "lib4sbom"),
 ];
 
 fn main() -> ExitCode {
