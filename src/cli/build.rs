@@ -303,14 +303,11 @@ impl Plan<'_> {
             } else {
                 dir.clone()
             };
-            tree.write_to_dir_with(&inputs.app.tree(tree.tree(), epoch)?, &dir)?;
-            if assembled.base.is_some() {
-                spinner.suspend(|| {
-                    status(
-                        globals,
-                        format_args!("Note: --rootfs holds the added packages only, not the base image's files"),
-                    );
-                });
+            let app = inputs.app.tree(tree.tree(), epoch)?;
+            match &assembled.base {
+                // The whole image: the base's files under the packages and the application's.
+                Some(base) => tree.write_to_dir_over(base.filesystem.tree(), &app, &dir)?,
+                None => tree.write_to_dir_with(&app, &dir)?,
             }
         }
         let options = oci_options(manifest, arch, epoch);

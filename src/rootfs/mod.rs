@@ -327,4 +327,19 @@ impl Rootfs {
         }
         write::write_tree(&merged, dir)
     }
+
+    /// Writes the whole image's files as its layers stack them: a base image's files, then
+    /// this tree, then `overlay` (the application layer), each replacing what is below.
+    pub fn write_to_dir_over(
+        &self,
+        base: &Tree,
+        overlay: &Tree,
+        dir: &Path,
+    ) -> Result<(), RootfsError> {
+        let mut merged = base.clone();
+        for (path, node) in self.tree.iter().chain(overlay.iter()) {
+            merged.insert(path.to_owned(), node.clone());
+        }
+        write::write_tree(&merged, dir)
+    }
 }

@@ -85,7 +85,17 @@ fn base_from_an_oci_layout_keeps_its_layers_and_its_packages() {
     assert_eq!(lock.matches("[[package]]").count(), 1, "{lock}");
     assert!(lock.contains("name = \"hello\""));
 
-    ok(&app, &app.run(&["build", "--output", "out"]));
+    ok(
+        &app,
+        &app.run(&["build", "--output", "out", "--rootfs", "root"]),
+    );
+    // `--rootfs` holds the whole image: the base's files and the added package's.
+    let root = app.path().join("root");
+    assert_eq!(
+        std::fs::read(root.join("usr/bin/mawk")).expect("the base's mawk"),
+        b"mawk"
+    );
+    assert!(root.join("usr/bin/hello").is_file(), "the added hello");
     let base_manifest = only_manifest(&layout);
     let manifest = only_manifest(&app.path().join("out"));
     let base_layers = layer_digests(&base_manifest);
