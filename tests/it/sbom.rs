@@ -250,19 +250,22 @@ fn sbom_is_deterministic_and_off_by_default() {
     assert!(!dir.join("none.spdx.json").exists());
 }
 
-/// Runs cyclonedx-python-lib's strict JSON validator for CycloneDX 1.6 on `path`.
-fn cyclonedx_errors(path: &Path) -> Option<String> {
-    const VALIDATE: &str = "import sys\n\
-from cyclonedx.validation.json import JsonStrictValidator\n\
-from cyclonedx.schema import SchemaVersion\n\
-errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\n\
-print(errors if errors else 'valid')\n\
-sys.exit(1 if errors else 0)\n";
-    let out = Command::new("python3")
-        .args(["-c", VALIDATE])
-        .arg(path)
-        .output()
-        .expect("python3 runs");
+/// Runs a validator on `path` (`python3 -c SCRIPT PATH` when `script` is given, else
+/// `pyspdxtools -i PATH`): its output when it rejects the document, `None` when it accepts.
+fn validator_errors(script: Option<&str>, path: &Path) -> Option<String> {
+    let mut command = match script {
+        Some(script) => {
+            let mut python = Command::new("python3");
+            python.args(["-c", script]);
+            python
+        }
+        None => {
+            let mut pyspdxtools = Command::new("pyspdxtools");
+            pyspdxtools.arg("-i");
+            pyspdxtools
+        }
+    };
+    let out = command.arg(path).output().expect("the validator runs");
     (!out.status.success()).then(|| {
         format!(
             "{}{}",
@@ -272,75 +275,62 @@ sys.exit(1 if errors else 0)\n";
     })
 }
 
-fn cyclonedx_lib_installed() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import cyclonedx.validation.json, jsonschema"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "cyclonedx-python-lib[json-validation] is missing under CI: `cargo xtask test` installs it"
-        );
-        eprintln!("skipping: python3 cannot import cyclonedx-python-lib's validator");
-    }
-    found
-}
+/// cyclonedx-python-lib's strict JSON validator for CycloneDX 1.6.
+const CYCLONEDX_1_6: &str = "import sys\n\
+from cyclonedx.validation.json import JsonStrictValidator\n\
+from cyclonedx.schema import SchemaVersion\n\
+errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\n\
+print(errors if errors else 'valid')\n\
+sys.exit(1 if errors else 0)\n";
 
-/// Validates `path` against the SPDX 2.3 JSON schema (`schemas/spdx/2.3-schema.json` as PyPI
-/// `lib4sbom` ships it) with python's `jsonschema`; the error messages, or `None` when valid.
-fn spdx_schema_errors(path: &Path) -> Option<String> {
-    const VALIDATE: &str = "import json, os, sys\n\
+/// The SPDX 2.3 JSON schema (`schemas/spdx/2.3-schema.json` as PyPI `lib4sbom` ships it),
+/// checked with python's `jsonschema`.
+const SPDX_2_3_SCHEMA: &str = "import json, os, sys\n\
 import jsonschema, lib4sbom\n\
 schema = json.load(open(os.path.join(os.path.dirname(lib4sbom.__file__), 'schemas', 'spdx', '2.3-schema.json')))\n\
 validator = jsonschema.validators.validator_for(schema)(schema)\n\
 errors = sorted(f'{list(e.absolute_path)}: {e.message}' for e in validator.iter_errors(json.load(open(sys.argv[1]))))\n\
 print('\\n'.join(errors) if errors else 'valid')\n\
 sys.exit(1 if errors else 0)\n";
-    let out = Command::new("python3")
-        .args(["-c", VALIDATE])
-        .arg(path)
-        .output()
-        .expect("python3 runs");
-    (!out.status.success()).then(|| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+
+fn cyclonedx_errors(path: &Path) -> Option<String> {
+    validator_errors(Some(CYCLONEDX_1_6), path)
 }
 
-/// Whether python3 has `lib4sbom` (for the SPDX schema) and `jsonschema`; under CI a missing
-/// one is a failure (xtask installs them).
-fn spdx_schema_installed() -> bool {
+fn spdx_schema_errors(path: &Path) -> Option<String> {
+    validator_errors(Some(SPDX_2_3_SCHEMA), path)
+}
+
+fn pyspdxtools_errors(path: &Path) -> Option<String> {
+    validator_errors(None, path)
+}
+
+/// Whether python3 can import `modules` (a validator `cargo xtask test` pip-installs, named
+/// `package`); under CI a missing one is a failure, elsewhere the check is skipped.
+fn python_has(modules: &str, package: &str) -> bool {
     let found = Command::new("python3")
-        .args(["-c", "import lib4sbom, jsonschema"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "lib4sbom is missing under CI: `cargo xtask test` installs it"
+            "{package} is missing under CI: `cargo xtask test` installs it"
         );
-        eprintln!("skipping the SPDX schema check: python3 cannot import lib4sbom and jsonschema");
+        eprintln!("skipping: python3 cannot import {modules} ({package})");
     }
     found
 }
 
-fn pyspdxtools_errors(path: &Path) -> Option<String> {
-    let out = Command::new("pyspdxtools")
-        .arg("-i")
-        .arg(path)
-        .output()
-        .expect("pyspdxtools runs");
-    (!out.status.success()).then(|| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+fn cyclonedx_lib_installed() -> bool {
+    python_has(
+        "cyclonedx.validation.json, jsonschema",
+        "cyclonedx-python-lib[json-validation]",
+    )
+}
+
+fn spdx_schema_installed() -> bool {
+    python_has("lib4sbom, jsonschema", "lib4sbom")
 }
 
 #[test]
