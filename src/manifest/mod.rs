@@ -5,6 +5,7 @@
 //! Every error names the key or value at fault and, for near misses, what was probably meant.
 
 pub mod app_files;
+pub mod edit;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
