@@ -473,10 +473,10 @@ impl<'a> Solver<'a> {
         let universe = self.universe;
         let entry = universe.entry(id);
         let slot = self.slot_of(id);
-        if let Some(&other) = self.slots.get(&slot) {
-            if other != id {
-                return Ok(Some(Blocker::SlotTaken { other }));
-            }
+        if let Some(&other) = self.slots.get(&slot)
+            && other != id
+        {
+            return Ok(Some(Blocker::SlotTaken { other }));
         }
         let own = self.relations(id)?;
         let present: Vec<PkgId> = self
