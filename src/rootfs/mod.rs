@@ -317,10 +317,10 @@ impl Rootfs {
     pub fn bytes_per_package(&self) -> Vec<u64> {
         let mut sizes = vec![0u64; self.packages.len()];
         for (_, node) in self.tree.iter() {
-            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner) {
-                if let Some(size) = sizes.get_mut(owner) {
-                    *size += data.len() as u64;
-                }
+            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner)
+                && let Some(size) = sizes.get_mut(owner)
+            {
+                *size += data.len() as u64;
             }
         }
         sizes
