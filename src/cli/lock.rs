@@ -33,7 +33,11 @@ pub struct LockArgs {
 pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
     let manifest = Manifest::load(&globals.manifest)?;
     let lock_path = globals.lock_path();
-    let old = Lock::load(&lock_path)?;
+    let old = if args.check {
+        Lock::load(&lock_path)?
+    } else {
+        Lock::load_previous(&lock_path)?
+    };
     if args.check {
         return check(&manifest, old.as_ref(), &lock_path.display().to_string());
     }
