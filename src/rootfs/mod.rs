@@ -158,7 +158,7 @@ impl RootfsError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Conflict { second, .. } => Some(format!(
-                "if `{second}` is meant to replace the file, add it to `allow_overwrite`"
+                "if `{second}` is meant to replace the file, add it to `[image] allow-overwrite`"
             )),
             _ => None,
         }

@@ -18,6 +18,7 @@ mod check_live;
 mod cli;
 mod distroless;
 mod essentials;
+mod example;
 mod filters;
 mod hermetic;
 mod ldcache;
