@@ -371,7 +371,7 @@ fn load_tar(tar: &AppTar, out: &mut Vec<Staged>) -> Result<(), AppFilesError> {
         tar: tar.as_written.clone(),
         source,
     };
-    let mut decoder = sniff_compression(&bytes)
+    let mut decoder = MemberCompression::sniff(&bytes)
         .decoder(bytes.as_slice())
         .map_err(|e| corrupt(e.into()))?;
     let mut plain = Vec::new();
@@ -441,19 +441,6 @@ impl From<TarError> for AppFilesError {
             tar: String::new(),
             source,
         }
-    }
-}
-
-/// The compression of a tar from its first bytes (names lie; magic numbers do not).
-fn sniff_compression(bytes: &[u8]) -> MemberCompression {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        MemberCompression::Gzip
-    } else if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        MemberCompression::Xz
-    } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        MemberCompression::Zstd
-    } else {
-        MemberCompression::None
     }
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::RepoError;
 use super::listed::ListedFiles;
 use super::release::{IndexFile, component_name};
+use crate::debian::compression::Compression;
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
@@ -212,12 +213,11 @@ fn parse_stanzas(
 
 /// A decompressing reader chosen by the file name's extension (`Packages`, `Contents`).
 pub(super) fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-    if path.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(compressed))
-    } else if path.ends_with(".xz") {
-        Box::new(liblzma::read::XzDecoder::new_multi_decoder(compressed))
-    } else {
-        Box::new(compressed)
+    match Compression::from_file_name(path).decoder(compressed) {
+        Ok(reader) => reader,
+        // Only zstd can fail up front (allocating its context), and the archive serves no
+        // `.zst` indices; hand on the bytes, which the parser then reports as not an index.
+        Err(_) => Box::new(compressed),
     }
 }
 
