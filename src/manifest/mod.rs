@@ -6,6 +6,7 @@
 
 mod accounts;
 pub mod app_files;
+pub mod edit;
 mod image;
 mod sources;
 pub mod wire;

@@ -435,7 +435,7 @@ fn live_mirror() -> Option<(Mirrors, Http)> {
         eprintln!("skipping live test: {} is set", crate::support::NO_LIVE_ENV);
         return None;
     }
-    let mirrors = match Mirrors::discover() {
+    let mirrors = match debless::env::Settings::from_env().mirrors() {
         Ok(mirrors) => mirrors,
         Err(err) => {
             eprintln!("skipping live test: {err}");

@@ -18,7 +18,9 @@ pub fn mirror() -> Option<&'static Mirrors> {
     }
     static PROBE: OnceLock<Result<Mirrors, String>> = OnceLock::new();
     let probe = PROBE.get_or_init(|| {
-        let mirrors = Mirrors::discover().map_err(|e| e.to_string())?;
+        let mirrors = debless::env::Settings::from_env()
+            .mirrors()
+            .map_err(|e| e.to_string())?;
         let http = Http::with_timeouts(Duration::from_secs(5), Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         http.get(&format!("{}/dists/bookworm/Release", mirrors.debian))
