@@ -1,5 +1,5 @@
 //! Reading image layers back into an in-memory [`Tree`]: the one layer reader behind a base
-//! image ([`super::base::BaseFilesystem`]) and the shared-library check of a built layout
+//! image (`oci::base`) and the shared-library check of a built layout
 //! (`check::load`).
 //!
 //! [`apply_layer`] decompresses a layer blob (gzip, zstd or xz, told apart by their magic

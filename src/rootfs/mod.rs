@@ -19,10 +19,12 @@
 pub mod accounts;
 pub mod alternatives;
 pub mod dpkg;
+pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
 pub mod ldcache;
 pub mod merge;
+pub mod overlay;
 pub mod tree;
 mod write;
 
