@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod alternatives;
+pub mod app;
 pub mod dpkg;
 pub mod dpkg_db;
 pub mod essentials;
