@@ -54,7 +54,12 @@ pub fn lock(
 ) -> Result<LockOutcome, Error> {
     let manifest = project.load_manifest()?;
     let lock_path = &project.lock;
-    let old = Lock::load(lock_path)?;
+    let old = if options.check {
+        Lock::load(lock_path)?
+    } else {
+        // A damaged or older-format lock is no reason to refuse re-locking: it is rewritten.
+        Lock::load_previous(lock_path)?
+    };
     if options.check {
         check(&manifest, old.as_ref(), &lock_path.display().to_string())?;
         let lock = old.ok_or_else(|| Error::internal("a checked lock exists"))?;
