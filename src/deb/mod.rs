@@ -163,7 +163,7 @@ impl Deb {
 
     /// The decompressed data.tar as a byte stream (what `dpkg-deb --fsys-tarfile` prints):
     /// the raw material of a layer, and what `cargo xtask bench` measures as the floor.
-    pub fn data_tar_reader(&self) -> Result<Box<dyn std::io::Read + '_>, DebError> {
+    pub fn data_tar_reader(&self) -> Result<Box<dyn std::io::Read + Send + '_>, DebError> {
         let io_err = |source| DebError::Io {
             deb: self.path.clone(),
             source,

@@ -19,11 +19,14 @@
 
 pub mod accounts;
 pub mod alternatives;
+pub mod app;
 pub mod dpkg;
+pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
 pub mod ldcache;
 pub mod merge;
+pub mod overlay;
 pub mod tree;
 mod write;
 
