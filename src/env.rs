@@ -25,6 +25,15 @@ pub const DEBLESS_OS_RELEASE: &str = "DEBLESS_OS_RELEASE";
 /// is set to it (reproducible-builds.org/specs/source-date-epoch).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
+/// Snapshot service base that `build` falls back to when the mirror answers 404 for a locked
+/// `.deb` (default: Debian's public snapshot service); a source's `snapshot` key wins.
+pub const DEBLESS_SNAPSHOT: &str = "DEBLESS_SNAPSHOT";
+
+/// The snapshot base `$DEBLESS_SNAPSHOT` names, if any.
+pub fn snapshot_base() -> Option<String> {
+    var(DEBLESS_SNAPSHOT).map(|v| v.trim_end_matches('/').to_owned())
+}
+
 /// A non-empty value that is not `0`.
 pub fn flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")

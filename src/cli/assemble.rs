@@ -169,6 +169,7 @@ fn fetch_debs(
                 .iter()
                 .map(|m| m.trim_end_matches('/').to_owned()),
         );
+        roots.extend(fetch::snapshot::roots_for(manifest, lock, suite));
         roots
     };
     let mut requests: Vec<DebRequest> = Vec::new();
@@ -194,6 +195,7 @@ fn fetch_debs(
         let (verb, label, bytes) = match event {
             Progress::Cached { label, bytes } => ("cached", label, bytes),
             Progress::Downloaded { label, bytes } => ("downloaded", label, bytes),
+            other => return bar.suspend(|| status(globals, format_args!("{other}"))),
         };
         bar.inc(bytes);
         if globals.verbose {

@@ -547,9 +547,7 @@ fn push_built(
     let layout = match (&args.output, args.format) {
         (Some(path), OutputFormat::Oci) => path.clone(),
         _ => {
-            temp = tempfile::Builder::new()
-                .prefix("debless-push-")
-                .tempdir()
+            temp = crate::cleanup::temp_dir("debless-push-")
                 .context("creating a temporary layout to push")?;
             let dir = temp.path().join("layout");
             oci::write_oci_layout(&dir, built, tag)?;

@@ -110,6 +110,7 @@ pub mod why;
 /// Runs debless with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::cleanup::on_start(&cli.globals.cache_dir());
     let outcome = match cli.command {
         Command::Lock(args) => lock::run(&cli.globals, &args),
         Command::Build(args) => build::run(&cli.globals, &args),
