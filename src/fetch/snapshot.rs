@@ -10,6 +10,7 @@
 //! archive then. Whatever the root, the bytes are verified against the lock's sha256 like a
 //! mirror's, so a snapshot can only make a build possible, never change what it produces.
 
+use crate::env::Settings;
 use crate::lock::Lock;
 use crate::manifest::Manifest;
 use crate::timestamp::civil_from_days;
@@ -54,8 +55,14 @@ pub fn roots(base: &str, suite: &str, release_date: i64) -> Vec<String> {
 }
 
 /// The snapshot roots for a locked package of `suite`: under the source's `snapshot` key,
-/// else `$DEBLESS_SNAPSHOT`, else [`DEFAULT_BASE`]; none when the lock has no such suite.
-pub fn roots_for(manifest: &Manifest, lock: &Lock, suite: &str) -> Vec<String> {
+/// else `$DEBLESS_SNAPSHOT` (`settings.snapshot`), else [`DEFAULT_BASE`]; none when the lock
+/// has no such suite.
+pub fn roots_for(
+    manifest: &Manifest,
+    lock: &Lock,
+    suite: &str,
+    settings: &Settings,
+) -> Vec<String> {
     let Some(locked) = lock.source(suite) else {
         return Vec::new();
     };
@@ -64,7 +71,7 @@ pub fn roots_for(manifest: &Manifest, lock: &Lock, suite: &str) -> Vec<String> {
         .iter()
         .find(|s| s.suite == suite)
         .and_then(|s| s.snapshot.clone())
-        .or_else(crate::env::snapshot_base)
+        .or_else(|| settings.snapshot.clone())
         .unwrap_or_else(|| DEFAULT_BASE.to_owned());
     roots(&base, suite, locked.date)
 }

@@ -12,7 +12,8 @@
 //! [`Rootfs::bytes_per_package`] all describe the filtered image.
 //!
 //! Merged /usr (debian-notes §7.1): with [`MergedUsr::Yes`] (or `Auto` and a package shipping
-//! `./bin -> usr/bin`, as trixie base-files does) entries under `bin/`, `sbin/`, `lib*/` move
+//! `./bin -> usr/bin`, as trixie base-files does, or a loader found only under `/usr`; the
+//! manifest's `auto` is `Yes` outright for trixie and later) entries under `bin/`, `sbin/`, `lib*/` move
 //! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
@@ -54,9 +55,24 @@ pub enum MergedUsr {
     Yes,
     /// Keep whatever the packages ship.
     No,
-    /// Merge when some package ships `./bin` or `./lib` as a link into usr (trixie and later).
+    /// Merge when some package ships `./bin` or `./lib` as a link into usr (trixie's
+    /// base-files), or when a program interpreter (`PT_INTERP`) is shipped only on its `/usr`
+    /// side ([`merge::interpreter_only_under_usr`]).
     #[default]
     Auto,
+}
+
+impl MergedUsr {
+    /// The `auto` policy for images of `suites`: [`MergedUsr::Yes`] when one of them is of a
+    /// merged-/usr-only release ([`merge::release_is_merged_only`], Debian 13 and later),
+    /// else [`MergedUsr::Auto`].
+    pub fn auto_for_suites<'a>(suites: impl IntoIterator<Item = &'a str>) -> Self {
+        if suites.into_iter().any(merge::release_is_merged_only) {
+            Self::Yes
+        } else {
+            Self::Auto
+        }
+    }
 }
 
 /// How to assemble the tree.
@@ -67,8 +83,9 @@ pub struct RootfsOptions {
     /// Package names or path globs that may overwrite another package's file (like
     /// `Replaces:`); `*` matches across `/`.
     pub allow_overwrite: Vec<String>,
-    /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`.
-    pub generated_mtime: i64,
+    /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`; `None`: the
+    /// newest mtime among the packages' data.tar entries (see [`Rootfs::epoch`]).
+    pub generated_mtime: Option<i64>,
     /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
     /// md5sums lines leave the package database (see [`filter`]).
     pub path_filter: PathFilter,
@@ -157,6 +174,8 @@ pub struct Rootfs {
     /// `update-alternatives --install` calls of the postinst scripts, in package order,
     /// applied by [`Rootfs::add_alternatives`] when the manifest asks.
     alternatives: Vec<alternatives::Registration>,
+    /// The mtime given to generated files: the option's, else the packages' newest.
+    epoch: i64,
 }
 
 /// One package after reading, before merging.
@@ -174,10 +193,26 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     let merged_usr = match opts.merged_usr {
         MergedUsr::Yes => true,
         MergedUsr::No => false,
-        MergedUsr::Auto => read
-            .iter()
-            .any(|p| p.entries.iter().any(merge::is_usr_merge_link)),
+        MergedUsr::Auto => {
+            read.iter()
+                .any(|p| p.entries.iter().any(merge::is_usr_merge_link))
+                || merge::interpreter_only_under_usr(
+                    &read
+                        .iter()
+                        .map(|p| p.entries.as_slice())
+                        .collect::<Vec<_>>(),
+                )
+                .is_some()
+        }
     };
+    // Debian builds clamp every data.tar mtime to the changelog's date, so the newest one
+    // depends only on which packages (and versions) go in, never on when they were locked.
+    let epoch = opts.generated_mtime.unwrap_or_else(|| {
+        read.iter()
+            .flat_map(|p| p.entries.iter().map(|e| e.mtime))
+            .max()
+            .unwrap_or(0)
+    });
     let package_names: Vec<String> = debs.iter().map(|d| d.name.clone()).collect();
     let mut tree = Tree::default();
     if merged_usr {
@@ -236,7 +271,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             }
         })
         .collect();
-    dpkg::add_status_d(&mut tree, &records, opts.generated_mtime)
+    dpkg::add_status_d(&mut tree, &records, epoch)
         .map_err(|problem| RootfsError::Database { problem })?;
 
     let packages = debs
@@ -258,6 +293,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
         packages,
         merged_usr,
         alternatives,
+        epoch,
     })
 }
 
@@ -293,7 +329,13 @@ impl Rootfs {
         self.tree.iter()
     }
 
-    /// Whether the tree uses merged /usr.
+    /// The mtime generated files were (and further ones should be) given: the option's, else
+    /// the newest mtime among the packages' data.tar entries.
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
+    /// Whether the tree was assembled with merged /usr.
     pub fn merged_usr(&self) -> bool {
         self.merged_usr
     }
@@ -302,10 +344,10 @@ impl Rootfs {
     pub fn bytes_per_package(&self) -> Vec<u64> {
         let mut sizes = vec![0u64; self.packages.len()];
         for (_, node) in self.tree.iter() {
-            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner) {
-                if let Some(size) = sizes.get_mut(owner) {
-                    *size += data.len() as u64;
-                }
+            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner)
+                && let Some(size) = sizes.get_mut(owner)
+            {
+                *size += data.len() as u64;
             }
         }
         sizes
