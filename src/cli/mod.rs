@@ -141,6 +141,7 @@ pub fn main() -> ExitCode {
     if let Some(dir) = &cli.globals.cache_dir {
         cli.globals.settings.cache_dir = dir.clone();
     }
+    crate::cleanup::on_start(&cli.globals.settings.cache_dir);
     // A panic is a bug: its message is printed by the hook, and the exit code says
     // "unexpected" (2) rather than Rust's 101.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));

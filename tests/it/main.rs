@@ -30,4 +30,5 @@ mod resolve;
 mod sbom;
 mod show_init;
 mod support;
+mod trust;
 mod why_diff;
