@@ -79,7 +79,8 @@ pub(super) struct Assembled {
 
 impl Assembled {
     /// The shared-library check of this image: the application, the packages and the base's
-    /// files, top first; fails with the missing names unless the manifest allows them.
+    /// files, top first, and its entrypoint; fails with the missing names unless the manifest
+    /// allows them, else returns notes to print.
     pub fn check(&self, manifest: &Manifest) -> Result<Vec<String>> {
         let base_tree = self.base_tree();
         let mut layers = vec![&self.app, self.rootfs.tree()];

@@ -281,17 +281,8 @@ impl Plan<'_> {
         let mut assembled = assemble(globals, inputs, arch, &spinner)?;
         if !args.no_check {
             spinner.set_message(format!("checking the {arch} shared libraries"));
-            let allowed = assembled.check(manifest)?;
-            if !allowed.is_empty() {
-                spinner.suspend(|| {
-                    status(
-                        globals,
-                        format_args!(
-                            "Note: {arch}: missing but allowed by `allow-missing-libraries`: {}",
-                            allowed.join(", ")
-                        ),
-                    );
-                });
+            for note in assembled.check(manifest)? {
+                spinner.suspend(|| status(globals, format_args!("{note}")));
             }
         }
         let sboms = self.add_sboms(&mut assembled)?;

@@ -7,9 +7,10 @@ use anyhow::{Context as _, Result};
 
 use super::diagnostics::{Diagnostic, exit};
 use super::{Globals, status};
+use crate::check::entrypoint::check_program;
 use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
 use crate::check::view::ImageView;
-use crate::check::{CheckOptions, CheckReport, MissingKind, check_image};
+use crate::check::{CheckOptions, CheckReport, MissingKind, check_image, off_path_explanation};
 use crate::debian::Arch;
 use crate::manifest::Manifest;
 use crate::rootfs::Tree;
@@ -47,6 +48,7 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
                 image.arch.as_str().to_owned(),
                 check_trees(&layers, &options(Some(&manifest), Some(&image.arch))),
             ));
+            check_entrypoint(&manifest, &layers)?;
         }
     } else {
         // The manifest is optional here; when present, its allow list applies.
@@ -121,19 +123,71 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
 }
 
 /// `build`'s own check of one architecture (its trees top first: application, packages,
-/// base): fails with the missing names unless allowed; returns the allowed names that are
-/// missing, for a note.
+/// base): fails with the missing names unless allowed, or when the entrypoint cannot start;
+/// returns notes for the rest (allowed names, sonames found off the search path).
 pub fn check_built_layers(
     manifest: &Manifest,
     arch: &Arch,
     layers: &[&Tree],
 ) -> Result<Vec<String>> {
     let report = check_trees(layers, &options(Some(manifest), Some(arch)));
-    let allowed = report.allowed.iter().map(|m| m.name.clone()).collect();
-    match failure(&[(arch.as_str().to_owned(), report)], true) {
-        Some(diagnostic) => Err(diagnostic.into()),
-        None => Ok(allowed),
+    let mut notes = Vec::new();
+    if !report.allowed.is_empty() {
+        let allowed: Vec<&str> = report.allowed.iter().map(|m| m.name.as_str()).collect();
+        notes.push(format!(
+            "Note: {arch}: missing but allowed by `allow-missing-libraries`: {}",
+            allowed.join(", ")
+        ));
     }
+    for warning in &report.off_path {
+        notes.push(format!(
+            "Warning: {arch}: `{}` needed by {}: {}",
+            warning.name,
+            users(&warning.needed_by),
+            off_path_explanation(&warning.found_off_path)
+        ));
+    }
+    if let Some(diagnostic) = failure(&[(arch.as_str().to_owned(), report)], true) {
+        return Err(diagnostic.into());
+    }
+    check_entrypoint(manifest, layers)?;
+    Ok(notes)
+}
+
+/// The entrypoint (or `cmd[0]` without one) of the manifest must start in the image (exit 4
+/// otherwise). Over a base image that sets them, the manifest may set neither: nothing to do.
+fn check_entrypoint(manifest: &Manifest, layers: &[&Tree]) -> Result<()> {
+    let image = &manifest.image;
+    let (setting, program) = match (&image.entrypoint, &image.cmd) {
+        (Some(entrypoint), _) if !entrypoint.is_empty() => ("entrypoint", &entrypoint[0]),
+        (None, Some(cmd)) if !cmd.is_empty() => ("cmd", &cmd[0]),
+        _ => return Ok(()),
+    };
+    let view = ImageView::new(layers);
+    let path_var = image.env.get("PATH").map(String::as_str);
+    check_program(&view, program, path_var, image.workdir.as_deref()).map_err(|err| {
+        Diagnostic {
+            code: exit::MISSING_LIBRARIES,
+            ..Diagnostic::new(
+                err.to_string(),
+                format!(
+                    "add the package that ships it (`debless provides {program}`) or fix `[image] {setting}`; `debless build --no-check` skips the check"
+                ),
+            )
+        }
+    })?;
+    Ok(())
+}
+
+/// Up to three users in backticks, then how many more.
+fn users(list: &[String]) -> String {
+    let shown: Vec<String> = list.iter().take(3).map(|u| format!("`{u}`")).collect();
+    let more = if list.len() > 3 {
+        format!(" and {} more", list.len() - 3)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
 }
 
 /// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
@@ -201,6 +255,19 @@ pub fn render(label: &str, report: &CheckReport) -> String {
             }
         }
     }
+    for warning in &report.off_path {
+        out.push_str(&format!(
+            "  warning library {} (not an error)\n",
+            warning.name
+        ));
+        for user in &warning.needed_by {
+            out.push_str(&format!("    needed by {user}\n"));
+        }
+        out.push_str(&format!(
+            "    ({})\n",
+            off_path_explanation(&warning.found_off_path)
+        ));
+    }
     for (path, reason) in &report.unreadable {
         out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));
     }
@@ -213,17 +280,10 @@ fn failure(reports: &[(String, CheckReport)], in_build: bool) -> Option<Diagnost
     let mut sonames = Vec::new();
     for (label, report) in reports {
         for missing in &report.missing {
-            let users = &missing.needed_by;
-            let shown: Vec<String> = users.iter().take(3).map(|u| format!("`{u}`")).collect();
-            let more = if users.len() > 3 {
-                format!(" and {} more", users.len() - 3)
-            } else {
-                String::new()
-            };
             parts.push(format!(
-                "`{}` ({label}), needed by {}{more}",
+                "`{}` ({label}), needed by {}",
                 missing.name,
-                shown.join(", ")
+                users(&missing.needed_by)
             ));
             if missing.kind == MissingKind::Library && !sonames.contains(&missing.name) {
                 sonames.push(missing.name.clone());
@@ -293,6 +353,7 @@ mod tests {
             needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
             only_in_conf_dir: None,
             only_under_usr: None,
+            found_off_path: Vec::new(),
         }
     }
 
