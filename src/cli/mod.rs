@@ -88,6 +88,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Print the lock as JSON for build systems (Bazel): every .deb with its URLs, the
+    /// recorded image digests and the base pin.
+    Export(export::ExportArgs),
 }
 
 pub mod add;
@@ -97,6 +100,7 @@ pub mod build;
 pub mod check;
 pub mod completions;
 pub mod diff;
+pub mod export;
 pub mod init;
 pub mod lock;
 mod manifest_edit;
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Provides(args) => provides::run(&cli.globals, &args),
         Command::Add(args) => add::run(&cli.globals, &args),
         Command::Size(args) => size::run(&cli.globals, &args),
+        Command::Export(args) => export::run(&cli.globals, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
