@@ -198,18 +198,6 @@ sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 required-by = ["manifest"]
 
 [[package]]
-name = "libc6"
-version = "2.36-9+deb12u10"
-architecture = "arm64"
-target = "arm64"
-suite = "bookworm-security"
-source-package = "glibc"
-path = "pool/updates/main/g/glibc/libc6_2.36-9+deb12u10_arm64.deb"
-size = 11
-sha256 = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-required-by = ["manifest"]
-
-[[package]]
 name = "tzdata"
 version = "2025b-0+deb12u1"
 architecture = "all"
@@ -219,6 +207,18 @@ source-package = "tzdata"
 path = "pool/main/t/tzdata/tzdata_2025b-0+deb12u1_all.deb"
 size = 12
 sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+required-by = ["manifest"]
+
+[[package]]
+name = "libc6"
+version = "2.36-9+deb12u10"
+architecture = "arm64"
+target = "arm64"
+suite = "bookworm-security"
+source-package = "glibc"
+path = "pool/updates/main/g/glibc/libc6_2.36-9+deb12u10_arm64.deb"
+size = 11
+sha256 = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 required-by = ["manifest"]
 
 [[package]]

@@ -16,6 +16,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use super::support::context::TestContext;
 use super::support::{have_tool, live};
 
 const EXAMPLE: &str = "examples/python3-gmpy2";
@@ -70,7 +71,7 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(dir: &Path) -> Nginx {
+    fn start(binary: &Path, dir: &Path) -> Nginx {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -113,7 +114,7 @@ http {{
             ),
         )
         .expect("write nginx.conf");
-        let child = Command::new("nginx")
+        let child = Command::new(binary)
             .args(["-c"])
             .arg(&config)
             .args(["-p"])
@@ -172,6 +173,15 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A tool on PATH or in /usr/sbin (where nginx lives, outside some users' PATH).
+fn sbin_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 fn text(output: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -219,9 +229,13 @@ fn debless_build(workspace: &Path, cache: &Path, image: &str) -> String {
 
 #[test]
 fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
-    if !have_tool("bazel") || !have_tool("nginx") {
+    if !have_tool("bazel") {
         return;
     }
+    let Some(nginx_binary) = sbin_tool("nginx") else {
+        have_tool("nginx");
+        return;
+    };
     let Some(mirrors) = live::mirror() else {
         return;
     };
@@ -249,7 +263,7 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
         },
         servers: Vec::new(),
     };
-    let nginx = Nginx::start(&{
+    let nginx = Nginx::start(&nginx_binary, &{
         let dir = top.join("nginx");
         std::fs::create_dir_all(&dir).expect("nginx dir");
         dir
@@ -270,6 +284,7 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     let out = bazel.run(&first_ws, &top.join("root1"), &build);
     assert!(out.status.success(), "{}", text(&out));
     let summary = process_summary(&out);
+    eprintln!("first machine: {summary}");
     assert!(
         summary.contains("linux-sandbox"),
         "the debless actions ran sandboxed: {summary}"
@@ -301,6 +316,7 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     let out = bazel.run(&second_ws, &top.join("root2"), &build);
     assert!(out.status.success(), "{}", text(&out));
     let summary = process_summary(&out);
+    eprintln!("second machine: {summary}");
     assert!(
         summary.contains("2 remote cache hit"),
         "both images come from the remote cache: {summary}\n{}",
@@ -345,4 +361,77 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
 
     drop(bazel);
     drop(nginx);
+}
+
+/// `debless export`, which `debless_debs` reads with `json.decode`: URLs from `DEBLESS_MIRROR`
+/// and `--mirror` fallbacks, the recorded digests, `--output` written whole; without any
+/// mirror it fails naming what to set.
+#[test]
+fn export_gives_each_deb_its_urls() {
+    let context = TestContext::new();
+    live::copy_example(&context, "bookworm-python3");
+    let mut command = context.command(&[
+        "export",
+        "--format",
+        "bazel-json",
+        "--mirror",
+        "http://127.0.0.1:9/snapshot/",
+        "--output",
+        "export.json",
+    ]);
+    command
+        .env("DEBLESS_MIRROR", "http://127.0.0.1:9/debian")
+        .env(
+            "DEBLESS_SECURITY_MIRROR",
+            "http://127.0.0.1:9/debian-security",
+        );
+    let out = command.output().expect("debless runs");
+    assert!(out.status.success(), "{}", context.render(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&context.read("export.json")).expect("export.json is JSON");
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["architectures"], serde_json::json!(["amd64"]));
+    let lock = context.read("debless.lock");
+    let debs = json["debs"].as_array().expect("debs");
+    assert_eq!(debs.len(), lock.matches("[[package]]").count());
+    let python = debs
+        .iter()
+        .find(|d| d["suite"] == "bookworm" && d["name"] == "python3")
+        .expect("python3 (from bookworm) is exported");
+    let path = python["path"].as_str().expect("path");
+    let sha256 = python["sha256"].as_str().expect("sha256");
+    assert!(lock.contains(sha256));
+    assert_eq!(python["file"], format!("{sha256}.deb"));
+    assert_eq!(
+        python["urls"],
+        serde_json::json!([
+            format!("http://127.0.0.1:9/debian/{path}"),
+            format!("http://127.0.0.1:9/snapshot/{path}"),
+        ])
+    );
+    let security = debs
+        .iter()
+        .find(|d| d["suite"] == "bookworm-security")
+        .expect("a security package");
+    assert!(
+        security["urls"][0]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:9/debian-security/pool/")),
+        "{security}"
+    );
+    let recorded = json["images"]["amd64"]["manifest"]
+        .as_str()
+        .expect("digest");
+    assert!(lock.contains(recorded.trim_start_matches("sha256:")));
+
+    // No DEBLESS_MIRROR and no apt sources: a one-line error naming what to set.
+    let apt = context.path().join("no-apt");
+    std::fs::create_dir_all(&apt).expect("mkdir");
+    let mut command = context.command(&["export"]);
+    command.env("DEBLESS_APT_ETC", &apt);
+    let out = command.output().expect("debless runs");
+    assert_eq!(out.status.code(), Some(1), "{}", context.render(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DEBLESS_MIRROR"), "{stderr}");
+    assert!(stderr.contains("--repo_env"), "{stderr}");
 }

@@ -2,6 +2,7 @@
 //! drive, then runs every test) and `cargo xtask bench` (debless side by side with apt and
 //! mmdebstrap on the same work, printed as ratios; timings never live in tests).
 
+mod bazel;
 mod bench;
 mod registry;
 
@@ -85,6 +86,7 @@ fn run(cmd: &mut Command) -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     let missing: Vec<&str> = TEST_TOOLS
         .iter()
+        .chain(bazel::TOOLS)
         .filter(|(binary, _)| !have(binary))
         .map(|(_, package)| *package)
         .collect();
