@@ -1,6 +1,53 @@
-//! Every environment variable debless reads, in one place, each with why it exists.
+//! Every environment variable debless reads, in one place, each with why it exists, and the
+//! [`Settings`] the binary builds from them once at start-up. Library stages and operations
+//! take these values as arguments and never read the environment themselves.
 
 use std::path::PathBuf;
+
+use crate::repo::{MirrorError, Mirrors};
+
+/// What the environment says, read once by the binary and passed down to [`crate::ops`].
+/// Programs using debless as a library fill it themselves (or start from [`Settings::from_env`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The cache root (indices, `.deb` files, base-image blobs).
+    pub cache_dir: PathBuf,
+    /// `DEBLESS_MIRROR`: the archive root for suites whose `[[source]]` has no `url`.
+    pub mirror: Option<String>,
+    /// `DEBLESS_SECURITY_MIRROR`: the archive root for `*-security` suites.
+    pub security_mirror: Option<String>,
+    /// apt's configuration directory, read for mirrors when `mirror` is unset.
+    pub apt_etc: PathBuf,
+    /// The os-release(5) file `init` reads the host's codename from.
+    pub os_release: PathBuf,
+    /// `SOURCE_DATE_EPOCH` as given (parsed, with an error naming it, by the build).
+    pub source_date_epoch: Option<String>,
+}
+
+impl Settings {
+    /// Reads every variable debless knows.
+    pub fn from_env() -> Self {
+        Settings {
+            cache_dir: default_cache_dir(),
+            mirror: var(DEBLESS_MIRROR),
+            security_mirror: var(DEBLESS_SECURITY_MIRROR),
+            apt_etc: PathBuf::from(var(DEBLESS_APT_ETC).unwrap_or_else(|| "/etc/apt".to_owned())),
+            os_release: PathBuf::from(
+                var(DEBLESS_OS_RELEASE).unwrap_or_else(|| "/etc/os-release".to_owned()),
+            ),
+            source_date_epoch: var(SOURCE_DATE_EPOCH),
+        }
+    }
+
+    /// The archive roots: the configured mirrors, else the host's apt sources.
+    pub fn mirrors(&self) -> Result<Mirrors, MirrorError> {
+        Mirrors::discover(
+            self.mirror.clone(),
+            self.security_mirror.clone(),
+            &self.apt_etc,
+        )
+    }
+}
 
 /// Archive root to fetch Debian suites from (`http://host/debian`); overrides the host's apt
 /// sources. A lock never records it: locks made on one mirror build from any other.

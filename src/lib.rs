@@ -42,6 +42,7 @@ pub mod fetch;
 pub mod lock;
 pub mod manifest;
 pub mod oci;
+pub mod ops;
 pub mod registry;
 pub mod repo;
 pub mod resolve;

@@ -8,23 +8,23 @@
 //! re-lock through `debless lock`'s own code, and go round again until nothing is missing
 //! (normally once: the dependency closure brings the libraries' own needs).
 //!
-//! debless.toml is edited as text (`manifest_edit`), so comments and layout survive.
+//! debless.toml is edited in place (`manifest::edit`), so comments and layout survive.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use clap::Parser as _;
 
 use super::diagnostics::Diagnostic;
-use super::provides::{Provider, find};
-use super::{Globals, status};
+use super::{Globals, Ui, status};
 use crate::check::elf::{self, ElfInfo};
 use crate::check::view::ImageView;
 use crate::check::{CheckOptions, check_image, unresolved_needs};
 use crate::debian::Arch;
 use crate::manifest::Manifest;
+use crate::ops::assemble::{AssembleOptions, assemble_all};
 use crate::repo::contents::ContentsQuery;
+use crate::repo::provides::{Provider, find};
 use crate::rootfs::{NodeKind, Tree};
 
 /// Rounds of add + re-lock before giving up (each round must add a package).
@@ -69,7 +69,7 @@ pub fn run(globals: &Globals, args: &AddArgs) -> Result<()> {
     }
     let mut added: Vec<String> = Vec::new();
     for _round in 0..MAX_ROUNDS {
-        let manifest = Manifest::load(&globals.manifest)?;
+        let manifest = globals.project().load_manifest()?;
         let arch = manifest
             .architectures
             .first()
@@ -98,7 +98,13 @@ pub fn run(globals: &Globals, args: &AddArgs) -> Result<()> {
             .iter()
             .map(|name| ContentsQuery::parse(name))
             .collect();
-        let providers = find(globals, &manifest, &arch, &queries)?;
+        let providers = find(
+            &manifest,
+            || globals.settings.mirrors(),
+            &globals.settings.cache_dir,
+            &arch,
+            &queries,
+        )?;
         let lock = crate::lock::Lock::load(&globals.lock_path())?;
         let locked: BTreeSet<String> = lock
             .iter()
@@ -112,7 +118,7 @@ pub fn run(globals: &Globals, args: &AddArgs) -> Result<()> {
             let candidates: Vec<&Provider> = providers.iter().filter(|p| p.query == text).collect();
             match choose(&candidates, &arch, &locked, &manifest) {
                 Some((choice, why)) => {
-                    println!("{text}  {}  ({why})", choice.package);
+                    outln!("{text}  {}  ({why})", choice.package);
                     if roots.contains(choice.package.as_str()) {
                         return Err(Diagnostic::new(
                             format!(
@@ -186,8 +192,16 @@ fn missing_sonames(
     objects: &[ForObject],
     offline: bool,
 ) -> Result<Vec<String>> {
-    let build_args = super::build::BuildArgs::defaults(offline)?;
-    let (_, images) = super::assemble::assemble_all(globals, &build_args)?;
+    let options = AssembleOptions {
+        offline,
+        ..AssembleOptions::default()
+    };
+    let (_, images) = assemble_all(
+        &globals.project(),
+        &globals.settings,
+        &options,
+        &Ui::new(globals),
+    )?;
     let image = images
         .iter()
         .find(|image| &image.arch == arch)
@@ -343,7 +357,7 @@ fn add_roots(globals: &Globals, names: &[String]) -> Result<()> {
             )
         })?;
     }
-    let edited = super::manifest_edit::append_packages(&text, &new).map_err(|why| {
+    let edited = crate::manifest::edit::append_packages(&text, &new).map_err(|why| {
         Diagnostic::new(
             format!("cannot add packages to `{}`: {why}", path.display()),
             format!(
@@ -361,14 +375,13 @@ fn add_roots(globals: &Globals, names: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Re-locks through `debless lock`'s own code path.
+/// Re-locks as `debless lock` does, with its summary.
 fn relock(globals: &Globals) -> Result<()> {
-    #[derive(clap::Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: super::lock::LockArgs,
-    }
-    let args = Wrapper::try_parse_from(["lock"])?.args;
+    let args = super::lock::LockArgs {
+        check: false,
+        update: None,
+        json: false,
+    };
     super::lock::run(globals, &args)
 }
 

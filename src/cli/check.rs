@@ -3,16 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
-use super::diagnostics::{Diagnostic, exit};
-use super::{Globals, status};
-use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
-use crate::check::view::ImageView;
-use crate::check::{CheckOptions, CheckReport, MissingKind, check_image};
-use crate::debian::Arch;
-use crate::manifest::Manifest;
-use crate::rootfs::Tree;
+use super::{Globals, Ui, status};
+use crate::check::{CheckReport, MissingKind};
+use crate::ops::check::{Target, check, failure};
 
 /// Arguments of `debless check`.
 #[derive(Debug, clap::Args)]
@@ -35,66 +30,15 @@ pub struct CheckArgs {
 
 /// Runs `debless check`; exits 4 when a library or loader is missing.
 pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
-    let mut reports: Vec<(String, CheckReport)> = Vec::new();
-    if args.image.is_none() && args.rootfs.is_none() {
-        let build_args = super::build::BuildArgs::defaults(args.offline)?;
-        let (manifest, images) = super::assemble::assemble_all(globals, &build_args)?;
-        for image in &images {
-            let base = image.base_tree();
-            let mut layers = vec![&image.app, image.rootfs.tree()];
-            layers.extend(base);
-            reports.push((
-                image.arch.as_str().to_owned(),
-                check_trees(&layers, &options(Some(&manifest), Some(&image.arch))),
-            ));
-        }
-    } else {
-        // The manifest is optional here; when present, its allow list applies.
-        let manifest = if globals.manifest.is_file() {
-            Some(Manifest::load(&globals.manifest)?)
-        } else {
-            None
-        };
-        if let Some(dir) = &args.rootfs {
-            let tree = tree_from_dir(dir)?;
-            let arch = manifest
-                .as_ref()
-                .and_then(|m| m.architectures.first().cloned());
-            let label = arch
-                .as_ref()
-                .map_or_else(|| dir.display().to_string(), |a| a.as_str().to_owned());
-            reports.push((
-                label,
-                check_trees(&[&tree], &options(manifest.as_ref(), arch.as_ref())),
-            ));
-        }
-        if let Some(image) = &args.image {
-            // An `oci-archive` file is the layout as a tar: unpack it first.
-            let unpacked = if image.is_file() {
-                Some(unpack_archive(image)?)
-            } else {
-                None
-            };
-            let layout = unpacked.as_ref().map_or(image.as_path(), |dir| dir.path());
-            let images = layout_images(layout)
-                .with_context(|| format!("reading the image at `{}`", image.display()))?;
-            for image in images {
-                let tree = tree_from_layers(&image.layers)?;
-                let arch = image
-                    .architecture
-                    .as_deref()
-                    .and_then(|a| Arch::parse(a).ok());
-                let label = image
-                    .architecture
-                    .clone()
-                    .unwrap_or_else(|| "image".to_owned());
-                reports.push((
-                    label,
-                    check_trees(&[&tree], &options(manifest.as_ref(), arch.as_ref())),
-                ));
-            }
-        }
-    }
+    let target = match (&args.image, &args.rootfs) {
+        (Some(image), _) => Target::Image(image.clone()),
+        (None, Some(dir)) => Target::Rootfs(dir.clone()),
+        (None, None) => Target::Locked {
+            offline: args.offline,
+        },
+    };
+    let ui = Ui::new(globals);
+    let reports = check(&globals.project(), &globals.settings, &target, &ui)?;
     if args.json {
         let json: Vec<_> = reports
             .iter()
@@ -105,59 +49,18 @@ pub fn run(globals: &Globals, args: &CheckArgs) -> Result<()> {
                 Ok(value)
             })
             .collect::<Result<_, serde_json::Error>>()?;
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         for (label, report) in &reports {
-            print!("{}", render(label, report));
+            out!("{}", render(label, report));
         }
     }
     match failure(&reports, false) {
-        Some(diagnostic) => Err(diagnostic.into()),
+        Some(err) => Err(err.into()),
         None => {
             status(globals, format_args!("Check passed"));
             Ok(())
         }
-    }
-}
-
-/// `build`'s own check of one architecture (its trees top first: application, packages,
-/// base): fails with the missing names unless allowed; returns the allowed names that are
-/// missing, for a note.
-pub fn check_built_layers(
-    manifest: &Manifest,
-    arch: &Arch,
-    layers: &[&Tree],
-) -> Result<Vec<String>> {
-    let report = check_trees(layers, &options(Some(manifest), Some(arch)));
-    let allowed = report.allowed.iter().map(|m| m.name.clone()).collect();
-    match failure(&[(arch.as_str().to_owned(), report)], true) {
-        Some(diagnostic) => Err(diagnostic.into()),
-        None => Ok(allowed),
-    }
-}
-
-/// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
-fn unpack_archive(file: &std::path::Path) -> Result<tempfile::TempDir> {
-    let dir = tempfile::tempdir()?;
-    let mut archive = tar::Archive::new(std::io::BufReader::new(fs_err::File::open(file)?));
-    archive
-        .unpack(dir.path())
-        .with_context(|| format!("unpacking `{}` as an oci-archive", file.display()))?;
-    Ok(dir)
-}
-
-/// Checks trees stacked top first.
-pub fn check_trees(layers: &[&Tree], options: &CheckOptions) -> CheckReport {
-    check_image(&ImageView::new(layers), options)
-}
-
-/// The check's settings from the manifest and architecture, either optional.
-fn options(manifest: Option<&Manifest>, arch: Option<&Arch>) -> CheckOptions {
-    CheckOptions {
-        triplet: arch.map(|a| a.multiarch_tuple().to_owned()),
-        allow_missing: manifest
-            .map(|m| m.image.allow_missing_libraries.clone())
-            .unwrap_or_default(),
     }
 }
 
@@ -200,121 +103,4 @@ pub fn render(label: &str, report: &CheckReport) -> String {
         out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));
     }
     out
-}
-
-/// The error for missing names (exit 4), or `None` when every image passed.
-fn failure(reports: &[(String, CheckReport)], in_build: bool) -> Option<Diagnostic> {
-    let mut parts = Vec::new();
-    let mut sonames = Vec::new();
-    for (label, report) in reports {
-        for missing in &report.missing {
-            let users = &missing.needed_by;
-            let shown: Vec<String> = users.iter().take(3).map(|u| format!("`{u}`")).collect();
-            let more = if users.len() > 3 {
-                format!(" and {} more", users.len() - 3)
-            } else {
-                String::new()
-            };
-            parts.push(format!(
-                "`{}` ({label}), needed by {}{more}",
-                missing.name,
-                shown.join(", ")
-            ));
-            if missing.kind == MissingKind::Library && !sonames.contains(&missing.name) {
-                sonames.push(missing.name.clone());
-            }
-        }
-    }
-    if parts.is_empty() {
-        return None;
-    }
-    let example = sonames.first().map_or("SONAME", String::as_str);
-    let mut hint = format!(
-        "add the packages that ship them (`debless provides {example}`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`"
-    );
-    if in_build {
-        hint.push_str(
-            "; `debless check` lists them all, `debless build --no-check` skips the check",
-        );
-    }
-    // The report (stdout of `check`) lists everything; the one-line error names the first few.
-    const SHOWN: usize = 5;
-    let more = if parts.len() > SHOWN {
-        format!("; and {} more", parts.len() - SHOWN)
-    } else {
-        String::new()
-    };
-    parts.truncate(SHOWN);
-    let message = format!(
-        "the image lacks shared libraries its ELF files need: {}{more}",
-        parts.join("; ")
-    );
-    Some(Diagnostic {
-        code: exit::MISSING_LIBRARIES,
-        ..Diagnostic::new(message, hint)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-    use crate::check::Missing;
-
-    fn missing(name: &str, users: &[&str]) -> Missing {
-        Missing {
-            name: name.into(),
-            kind: MissingKind::Library,
-            needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
-            only_in_conf_dir: None,
-        }
-    }
-
-    #[test]
-    fn the_manifest_allow_list_and_arch_reach_the_check() {
-        let manifest = Manifest::from_str(
-            Path::new("debless.toml"),
-            "architectures = [\"arm64\"]\npackages = [\"libc6\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-libraries = [\"libGL.so.*\"]\n",
-        )
-        .expect("valid manifest");
-        let options = options(Some(&manifest), manifest.architectures.first());
-        assert_eq!(options.triplet.as_deref(), Some("aarch64-linux-gnu"));
-        assert_eq!(options.allow_missing, vec!["libGL.so.*".to_owned()]);
-        assert!(Manifest::from_str(
-            Path::new("debless.toml"),
-            "packages = [\"x\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-library = []\n",
-        )
-        .is_err(), "a misspelt key is refused");
-    }
-
-    #[test]
-    fn the_error_names_the_first_five_and_counts_the_rest() {
-        let mut report = CheckReport::default();
-        for i in 0..7 {
-            report
-                .missing
-                .push(missing(&format!("lib{i}.so.1"), &["/a", "/b", "/c", "/d"]));
-        }
-        let diagnostic = failure(&[("amd64".into(), report)], true).expect("a failure");
-        assert_eq!(diagnostic.code, exit::MISSING_LIBRARIES);
-        assert!(
-            diagnostic
-                .message
-                .starts_with("the image lacks shared libraries its ELF files need: `lib0.so.1` (amd64), needed by `/a`, `/b`, `/c` and 1 more; `lib1.so.1`"),
-            "{}",
-            diagnostic.message
-        );
-        assert!(
-            diagnostic.message.ends_with("; and 2 more"),
-            "{}",
-            diagnostic.message
-        );
-        assert!(
-            diagnostic.hint.as_deref().is_some_and(
-                |h| h.contains("debless provides lib0.so.1") && h.contains("--no-check")
-            )
-        );
-        assert!(failure(&[("amd64".into(), CheckReport::default())], false).is_none());
-    }
 }

@@ -54,7 +54,7 @@ pub fn run(_globals: &Globals, args: &DiffArgs) -> Result<()> {
             serde_json::to_string_pretty(&DiffJson::new(&changes))?
         ),
     };
-    print!("{rendered}");
+    out!("{rendered}");
     Ok(())
 }
 

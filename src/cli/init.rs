@@ -8,16 +8,14 @@
 //! [`Manifest::from_str`] before it is written.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
 use super::diagnostics::Diagnostic;
 use super::{Globals, status};
 use crate::debian::Arch;
-use crate::env;
 use crate::manifest::Manifest;
-use crate::repo::Mirrors;
 
 /// Arguments of `debless init`.
 #[derive(Debug, clap::Args)]
@@ -49,10 +47,10 @@ pub fn run(globals: &Globals, args: &InitArgs) -> Result<()> {
     }
     let codename = match &args.suite {
         Some(suite) => suite.trim().to_owned(),
-        None => host_codename()?,
+        None => host_codename(&globals.settings.os_release)?,
     };
     // Without a discoverable security archive, a `-security` source could not be locked.
-    let has_security = match Mirrors::discover() {
+    let has_security = match globals.settings.mirrors() {
         Ok(mirrors) => mirrors.security.is_some(),
         Err(err) => {
             status(globals, format_args!("note: {err}"));
@@ -84,16 +82,14 @@ pub fn run(globals: &Globals, args: &InitArgs) -> Result<()> {
 }
 
 /// `VERSION_CODENAME` of the host's os-release file.
-fn host_codename() -> Result<String> {
-    let path = env::var(env::DEBLESS_OS_RELEASE)
-        .map_or_else(|| PathBuf::from("/etc/os-release"), PathBuf::from);
+fn host_codename(path: &Path) -> Result<String> {
     let no_codename = |why: String| {
         Diagnostic::new(
             format!("cannot tell this host's Debian release: {why}"),
             "name one: `debless init --suite bookworm`",
         )
     };
-    let text = std::fs::read_to_string(&path)
+    let text = std::fs::read_to_string(path)
         .map_err(|err| no_codename(format!("`{}`: {err}", path.display())))?;
     os_release_codename(&text)
         .ok_or_else(|| no_codename(format!("`{}` has no VERSION_CODENAME", path.display())))

@@ -1,14 +1,37 @@
 //! Stage `cli`: the commands users run. Each command is a thin file: its clap arguments (whose
-//! doc comments are the `--help` text) and one call into the stages.
+//! doc comments are the `--help` text), one call into [`crate::ops`] and the rendering of its
+//! outcome. The environment is read once, here ([`crate::env::Settings::from_env`]).
+
+/// `print!` that stops quietly when stdout is closed (`debless search lib | head -1`): the
+/// error travels up as `io::ErrorKind::BrokenPipe` and the process exits 0.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+/// `println!` with [`out!`]'s handling of a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
 
 pub mod diagnostics;
+mod ui;
 
-use std::path::{Path, PathBuf};
+pub use ui::Ui;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::env::Settings;
 use crate::manifest;
+use crate::ops::Project;
 
 /// Compose reproducible container images from Debian packages, without apt, dpkg or Docker.
 ///
@@ -16,7 +39,12 @@ use crate::manifest;
 /// pins every .deb in `debless.lock`; `debless build` turns that lock into a deterministic OCI
 /// image.
 #[derive(Debug, Parser)]
-#[command(name = "debless", version, max_term_width = 100)]
+#[command(
+    name = "debless",
+    version,
+    max_term_width = 100,
+    after_help = "Exit codes:\n  0  success\n  1  bad input, a failed verification or an unsatisfiable request\n  2  usage error or unexpected internal error\n  3  debless.lock is missing or does not match the manifest\n  4  the image lacks shared libraries its ELF files need"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub globals: Globals,
@@ -39,22 +67,25 @@ pub struct Globals {
     /// Print more detail: every locked package and why, every package fetched.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// What the environment says (read once at start-up; `--cache-dir` applied).
+    #[arg(skip)]
+    pub settings: Settings,
 }
 
 impl Globals {
     /// The cache root.
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir
-            .clone()
-            .unwrap_or_else(crate::env::default_cache_dir)
+        self.settings.cache_dir.clone()
     }
 
     /// The lock file beside the manifest.
     pub fn lock_path(&self) -> PathBuf {
-        self.manifest
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join(crate::lock::FILE_NAME)
+        self.project().lock
+    }
+
+    /// The manifest and its lock, as the operations take them.
+    pub fn project(&self) -> Project {
+        Project::new(&self.manifest)
     }
 }
 
@@ -94,8 +125,6 @@ pub enum Command {
 }
 
 pub mod add;
-mod assemble;
-pub mod base;
 pub mod build;
 pub mod check;
 pub mod completions;
@@ -103,17 +132,19 @@ pub mod diff;
 pub mod export;
 pub mod init;
 pub mod lock;
-mod manifest_edit;
 pub mod provides;
 pub mod push;
 pub mod show;
 pub mod size;
-mod suites;
 pub mod why;
 
 /// Runs debless with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.globals.settings = Settings::from_env();
+    if let Some(dir) = &cli.globals.cache_dir {
+        cli.globals.settings.cache_dir = dir.clone();
+    }
     let outcome = match cli.command {
         Command::Lock(args) => lock::run(&cli.globals, &args),
         Command::Build(args) => build::run(&cli.globals, &args),

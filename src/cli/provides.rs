@@ -2,17 +2,14 @@
 //! the signed `Contents-<arch>` indices (`repo::contents`).
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use anyhow::Result;
 
 use super::Globals;
 use super::diagnostics::Diagnostic;
-use super::suites::SuiteSources;
 use crate::debian::Arch;
-use crate::manifest::Manifest;
-use crate::repo::contents::{ContentsQuery, ContentsSource};
-use crate::repo::{Http, IndexCache};
+use crate::repo::contents::ContentsQuery;
+use crate::repo::provides::find;
 
 /// Arguments of `debless provides`.
 #[derive(Debug, clap::Args)]
@@ -29,22 +26,9 @@ pub struct ProvidesArgs {
     pub json: bool,
 }
 
-/// A package of a suite shipping a path that matched a query.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Provider {
-    /// The path in the image (`/usr/lib/…`).
-    pub path: String,
-    pub package: String,
-    /// The query as written.
-    pub query: String,
-    /// The suite whose Contents lists it.
-    pub suite: String,
-    pub section: String,
-}
-
 /// Runs `debless provides`; fails (exit 1) when a name is shipped by no package.
 pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
-    let manifest = Manifest::load(&globals.manifest)?;
+    let manifest = globals.project().load_manifest()?;
     let arch = match &args.arch {
         Some(name) => Arch::parse(name).map_err(|err| {
             Diagnostic::new(
@@ -59,9 +43,15 @@ pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
             .expect("a validated manifest has an architecture"),
     };
     let queries: Vec<ContentsQuery> = args.names.iter().map(|n| ContentsQuery::parse(n)).collect();
-    let providers = find(globals, &manifest, &arch, &queries)?;
+    let providers = find(
+        &manifest,
+        || globals.settings.mirrors(),
+        &globals.settings.cache_dir,
+        &arch,
+        &queries,
+    )?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&providers)?);
+        outln!("{}", serde_json::to_string_pretty(&providers)?);
     } else {
         // One line per path and package; the suites that list it do not change the answer.
         let lines: BTreeSet<(&str, &str)> = providers
@@ -70,7 +60,7 @@ pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
             .collect();
         let width = lines.iter().map(|(path, _)| path.len()).max().unwrap_or(0);
         for (path, package) in lines {
-            println!("{path:<width$}  {package}");
+            outln!("{path:<width$}  {package}");
         }
     }
     let missing: Vec<String> = queries
@@ -93,78 +83,4 @@ pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Every package of the manifest's suites whose `Contents-<arch>` lists a path matching one
-/// of `queries`, sorted by path, package and suite. Suites and components are searched in
-/// parallel; each Contents file is read once for all queries.
-pub fn find(
-    globals: &Globals,
-    manifest: &Manifest,
-    arch: &Arch,
-    queries: &[ContentsQuery],
-) -> Result<Vec<Provider>> {
-    let sources = SuiteSources::new(manifest)?;
-    let http = Http::new()?;
-    let releases = sources.verify(manifest, &http, SystemTime::now())?;
-    let cache = IndexCache::new(globals.cache_dir());
-    let jobs: Vec<(usize, &String)> = manifest
-        .sources
-        .iter()
-        .enumerate()
-        .flat_map(|(i, source)| source.components.iter().map(move |c| (i, c)))
-        .collect();
-    let results: Vec<Result<Option<Vec<Provider>>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .iter()
-            .map(|&(i, component)| {
-                let (release, http, cache) = (&releases[i], &http, &cache);
-                scope.spawn(move || {
-                    let source = ContentsSource {
-                        http,
-                        cache,
-                        root: &release.root,
-                        suite: &release.suite,
-                        release: &release.release,
-                    };
-                    let Some(hits) = source.search(component, arch, queries)? else {
-                        return Ok(None);
-                    };
-                    Ok(Some(
-                        hits.into_iter()
-                            .map(|hit| Provider {
-                                path: hit.path,
-                                package: hit.package,
-                                query: queries[hit.query].text(),
-                                suite: release.suite.clone(),
-                                section: hit.section,
-                            })
-                            .collect(),
-                    ))
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a Contents worker does not panic"))
-            .collect()
-    });
-    let mut providers = Vec::new();
-    let mut indices = 0;
-    for result in results {
-        if let Some(found) = result? {
-            indices += 1;
-            providers.extend(found);
-        }
-    }
-    if indices == 0 {
-        return Err(Diagnostic::new(
-            format!("the manifest's suites publish no `Contents-{arch}` index"),
-            "`provides` and `add --for` need an archive that publishes Contents indices (Debian's do)",
-        )
-        .into());
-    }
-    providers.sort();
-    providers.dedup();
-    Ok(providers)
 }

@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use super::Globals;
 use super::diagnostics::Diagnostic;
-use super::suites;
 use crate::debian::{Arch, BinaryPackage, MultiArch, Version};
 use crate::lock::Lock;
 use crate::manifest::Manifest;
+use crate::repo::suites;
 use crate::repo::{VerifiedSuite, query};
 
 /// Arguments of `debless show`.
@@ -44,8 +44,12 @@ pub struct SearchArgs {
 
 /// Runs `debless show`.
 pub fn run(globals: &Globals, args: &ShowArgs) -> Result<()> {
-    let manifest = Manifest::load(&globals.manifest)?;
-    let suites = suites::load_all(globals, &manifest)?;
+    let manifest = globals.project().load_manifest()?;
+    let suites = suites::load_all(
+        &manifest,
+        || globals.settings.mirrors(),
+        &globals.settings.cache_dir,
+    )?;
     let lock_path = globals.lock_path();
     let lock = Lock::load(&lock_path)
         .with_context(|| format!("reading `{}` for the pinned version", lock_path.display()))?;
@@ -58,14 +62,18 @@ pub fn run(globals: &Globals, args: &ShowArgs) -> Result<()> {
     } else {
         report.render()
     };
-    print!("{text}");
+    out!("{text}");
     Ok(())
 }
 
 /// Runs `debless search`.
 pub fn search(globals: &Globals, args: &SearchArgs) -> Result<()> {
-    let manifest = Manifest::load(&globals.manifest)?;
-    let suites = suites::load_all(globals, &manifest)?;
+    let manifest = globals.project().load_manifest()?;
+    let suites = suites::load_all(
+        &manifest,
+        || globals.settings.mirrors(),
+        &globals.settings.cache_dir,
+    )?;
     let word = args.word.to_ascii_lowercase();
     let hits = query::search_names(&word, &suites);
     if hits.is_empty() {
@@ -79,10 +87,10 @@ pub fn search(globals: &Globals, args: &SearchArgs) -> Result<()> {
         .into());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&hits)?);
+        outln!("{}", serde_json::to_string_pretty(&hits)?);
     } else {
         for hit in &hits {
-            println!(
+            outln!(
                 "{} {} ({}){}",
                 hit.name,
                 hit.version,

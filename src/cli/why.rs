@@ -79,10 +79,10 @@ pub fn run(globals: &Globals, args: &WhyArgs) -> Result<()> {
             package: wanted,
             targets: &explanations,
         };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    print!("{}", render_text(wanted, &explanations));
+    out!("{}", render_text(wanted, &explanations));
     Ok(())
 }
 

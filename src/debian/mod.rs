@@ -9,6 +9,7 @@ pub mod deb822;
 pub mod package;
 pub mod relation;
 pub mod release;
+pub mod suggest;
 pub mod version;
 
 pub use arch::Arch;

@@ -28,7 +28,7 @@ pub struct Explanation {
 
 /// The name the lock's `depends`/`required-by` lists use for a package of `target`:
 /// `name`, or `name:arch` for a foreign architecture.
-fn graph_name(p: &LockedPackage) -> String {
+pub(crate) fn graph_name(p: &LockedPackage) -> String {
     if p.architecture == p.target.as_str() || p.architecture == "all" {
         p.name.clone()
     } else {

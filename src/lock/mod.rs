@@ -141,8 +141,16 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{path}` is not a valid lock: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The checksum, the closure or the structure does not hold: someone edited the file or
+    /// it was cut short. Nothing in it can be trusted, so the only fix is a re-lock.
+    #[error("`{}` was edited or damaged ({reason}); run `debless lock`", path.display())]
+    Damaged { path: PathBuf, reason: String },
+    /// A lock from before the content checksum: readable by `debless lock` only, to rewrite it.
+    #[error(
+        "`{}` is lock format {found}, which has no content checksum; run `debless lock` to rewrite it",
+        path.display()
+    )]
+    Unchecked { path: PathBuf, found: u32 },
     #[error(
         "`{path}` was written by a newer debless (lock version {found}, this debless reads up to {VERSION}); upgrade debless"
     )]
@@ -174,24 +182,90 @@ impl Lock {
         }
     }
 
-    /// Parses lock text; `path` is for messages.
+    /// The lock `debless lock` starts from: like [`Lock::load`], but a damaged lock or one
+    /// without a checksum counts as absent (it is about to be replaced, and its pins cannot be
+    /// trusted).
+    pub fn load_previous(path: &Path) -> Result<Option<Self>, LockError> {
+        match Self::load(path) {
+            Err(LockError::Damaged { .. } | LockError::Unchecked { .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Parses lock text and proves it self-consistent: the content checksum matches, every
+    /// `depends`/`required-by` name is a locked package of the same target, no package twice.
+    /// `path` is for messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, LockError> {
-        let invalid = |message: String| LockError::Invalid {
+        let damaged = |reason: String| LockError::Damaged {
             path: path.to_owned(),
-            message,
+            reason,
         };
         // Read the version first so a newer format gets the "upgrade" message, not a key error.
-        if let Ok(table) = text.parse::<toml::Table>()
-            && let Some(found) = table.get("version").and_then(toml::Value::as_integer)
-            && found > i64::from(VERSION)
-        {
+        let table = text
+            .parse::<toml::Table>()
+            .map_err(|e| damaged(format!("not TOML: {}", e.message())))?;
+        let found = table
+            .get("version")
+            .and_then(toml::Value::as_integer)
+            .ok_or_else(|| damaged("no `version`".into()))?;
+        let found_u32 = u32::try_from(found).unwrap_or(u32::MAX);
+        if found > i64::from(VERSION) {
             return Err(LockError::TooNew {
                 path: path.to_owned(),
-                found: u32::try_from(found).unwrap_or(u32::MAX),
+                found: found_u32,
             });
         }
-        let wire: LockWire = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        Self::try_from(wire).map_err(invalid)
+        if found_u32 < wire::MIN_VERSION {
+            return Err(LockError::Unchecked {
+                path: path.to_owned(),
+                found: found_u32,
+            });
+        }
+        let wire: LockWire = toml::from_str(text).map_err(|e| damaged(e.message().to_owned()))?;
+        let recorded = wire.checksum.clone();
+        let lock = Self::try_from(wire).map_err(damaged)?;
+        let actual = write::checksum(&lock);
+        if recorded != actual {
+            return Err(damaged(format!(
+                "checksum {recorded} does not match the content ({actual})"
+            )));
+        }
+        lock.check_closure().map_err(damaged)?;
+        Ok(lock)
+    }
+
+    /// Every dependency edge the lock records ends at a locked package of the same target,
+    /// so a lock cut short or with a package removed by hand cannot pass as complete.
+    fn check_closure(&self) -> Result<(), String> {
+        let mut names: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for p in &self.packages {
+            names
+                .entry(p.target.as_str())
+                .or_default()
+                .insert(graph::graph_name(p));
+        }
+        for p in &self.packages {
+            let here = &names[p.target.as_str()];
+            for dep in &p.depends {
+                if !here.contains(dep) {
+                    return Err(format!(
+                        "`{}` ({}) depends on `{dep}`, which is not locked",
+                        p.name,
+                        p.target.as_str()
+                    ));
+                }
+            }
+            for by in &p.required_by {
+                if by != "manifest" && !here.contains(by) {
+                    return Err(format!(
+                        "`{}` ({}) is required by `{by}`, which is not locked",
+                        p.name,
+                        p.target.as_str()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The canonical text of this lock.
@@ -581,7 +655,7 @@ mod tests {
     #[test]
     fn refuses_newer_and_tampered_locks() {
         let text = sample().render();
-        let newer = text.replace("version = 1\n", "version = 99\n");
+        let newer = text.replace("version = 2\n", "version = 99\n");
         assert!(matches!(
             Lock::parse(Path::new("x"), &newer),
             Err(LockError::TooNew { found: 99, .. })
@@ -593,6 +667,65 @@ mod tests {
         assert!(Lock::parse(Path::new("x"), &escape).is_err());
         let unknown = text.replace("size = 42", "size = 42\nsizes = 1");
         assert!(Lock::parse(Path::new("x"), &unknown).is_err());
+    }
+
+    #[test]
+    fn refuses_hand_edits_truncation_and_open_closures() {
+        let damaged = |text: &str| {
+            let err = Lock::parse(Path::new("debless.lock"), text).expect_err("damaged");
+            assert!(matches!(err, LockError::Damaged { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("`debless.lock` was edited or damaged"),
+                "{err}"
+            );
+            assert!(err.to_string().ends_with("run `debless lock`"), "{err}");
+            err.to_string()
+        };
+        let text = sample().render();
+        // A hand-edited version: parses, but the checksum no longer holds.
+        let edited = text.replace("2:6.2.1+dfsg1-1.1", "2:6.2.1+dfsg1-9");
+        assert!(damaged(&edited).contains("checksum"));
+        // Cut at a [[package]] boundary: still valid TOML.
+        let cut = &text[..text.rfind("\n[[package]]").expect("two packages")];
+        damaged(cut);
+        // A package removed, checksum recomputed: the closure still catches it.
+        let mut open = sample();
+        open.packages.retain(|p| p.name != "libc6");
+        let err = damaged(&open.render());
+        assert!(err.contains("depends on `libc6`"), "{err}");
+        let missing_key = text.replacen("required-by = [\"manifest\"]\n", "", 1);
+        damaged(&missing_key);
+        let twice = format!(
+            "{text}{}",
+            &text[text.rfind("\n[[package]]").expect("pkg")..]
+        );
+        damaged(&twice);
+        // Format 1 had no checksum: refused with a re-lock hint, treated as absent by `lock`.
+        let v1 = text.replace("version = 2\n", "version = 1\n");
+        let err = Lock::parse(Path::new("debless.lock"), &v1).expect_err("v1");
+        assert!(
+            matches!(err, LockError::Unchecked { found: 1, .. }),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, cut).expect("write");
+        assert!(Lock::load_previous(&path).expect("absent").is_none());
+    }
+
+    #[test]
+    fn recorded_images_are_outside_the_checksum() {
+        let mut lock = sample();
+        let with = lock.render();
+        lock.images.clear();
+        let without = lock.render();
+        let checksum_line = |t: &str| t.lines().nth(3).map(str::to_owned);
+        assert!(checksum_line(&with).is_some_and(|l| l.starts_with("checksum = ")));
+        assert_eq!(checksum_line(&with), checksum_line(&without));
+        // A recorded digest edited by hand is still a valid lock (`build --verify` judges it).
+        let other = with.replace(&"ef".repeat(32), &"0f".repeat(32));
+        Lock::parse(Path::new("debless.lock"), &other).expect("images are not checked");
     }
 
     #[test]

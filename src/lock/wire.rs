@@ -6,6 +6,13 @@
 //!   a lock without them reads as before, and they never change what `build` does.
 //! - The optional `[base]` table (issue #5) was added the same way: only locks of manifests
 //!   with `[image] base` have it.
+//! - Version 2 added `checksum`: sha256 over the version and the canonical text of everything
+//!   but the `[image]` tables (see [`super::write::checksum`]), like Cargo.lock's and uv.lock's
+//!   guards; every package key is required and the `depends`/`required-by` lists must close
+//!   within the lock. A version 1 lock has no checksum, so nothing proves it was not edited:
+//!   readers refuse it with "run `debless lock`", and `debless lock` rewrites it.
+//! - The `[image]` tables moved to the end of the file in version 2, after the packages the
+//!   checksum covers.
 //! - Readers refuse a newer version (with a hint to upgrade debless) and any unknown key, so a
 //!   lock is never half understood. Old versions stay readable; fixtures live under
 //!   `tests/it/fixtures/`.
@@ -16,12 +23,17 @@
 use serde::Deserialize;
 
 /// The lock format this debless writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The oldest lock format readers accept (see the policy above).
+pub const MIN_VERSION: u32 = 2;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockWire {
     pub version: u32,
+    /// `sha256:<hex>` of the canonical content (format 2 and later).
+    pub checksum: String,
     pub manifest_digest: String,
     pub architectures: Vec<String>,
     pub roots: Vec<String>,
@@ -85,8 +97,6 @@ pub struct PackageWire {
     pub path: String,
     pub size: u64,
     pub sha256: String,
-    #[serde(default)]
     pub depends: Vec<String>,
-    #[serde(default)]
     pub required_by: Vec<String>,
 }

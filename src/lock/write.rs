@@ -15,8 +15,11 @@ fn list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// Renders the lock as canonical TOML.
+/// Renders the lock as canonical TOML: header, `version`, `checksum`, the checked content,
+/// then the recorded image digests (outside the checksum, so recording a build never
+/// invalidates it).
 pub fn render(lock: &Lock) -> String {
+    let content = render_content(lock);
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(
@@ -25,6 +28,44 @@ pub fn render(lock: &Lock) -> String {
          # `debless build` reads only this file (and the manifest's [image] table)."
     );
     let _ = writeln!(w, "version = {VERSION}");
+    let _ = writeln!(w, "checksum = {}", quote(&checksum_of(&content)));
+    out.push_str(&content);
+    render_images(lock, &mut out);
+    out
+}
+
+/// The content checksum of a lock: sha256 over the format version and the canonical text of
+/// everything but the recorded image digests.
+pub fn checksum(lock: &Lock) -> String {
+    checksum_of(&render_content(lock))
+}
+
+fn checksum_of(content: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(format!("version = {VERSION}\n").as_bytes());
+    hasher.update(content.as_bytes());
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+fn render_images(lock: &Lock, out: &mut String) {
+    let w = out;
+    if !lock.images.is_empty() {
+        let _ = writeln!(w, "\n[image.digest]");
+        for (arch, image) in &lock.images {
+            let _ = writeln!(w, "{arch} = {}", quote(&image.manifest));
+        }
+        let _ = writeln!(w, "\n[image.layers]");
+        for (arch, image) in &lock.images {
+            let _ = writeln!(w, "{arch} = {}", list(&image.layers));
+        }
+    }
+}
+
+/// The part of the lock the checksum covers, in canonical form.
+fn render_content(lock: &Lock) -> String {
+    let mut out = String::new();
+    let w = &mut out;
     let _ = writeln!(w, "manifest-digest = {}", quote(&lock.manifest_digest));
     let _ = writeln!(w, "architectures = {}", list(&lock.architectures));
     let _ = writeln!(w, "roots = {}", list(&lock.roots));
@@ -54,16 +95,6 @@ pub fn render(lock: &Lock) -> String {
                 let _ = writeln!(w, "  {},", quote(&package.render()));
             }
             let _ = writeln!(w, "]");
-        }
-    }
-    if !lock.images.is_empty() {
-        let _ = writeln!(w, "\n[image.digest]");
-        for (arch, image) in &lock.images {
-            let _ = writeln!(w, "{arch} = {}", quote(&image.manifest));
-        }
-        let _ = writeln!(w, "\n[image.layers]");
-        for (arch, image) in &lock.images {
-            let _ = writeln!(w, "{arch} = {}", list(&image.layers));
         }
     }
     for package in &lock.packages {

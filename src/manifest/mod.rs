@@ -4,7 +4,11 @@
 //! known architectures, valid package names, known Debian suites, a non-empty root list.
 //! Every error names the key or value at fault and, for near misses, what was probably meant.
 
+mod accounts;
 pub mod app_files;
+pub mod edit;
+mod image;
+mod sources;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,39 +17,20 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use self::accounts::{AccountsSetting, ImageGroup, ImageUser};
+pub use self::app_files::{AppFile, AppTar};
+pub use self::image::{
+    CompressionSetting, ImageSettings, MergedUsrSetting, SbomSetting, StripPreset, is_zone_name,
+};
+pub use self::sources::Source;
 use crate::debian::relation::{Relation, is_package_name};
+/// Kept here for callers that named it before it moved to [`crate::debian::suggest`].
+pub use crate::debian::suggest::edit_distance;
 use crate::debian::{Arch, Version};
-pub use app_files::{AppFile, AppTar};
-use wire::{ImageWire, ManifestWire, SourceWire};
+use wire::ManifestWire;
 
 /// The file name `debless` looks for in the current directory.
 pub const FILE_NAME: &str = "debless.toml";
-
-/// Debian codenames and aliases a source may name (with an optional pocket suffix).
-const CODENAMES: &[&str] = &[
-    "buster",
-    "bullseye",
-    "bookworm",
-    "trixie",
-    "forky",
-    "duke",
-    "sid",
-    "experimental",
-    "oldoldstable",
-    "oldstable",
-    "stable",
-    "testing",
-    "unstable",
-];
-
-/// Pockets that exist beside a release suite.
-const POCKETS: &[&str] = &[
-    "-updates",
-    "-security",
-    "-backports",
-    "-backports-sloppy",
-    "-proposed-updates",
-];
 
 /// A validated `debless.toml`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,206 +58,6 @@ pub struct RootSpec {
     pub constraint: Option<(Relation, Version)>,
     /// The text as written, for messages and the lock.
     pub text: String,
-}
-
-/// One `[[source]]`: a suite of a Debian-shaped archive.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Source {
-    pub suite: String,
-    pub components: Vec<String>,
-    /// Archive root given in the manifest; `None` means the discovered mirror.
-    pub url: Option<String>,
-    /// Keyring file (resolved against the manifest's directory); `None` means Debian's
-    /// archive keys.
-    pub keyring: Option<PathBuf>,
-    /// The keyring path as written, which is what the lock digest covers: moving a project to
-    /// another directory must not make its lock stale.
-    pub keyring_as_written: Option<String>,
-    /// Higher wins before version, like an apt pin (default 500).
-    pub priority: i32,
-}
-
-/// How `/bin`, `/lib`, … relate to `/usr` in the image.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MergedUsrSetting {
-    Yes,
-    No,
-    /// Merged exactly when a package ships the `/bin -> usr/bin` links (trixie base-files).
-    #[default]
-    Auto,
-}
-
-/// Layer compression.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CompressionSetting {
-    #[default]
-    Gzip,
-    Zstd,
-}
-
-/// The `[image]` table, validated.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImageSettings {
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub env: BTreeMap<String, String>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub merged_usr: MergedUsrSetting,
-    pub compression: CompressionSetting,
-    pub allow_overwrite: Vec<String>,
-    pub tag: Option<String>,
-    /// Path filter preset; its rules come before `exclude_paths` and `include_paths`.
-    pub strip: Option<StripPreset>,
-    /// dpkg `path-exclude` globs (absolute, `*` crosses `/`).
-    pub exclude_paths: Vec<String>,
-    /// dpkg `path-include` globs; applied last, so they win over every exclude.
-    pub include_paths: Vec<String>,
-    /// `/etc/passwd`, `/etc/group` and home directories (`rootfs::accounts`).
-    pub accounts: AccountsSetting,
-    /// Zone for `/etc/localtime`; `None` means `UTC` when tzdata is locked, else none.
-    pub timezone: Option<String>,
-    /// `[[image.files]]`: the application's files, a layer above the packages.
-    pub files: Vec<AppFile>,
-    /// `[image] tars`: archives whose entries join that layer.
-    pub tars: Vec<AppTar>,
-    /// `[image] sbom`: which SBOM documents `build` writes (`build --sbom` overrides it).
-    pub sbom: SbomSetting,
-    /// `[image] alternatives`: write the links `update-alternatives` would make
-    /// (`/usr/bin/awk -> /etc/alternatives/awk -> /usr/bin/mawk`), as dpkg's postinst
-    /// would; on by default, `false` leaves only the packages' own files.
-    pub alternatives: bool,
-    /// `[image] base` as written (parsed by `registry::ImageSource` where it is used: the
-    /// manifest stage knows no registries). Part of the lock inputs.
-    pub base: Option<String>,
-    /// `[image] layers`: at most this many package layers (1..=64).
-    pub layers: usize,
-    /// Sonames (`*` globs) the shared-library check may find missing (`check`).
-    pub allow_missing_libraries: Vec<String>,
-}
-
-/// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SbomSetting {
-    /// No SBOM (the default).
-    #[default]
-    None,
-    /// SPDX 2.3 JSON.
-    Spdx,
-    /// CycloneDX 1.6 JSON.
-    CycloneDx,
-    /// Both documents.
-    Both,
-}
-
-impl SbomSetting {
-    /// Parses the manifest and `--sbom` spelling.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "none" => Self::None,
-            "spdx" => Self::Spdx,
-            "cyclonedx" => Self::CycloneDx,
-            "both" => Self::Both,
-            _ => return None,
-        })
-    }
-}
-
-/// A named set of path filters (`[image] strip = "docs"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StripPreset {
-    /// Documentation, manual pages, info, groff, lintian overrides and translations, keeping
-    /// the copyright files (licences must ship) and `locale.alias`.
-    Docs,
-}
-
-impl StripPreset {
-    /// The presets' names as written in the manifest.
-    pub const NAMES: &[&str] = &["docs"];
-
-    /// The preset's rules in order, as `(include, pattern)`: dpkg's last-match-wins order.
-    pub fn rules(self) -> &'static [(bool, &'static str)] {
-        match self {
-            Self::Docs => &[
-                (false, "/usr/share/doc/*"),
-                (true, "/usr/share/doc/*/copyright"),
-                (false, "/usr/share/man/*"),
-                (false, "/usr/share/info/*"),
-                (false, "/usr/share/groff/*"),
-                (false, "/usr/share/lintian/*"),
-                (false, "/usr/share/locale/*"),
-                (true, "/usr/share/locale/locale.alias"),
-            ],
-        }
-    }
-}
-
-/// `[image] accounts`, `[[image.users]]`, `[[image.groups]]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountsSetting {
-    /// Whether debless writes the account files at all (default true).
-    pub enabled: bool,
-    /// Extra users, after distroless' root, nobody and nonroot.
-    pub users: Vec<ImageUser>,
-    /// Extra groups, after distroless' groups.
-    pub groups: Vec<ImageGroup>,
-}
-
-impl Default for AccountsSetting {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            users: Vec::new(),
-            groups: Vec::new(),
-        }
-    }
-}
-
-impl ImageSettings {
-    /// Every path rule as `(include, pattern)` in the order they apply: the preset's, then
-    /// `exclude-paths`, then `include-paths` (the last matching rule decides, as in dpkg).
-    pub fn path_rules(&self) -> Vec<(bool, String)> {
-        let preset = self.strip.map(StripPreset::rules).unwrap_or_default();
-        preset
-            .iter()
-            .map(|&(include, pattern)| (include, pattern.to_owned()))
-            .chain(self.exclude_paths.iter().map(|p| (false, p.clone())))
-            .chain(self.include_paths.iter().map(|p| (true, p.clone())))
-            .collect()
-    }
-}
-
-/// A path glob must be absolute (dpkg matches absolute paths) and non-empty.
-fn check_path_glob(key: &str, pattern: &str) -> Result<(), String> {
-    if !pattern.starts_with('/') {
-        return Err(format!(
-            "`image.{key}`: `{pattern}` must be an absolute path glob such as `/usr/share/doc/*` (it is matched against absolute paths)"
-        ));
-    }
-    if pattern.contains('\0') {
-        return Err(format!("`image.{key}`: `{pattern}` contains a NUL byte"));
-    }
-    Ok(())
-}
-
-/// A validated `[[image.users]]` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageUser {
-    pub name: String,
-    pub uid: u32,
-    /// Primary group id (default: the uid).
-    pub gid: u32,
-    /// Absolute home directory (default `/home/<name>`).
-    pub home: Option<String>,
-}
-
-/// A validated `[[image.groups]]` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageGroup {
-    pub name: String,
-    pub gid: u32,
 }
 
 /// Why a manifest cannot be used. Each message names the file and the value at fault.
@@ -470,259 +255,6 @@ impl RootSpec {
     }
 }
 
-impl Source {
-    fn validate(wire: SourceWire, base_dir: &Path) -> Result<Self, String> {
-        let suite = wire.suite.trim().to_owned();
-        if wire.url.is_none() {
-            check_known_suite(&suite)?;
-        } else if suite.is_empty() || suite.contains(char::is_whitespace) {
-            return Err(format!("invalid suite `{suite}`"));
-        }
-        let components = wire.components.unwrap_or_else(|| vec!["main".to_owned()]);
-        if components.is_empty() {
-            return Err(format!("suite `{suite}`: `components` is empty"));
-        }
-        if let Some(url) = &wire.url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(format!(
-                "suite `{suite}`: url `{url}` must start with http:// or https://"
-            ));
-        }
-        Ok(Self {
-            suite,
-            components,
-            url: wire.url.map(|u| u.trim_end_matches('/').to_owned()),
-            keyring: wire.keyring.as_ref().map(|k| base_dir.join(k)),
-            keyring_as_written: wire.keyring,
-            priority: wire.priority.unwrap_or(500),
-        })
-    }
-}
-
-/// Refuses suite names Debian does not have, suggesting the nearest one.
-fn check_known_suite(suite: &str) -> Result<(), String> {
-    let codename = POCKETS
-        .iter()
-        .find_map(|pocket| suite.strip_suffix(pocket))
-        .unwrap_or(suite);
-    if CODENAMES.contains(&codename) {
-        return Ok(());
-    }
-    let mut known: Vec<String> = CODENAMES.iter().map(|c| (*c).to_owned()).collect();
-    for c in ["bookworm", "trixie", "bullseye"] {
-        known.extend(POCKETS.iter().map(|p| format!("{c}{p}")));
-    }
-    let hint = known
-        .iter()
-        .map(|k| (edit_distance(k, suite), k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default();
-    Err(format!(
-        "unknown suite `{suite}`{hint}; Debian suites are bookworm, trixie, sid, … with optional -updates, -security, -backports (set `url` for other archives)"
-    ))
-}
-
-impl ImageSettings {
-    fn validate(wire: ImageWire, base_dir: &Path) -> Result<Self, String> {
-        let merged_usr = match &wire.merged_usr {
-            None => MergedUsrSetting::Auto,
-            Some(toml::Value::Boolean(true)) => MergedUsrSetting::Yes,
-            Some(toml::Value::Boolean(false)) => MergedUsrSetting::No,
-            Some(toml::Value::String(s)) if s == "auto" => MergedUsrSetting::Auto,
-            Some(other) => {
-                return Err(format!(
-                    "`image.merged-usr` must be true, false or \"auto\", not {other}"
-                ));
-            }
-        };
-        let compression = match wire.compression.as_deref() {
-            None | Some("gzip") => CompressionSetting::Gzip,
-            Some("zstd") => CompressionSetting::Zstd,
-            Some(other) => {
-                return Err(format!(
-                    "`image.compression` must be \"gzip\" or \"zstd\", not `{other}`"
-                ));
-            }
-        };
-        let sbom = match wire.sbom.as_deref() {
-            None => SbomSetting::None,
-            Some(text) => SbomSetting::parse(text).ok_or_else(|| {
-                format!(
-                    "`image.sbom` must be \"none\", \"spdx\", \"cyclonedx\" or \"both\", not `{text}`"
-                )
-            })?,
-        };
-        let strip = match wire.strip.as_deref() {
-            None => None,
-            Some("docs") => Some(StripPreset::Docs),
-            Some(other) => {
-                return Err(format!(
-                    "`image.strip` must be one of {}, not `{other}`",
-                    StripPreset::NAMES
-                        .iter()
-                        .map(|n| format!("\"{n}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        };
-        for pattern in &wire.exclude_paths {
-            check_path_glob("exclude-paths", pattern)?;
-        }
-        for pattern in &wire.include_paths {
-            check_path_glob("include-paths", pattern)?;
-        }
-        let files = wire
-            .files
-            .into_iter()
-            .map(|file| app_files::validate_file(file, base_dir))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tars = wire
-            .tars
-            .into_iter()
-            .map(|tar| app_files::validate_tar(tar, base_dir))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            entrypoint: wire.entrypoint,
-            cmd: wire.cmd,
-            env: wire.env.unwrap_or_default(),
-            user: wire.user,
-            workdir: wire.workdir,
-            labels: wire.labels,
-            annotations: wire.annotations,
-            merged_usr,
-            compression,
-            allow_overwrite: wire.allow_overwrite,
-            tag: wire.tag,
-            strip,
-            exclude_paths: wire.exclude_paths,
-            include_paths: wire.include_paths,
-            accounts: validate_accounts(wire.accounts, wire.users, wire.groups)?,
-            timezone: match wire.timezone {
-                Some(zone) if !is_zone_name(&zone) => {
-                    return Err(format!(
-                        "`image.timezone`: `{zone}` is not a zone name such as \"UTC\" or \"Europe/Berlin\""
-                    ));
-                }
-                other => other,
-            },
-            files,
-            tars,
-            sbom,
-            alternatives: wire.alternatives.unwrap_or(true),
-            base: match wire.base {
-                Some(base) if base.trim().is_empty() => {
-                    return Err("`image.base` is empty: name an image or remove the key".into());
-                }
-                other => other,
-            },
-            layers: match wire.layers {
-                None => 1,
-                Some(n @ 1..=64) => n,
-                Some(n) => return Err(format!("`image.layers` must be 1 to 64, not {n}")),
-            },
-            allow_missing_libraries: wire.allow_missing_libraries,
-        })
-    }
-}
-
-/// Checks `[[image.users]]`/`[[image.groups]]`: account names as useradd accepts them
-/// (`[a-z_][a-z0-9_-]*`, at most 32 bytes) and absolute, normal home paths.
-fn validate_accounts(
-    enabled: Option<bool>,
-    users: Vec<wire::UserWire>,
-    groups: Vec<wire::GroupWire>,
-) -> Result<AccountsSetting, String> {
-    let enabled = enabled.unwrap_or(true);
-    if !enabled && (!users.is_empty() || !groups.is_empty()) {
-        return Err("`image.users`/`image.groups` need `image.accounts` (it is false)".into());
-    }
-    let check_name = |what: &str, name: &str| {
-        let mut bytes = name.bytes();
-        let ok = name.len() <= 32
-            && bytes
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-            && bytes
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "`image.{what}`: `{name}` is not an account name (lower-case letters, digits, `_`, `-`)"
-            ))
-        }
-    };
-    let mut out = AccountsSetting {
-        enabled,
-        ..AccountsSetting::default()
-    };
-    for group in groups {
-        check_name("groups", &group.name)?;
-        out.groups.push(ImageGroup {
-            name: group.name,
-            gid: group.gid,
-        });
-    }
-    for user in users {
-        check_name("users", &user.name)?;
-        if let Some(home) = &user.home
-            && (!home.starts_with('/')
-                || home.len() < 2
-                || home.ends_with('/')
-                || home
-                    .split('/')
-                    .skip(1)
-                    .any(|c| c.is_empty() || c == "." || c == ".."))
-        {
-            return Err(format!(
-                "`image.users`: home `{home}` of `{}` must be an absolute path without `.`, `..` or a trailing `/`",
-                user.name
-            ));
-        }
-        out.users.push(ImageUser {
-            gid: user.gid.unwrap_or(user.uid),
-            name: user.name,
-            uid: user.uid,
-            home: user.home,
-        });
-    }
-    Ok(out)
-}
-
-/// A tz database name: relative, `/`-separated, letters, digits, `_+-`, no `.`/`..`.
-pub fn is_zone_name(zone: &str) -> bool {
-    !zone.is_empty()
-        && zone.split('/').all(|part| {
-            !part.is_empty()
-                && part != "."
-                && part != ".."
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
-        })
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 /// toml's messages span several lines with a source excerpt; keep them readable on one line
 /// plus the excerpt after it.
 fn one_line(message: &str) -> String {
@@ -731,6 +263,7 @@ fn one_line(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::sources::check_known_suite;
     use super::*;
 
     fn parse(text: &str) -> Result<Manifest, ManifestError> {
@@ -918,13 +451,6 @@ merged-usr = "auto"
                 .to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
         }
-    }
-
-    #[test]
-    fn edit_distance_counts() {
-        assert_eq!(edit_distance("bookworm", "bookwrom"), 2);
-        assert_eq!(edit_distance("sid", "sid"), 0);
-        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

@@ -39,6 +39,20 @@ pub enum MirrorError {
     NoSecurity { suite: String },
 }
 
+impl MirrorError {
+    /// How a person fixes it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            MirrorError::NoSecurity { .. } => {
+                "set DEBLESS_SECURITY_MIRROR=http://<host>/debian-security or give the [[source]] a `url`"
+            }
+            _ => {
+                "set DEBLESS_MIRROR=http://<host>/debian, give each [[source]] a `url`, or pass --mirror URL"
+            }
+        }
+    }
+}
+
 /// One `deb` source: its URIs and suites.
 #[derive(Debug, PartialEq, Eq)]
 struct Source {
@@ -47,18 +61,9 @@ struct Source {
 }
 
 impl Mirrors {
-    /// Finds the mirrors from the environment, else from the host's apt sources.
-    pub fn discover() -> Result<Mirrors, MirrorError> {
-        let apt_etc = env::var(env::DEBLESS_APT_ETC).unwrap_or_else(|| "/etc/apt".to_owned());
-        Mirrors::discover_with(
-            env::var(env::DEBLESS_MIRROR),
-            env::var(env::DEBLESS_SECURITY_MIRROR),
-            Path::new(&apt_etc),
-        )
-    }
-
-    /// [`Mirrors::discover`] with its inputs passed in (for tests).
-    fn discover_with(
+    /// Finds the mirrors: `mirror` (and `security`) when given (the CLI reads them from
+    /// `DEBLESS_MIRROR` and `DEBLESS_SECURITY_MIRROR`), else the apt sources under `apt_etc`.
+    pub fn discover(
         mirror: Option<String>,
         security: Option<String>,
         apt_etc: &Path,
@@ -245,7 +250,7 @@ Components: main
     #[test]
     fn reads_deb822_sources() {
         let etc = fake_etc(&[("debian.sources", DEBIAN_SOURCES)], None);
-        let mirrors = Mirrors::discover_with(None, None, etc.path()).expect("found");
+        let mirrors = Mirrors::discover(None, None, etc.path()).expect("found");
         assert_eq!(
             mirrors,
             Mirrors {
@@ -266,7 +271,7 @@ Components: main
                     Types: deb-src\nURIs: http://src.test/debian\nSuites: trixie\n\n\
                     Types: deb\nURIs: http://on.test/debian\nSuites: trixie\n";
         let etc = fake_etc(&[("a.sources", text), ("ignored.list.bak", "junk")], None);
-        let mirrors = Mirrors::discover_with(None, None, etc.path()).expect("found");
+        let mirrors = Mirrors::discover(None, None, etc.path()).expect("found");
         assert_eq!(mirrors.debian, "http://on.test/debian");
         assert_eq!(mirrors.security, None);
         assert_eq!(
@@ -284,7 +289,7 @@ Components: main
                     deb [arch=amd64 signed-by=/k.gpg] http://mirror.test/debian bookworm main\n\
                     deb http://mirror.test/debian-security bookworm-security main\n";
         let etc = fake_etc(&[], Some(list));
-        let mirrors = Mirrors::discover_with(None, None, etc.path()).expect("found");
+        let mirrors = Mirrors::discover(None, None, etc.path()).expect("found");
         assert_eq!(mirrors.debian, "http://mirror.test/debian");
         assert_eq!(
             mirrors.security.as_deref(),
@@ -295,15 +300,14 @@ Components: main
     #[test]
     fn environment_wins_and_security_falls_back_to_the_sibling() {
         let empty = fake_etc(&[], None);
-        let mirrors =
-            Mirrors::discover_with(Some("http://env.test/debian/".into()), None, empty.path())
-                .expect("from env");
+        let mirrors = Mirrors::discover(Some("http://env.test/debian/".into()), None, empty.path())
+            .expect("from env");
         assert_eq!(mirrors.debian, "http://env.test/debian");
         assert_eq!(
             mirrors.security.as_deref(),
             Some("http://env.test/debian-security")
         );
-        let explicit = Mirrors::discover_with(
+        let explicit = Mirrors::discover(
             Some("http://env.test/debian".into()),
             Some("http://sec.test/ds".into()),
             empty.path(),
@@ -311,9 +315,8 @@ Components: main
         .expect("from env");
         assert_eq!(explicit.security.as_deref(), Some("http://sec.test/ds"));
         let etc = fake_etc(&[("debian.sources", DEBIAN_SOURCES)], None);
-        let with_apt =
-            Mirrors::discover_with(Some("http://env.test/debian".into()), None, etc.path())
-                .expect("from env");
+        let with_apt = Mirrors::discover(Some("http://env.test/debian".into()), None, etc.path())
+            .expect("from env");
         assert_eq!(
             with_apt.security.as_deref(),
             Some("http://mirror.test/debian-security")
@@ -323,7 +326,7 @@ Components: main
     #[test]
     fn nothing_configured_is_a_clear_error() {
         let empty = fake_etc(&[], None);
-        let err = Mirrors::discover_with(None, None, empty.path()).expect_err("no mirror");
+        let err = Mirrors::discover(None, None, empty.path()).expect_err("no mirror");
         assert!(err.to_string().contains("DEBLESS_MIRROR"), "{err}");
     }
 }

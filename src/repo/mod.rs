@@ -19,9 +19,11 @@ pub mod http;
 pub mod index;
 mod listed;
 pub mod mirror;
+pub mod provides;
 pub mod query;
 pub mod release;
 pub mod signature;
+pub mod suites;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -133,7 +133,7 @@ pub fn near_names<'a>(name: &str, suites: &'a [VerifiedSuite]) -> NearNames<'a> 
     let limit = (name.len() / 3).max(2);
     let mut near: Vec<(usize, &str)> = names
         .into_iter()
-        .map(|known| (crate::manifest::edit_distance(known, name), known))
+        .map(|known| (crate::debian::suggest::edit_distance(known, name), known))
         .filter(|(distance, _)| *distance <= limit)
         .collect();
     near.sort();

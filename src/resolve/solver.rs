@@ -7,13 +7,14 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::candidates::{Pins, order_versions};
-use super::error::{Note, ResolveError, suggestions};
+use super::error::{Note, ResolveError};
 use super::multiarch::{Wanted, coinstallable};
 use super::provides::{atom_matches, candidates_for_atom, is_tie, provided_version};
 use super::request::Request;
 use super::universe::{PkgId, Universe};
 use super::{Chosen, Resolution};
 use crate::debian::relation::display_alternatives;
+use crate::debian::suggest::suggestions;
 use crate::debian::{Alternatives, Atom};
 
 /// How many times the search may back up before it gives up.
@@ -473,10 +474,10 @@ impl<'a> Solver<'a> {
         let universe = self.universe;
         let entry = universe.entry(id);
         let slot = self.slot_of(id);
-        if let Some(&other) = self.slots.get(&slot) {
-            if other != id {
-                return Ok(Some(Blocker::SlotTaken { other }));
-            }
+        if let Some(&other) = self.slots.get(&slot)
+            && other != id
+        {
+            return Ok(Some(Blocker::SlotTaken { other }));
         }
         let own = self.relations(id)?;
         let present: Vec<PkgId> = self

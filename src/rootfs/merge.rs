@@ -255,18 +255,16 @@ fn place(
     if existing.is_dir() && node.is_dir() {
         return Ok(()); // first package's directory attributes win, as with dpkg.
     }
-    if node.is_dir() {
-        if let NodeKind::Symlink(_) = existing.kind {
-            // dpkg stat()s through the link: a directory there means nothing to do.
-            let resolved = tree.resolve(&path, true);
-            if resolved
-                .ok()
-                .and_then(|r| tree.get(&r))
-                .is_some_and(Node::is_dir)
-            {
-                return Ok(());
-            }
-        }
+    // dpkg stat()s through a link: a directory there means nothing to do.
+    if node.is_dir()
+        && let NodeKind::Symlink(_) = existing.kind
+        && tree
+            .resolve(&path, true)
+            .ok()
+            .and_then(|r| tree.get(&r))
+            .is_some_and(Node::is_dir)
+    {
+        return Ok(());
     }
     if existing.same_content(&node) {
         return Ok(()); // shared file of Multi-Arch: same packages; the first owner stays.

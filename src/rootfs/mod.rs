@@ -67,8 +67,9 @@ pub struct RootfsOptions {
     /// Package names or path globs that may overwrite another package's file (like
     /// `Replaces:`); `*` matches across `/`.
     pub allow_overwrite: Vec<String>,
-    /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`.
-    pub generated_mtime: i64,
+    /// mtime of files debless generates (status.d), usually `SOURCE_DATE_EPOCH`; `None`: the
+    /// newest mtime among the packages' data.tar entries (see [`Rootfs::epoch`]).
+    pub generated_mtime: Option<i64>,
     /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
     /// md5sums lines leave the package database (see [`filter`]).
     pub path_filter: PathFilter,
@@ -157,6 +158,8 @@ pub struct Rootfs {
     /// `update-alternatives --install` calls of the postinst scripts, in package order,
     /// applied by [`Rootfs::add_alternatives`] when the manifest asks.
     alternatives: Vec<alternatives::Registration>,
+    /// The mtime given to generated files: the option's, else the packages' newest.
+    epoch: i64,
 }
 
 /// One package after reading, before merging.
@@ -178,6 +181,14 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             .iter()
             .any(|p| p.entries.iter().any(merge::is_usr_merge_link)),
     };
+    // Debian builds clamp every data.tar mtime to the changelog's date, so the newest one
+    // depends only on which packages (and versions) go in, never on when they were locked.
+    let epoch = opts.generated_mtime.unwrap_or_else(|| {
+        read.iter()
+            .flat_map(|p| p.entries.iter().map(|e| e.mtime))
+            .max()
+            .unwrap_or(0)
+    });
     let package_names: Vec<String> = debs.iter().map(|d| d.name.clone()).collect();
     let mut tree = Tree::default();
     if merged_usr {
@@ -236,7 +247,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
             }
         })
         .collect();
-    dpkg::add_status_d(&mut tree, &records, opts.generated_mtime)
+    dpkg::add_status_d(&mut tree, &records, epoch)
         .map_err(|problem| RootfsError::Database { problem })?;
 
     let packages = debs
@@ -258,6 +269,7 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
         packages,
         merged_usr,
         alternatives,
+        epoch,
     })
 }
 
@@ -290,7 +302,13 @@ impl Rootfs {
         self.tree.iter()
     }
 
-    /// Whether the tree uses merged /usr.
+    /// The mtime generated files were (and further ones should be) given: the option's, else
+    /// the newest mtime among the packages' data.tar entries.
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
+    /// Whether the tree was assembled with merged /usr.
     pub fn merged_usr(&self) -> bool {
         self.merged_usr
     }
@@ -299,10 +317,10 @@ impl Rootfs {
     pub fn bytes_per_package(&self) -> Vec<u64> {
         let mut sizes = vec![0u64; self.packages.len()];
         for (_, node) in self.tree.iter() {
-            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner) {
-                if let Some(size) = sizes.get_mut(owner) {
-                    *size += data.len() as u64;
-                }
+            if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner)
+                && let Some(size) = sizes.get_mut(owner)
+            {
+                *size += data.len() as u64;
             }
         }
         sizes

@@ -18,7 +18,7 @@ fn options(merged_usr: MergedUsr) -> RootfsOptions {
     RootfsOptions {
         merged_usr,
         allow_overwrite: Vec::new(),
-        generated_mtime: EPOCH,
+        generated_mtime: Some(EPOCH),
         ..RootfsOptions::default()
     }
 }

@@ -13,6 +13,7 @@ fn stable_lock_text(text: &str) -> String {
                 || line.starts_with("valid-until = ")
                 || line.starts_with("signed-by = ")
                 || line.starts_with("manifest-digest = ")
+                || line.starts_with("checksum = ")
             {
                 format!("{} = [FILTERED]", line.split(" = ").next().unwrap_or(line))
             } else {

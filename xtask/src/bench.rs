@@ -32,7 +32,8 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("cargo build --release failed");
     }
     let bin = root.join("target/release/debless");
-    let mirrors = debless::repo::Mirrors::discover()
+    let mirrors = debless::env::Settings::from_env()
+        .mirrors()
         .context("bench needs the Debian mirror (DEBLESS_MIRROR or the host's apt sources)")?;
     for name in which {
         match name {

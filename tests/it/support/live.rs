@@ -9,11 +9,18 @@ use debless::repo::{Http, Mirrors};
 
 use super::context::TestContext;
 
-/// The mirror, if one is configured and answers; prints the reason to skip otherwise.
+/// The mirror, if one is configured and answers; prints the reason to skip otherwise
+/// (always skips under `DEBLESS_TEST_NO_LIVE`, as `cargo xtask test --fast` sets it).
 pub fn mirror() -> Option<&'static Mirrors> {
+    if super::no_live() {
+        eprintln!("skipping live test: {} is set", super::NO_LIVE_ENV);
+        return None;
+    }
     static PROBE: OnceLock<Result<Mirrors, String>> = OnceLock::new();
     let probe = PROBE.get_or_init(|| {
-        let mirrors = Mirrors::discover().map_err(|e| e.to_string())?;
+        let mirrors = debless::env::Settings::from_env()
+            .mirrors()
+            .map_err(|e| e.to_string())?;
         let http = Http::with_timeouts(Duration::from_secs(5), Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         http.get(&format!("{}/dists/bookworm/Release", mirrors.debian))

@@ -10,6 +10,15 @@ pub mod signed_repo;
 pub mod syft;
 pub mod tree;
 
+/// Set (to anything but empty) by `cargo xtask test --fast`: tests needing the live mirror or
+/// a registry skip with a message, even under `CI`.
+pub const NO_LIVE_ENV: &str = "DEBLESS_TEST_NO_LIVE";
+
+/// Whether [`NO_LIVE_ENV`] asks to skip the live-mirror and registry tests.
+pub fn no_live() -> bool {
+    std::env::var_os(NO_LIVE_ENV).is_some_and(|v| !v.is_empty())
+}
+
 /// Whether a tool `cargo xtask test` installs is on PATH; under CI (`CI` set, as xtask does)
 /// a missing one is a failure, elsewhere the caller skips with the printed message.
 pub fn have_tool(tool: &str) -> bool {

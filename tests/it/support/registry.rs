@@ -35,6 +35,10 @@ impl Drop for TestRegistry {
 
 /// The shared registry, a private one, or `None` (with a printed reason) when neither exists.
 pub fn registry() -> Option<TestRegistry> {
+    if super::no_live() {
+        eprintln!("skipping registry test: {} is set", super::NO_LIVE_ENV);
+        return None;
+    }
     if let Ok(address) = std::env::var(REGISTRY_ENV)
         && !address.is_empty()
     {

@@ -4,22 +4,62 @@
 
 use std::time::SystemTime;
 
-use anyhow::Result;
+use std::path::Path;
 
-use super::Globals;
-use super::diagnostics::Diagnostic;
 use crate::manifest::Manifest;
 use crate::repo::{
-    self, Http, IndexCache, Keyring, Mirrors, SuiteRequest, VerifiedRelease, VerifiedSuite,
+    self, Http, HttpError, IndexCache, Keyring, MirrorError, Mirrors, RepoError, SignatureError,
+    SuiteRequest, VerifiedRelease, VerifiedSuite,
 };
+
+/// Why the manifest's suites could not be found, verified or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SuitesError {
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    #[error("keyring `{path}`: {source}")]
+    Keyring {
+        path: String,
+        #[source]
+        source: SignatureError,
+    },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error("a suite loader thread panicked")]
+    Panicked,
+    #[error("the manifest's suites publish no `Contents-{arch}` index")]
+    NoContents { arch: crate::debian::Arch },
+}
+
+impl SuitesError {
+    /// How a person fixes it, when the error says enough to tell.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            SuitesError::Mirror(err) => Some(err.hint()),
+            SuitesError::NoContents { .. } => Some(
+                "`provides` and `add --for` need an archive that publishes Contents indices (Debian's do)",
+            ),
+            _ => None,
+        }
+    }
+}
+
+type Result<T, E = SuitesError> = std::result::Result<T, E>;
 
 /// Verifies and loads every suite of `manifest`, in manifest order: the whole input of a
 /// resolution, for commands that read the archive without locking (`show`, `search`).
-pub fn load_all(globals: &Globals, manifest: &Manifest) -> Result<Vec<VerifiedSuite>> {
-    let sources = SuiteSources::new(manifest)?;
+/// `mirrors` discovers the archive root when a source has no `url` (it is called only then).
+pub fn load_all(
+    manifest: &Manifest,
+    mirrors: impl FnOnce() -> Result<Mirrors, MirrorError>,
+    cache_dir: &Path,
+) -> Result<Vec<VerifiedSuite>> {
+    let sources = SuiteSources::new(manifest, mirrors)?;
     let http = Http::new()?;
     let releases = sources.verify(manifest, &http, SystemTime::now())?;
-    let cache = IndexCache::new(globals.cache_dir());
+    let cache = IndexCache::new(cache_dir);
     sources.load(manifest, &http, &cache, releases)
 }
 
@@ -31,18 +71,12 @@ pub struct SuiteSources {
 
 impl SuiteSources {
     /// Each source's archive root (discovering the mirror only when a source needs it) and keyring.
-    pub fn new(manifest: &Manifest) -> Result<Self> {
+    pub fn new(
+        manifest: &Manifest,
+        mirrors: impl FnOnce() -> Result<Mirrors, MirrorError>,
+    ) -> Result<Self> {
         let needs_mirror = manifest.sources.iter().any(|s| s.url.is_none());
-        let mirrors = if needs_mirror {
-            Some(Mirrors::discover().map_err(|err| {
-                Diagnostic::new(
-                    err.to_string(),
-                    "set DEBLESS_MIRROR=http://<host>/debian or give each [[source]] a `url`",
-                )
-            })?)
-        } else {
-            None
-        };
+        let mirrors = if needs_mirror { Some(mirrors()?) } else { None };
         let mut roots = Vec::new();
         let mut keyrings = Vec::new();
         for source in &manifest.sources {
@@ -52,7 +86,10 @@ impl SuiteSources {
                 (None, None) => unreachable!("mirrors are discovered when a source has no url"),
             });
             keyrings.push(match &source.keyring {
-                Some(path) => Keyring::from_file(path)?,
+                Some(path) => Keyring::from_file(path).map_err(|source| SuitesError::Keyring {
+                    path: path.display().to_string(),
+                    source,
+                })?,
                 None => Keyring::debian(),
             });
         }
@@ -106,7 +143,7 @@ impl SuiteSources {
 }
 
 /// Runs `job(0..count)` on scoped threads and collects the results in order.
-fn parallel<T: Send, E: Into<anyhow::Error> + Send>(
+fn parallel<T: Send, E: Into<SuitesError> + Send>(
     count: usize,
     job: impl Fn(usize) -> Result<T, E> + Sync,
 ) -> Result<Vec<T>> {
@@ -121,7 +158,7 @@ fn parallel<T: Send, E: Into<anyhow::Error> + Send>(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| anyhow::anyhow!("a suite loader thread panicked"))?
+                    .map_err(|_| SuitesError::Panicked)?
                     .map_err(Into::into)
             })
             .collect()

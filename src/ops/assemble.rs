@@ -2,53 +2,77 @@
 //! (manifest, lock, .debs, application files) and each architecture's files assembled in
 //! memory (packages, essentials or the base under them, alternatives, ld.so.cache), before
 //! any layer is written.
+//!
+//! The image epoch (every generated file's mtime, the config's `created`) is
+//! `SOURCE_DATE_EPOCH` when set, else the newest mtime among the architecture's locked
+//! packages' data.tar entries: it depends only on what goes into the image, so a re-lock that
+//! moves no package keeps the digest.
 
-use anyhow::{Context as _, Result};
-
-use super::build::BuildArgs;
-use super::diagnostics::Diagnostic;
-use super::{Globals, status};
+use super::error::Context as _;
+use super::{Error, Progress, Project};
 use crate::debian::Arch;
-use crate::fetch::{self, DebCache, DebRequest, FetchOptions, Progress};
+use crate::env::Settings;
+use crate::fetch::{self, DebCache, DebRequest, FetchOptions};
 use crate::lock::Lock;
 use crate::manifest::{Manifest, MergedUsrSetting};
 use crate::oci::{self, ImageSpec};
-use crate::repo::{Http, Mirrors};
+use crate::repo::Http;
 use crate::rootfs::accounts::Accounts;
 use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
 
+/// How to get the locked `.deb` files.
+#[derive(Clone, Debug)]
+pub struct AssembleOptions {
+    /// Use only the cache; fail listing the packages that are not in it.
+    pub offline: bool,
+    /// Archive roots to try, in order, after the manifest's mirror.
+    pub mirrors: Vec<String>,
+    /// Downloads at once.
+    pub jobs: usize,
+}
+
+impl Default for AssembleOptions {
+    fn default() -> Self {
+        AssembleOptions {
+            offline: false,
+            mirrors: Vec::new(),
+            jobs: 8,
+        }
+    }
+}
+
 /// What `build`, `check`, `size` and `add` read before assembling any architecture: the
 /// manifest, its current lock, the verified .debs and the settings derived from them.
-pub(super) struct Inputs {
+pub struct Inputs {
     pub manifest: Manifest,
     pub lock: Lock,
     debs: DebCache,
-    pub app: oci::files::AppInputs,
-    essentials: rootfs::essentials::Essentials,
+    accounts: Option<Accounts>,
     pub spec: ImageSpec,
-    pub epoch: i64,
+    /// `SOURCE_DATE_EPOCH`, parsed; `None`: each architecture's packages decide.
+    pub source_date_epoch: Option<i64>,
+    settings: Settings,
 }
 
 impl Inputs {
     /// Loads the manifest and lock, reads the application's files (before any download, so a
     /// missing one fails fast) and fetches the locked .debs.
-    pub fn prepare(globals: &Globals, args: &BuildArgs) -> Result<Self> {
-        let manifest = Manifest::load(&globals.manifest)?;
-        let lock = load_current_lock(globals, &manifest)?;
-        let epoch = image_epoch(&lock)?;
-        let app = oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
-        let debs = fetch_debs(globals, args, &manifest, &lock)?;
+    pub fn prepare(
+        project: &Project,
+        settings: &Settings,
+        options: &AssembleOptions,
+        progress: &dyn Progress,
+    ) -> Result<Self, Error> {
+        let manifest = project.load_manifest()?;
+        let lock = load_current_lock(project, &manifest)?;
+        let source_date_epoch = parse_epoch(settings.source_date_epoch.as_deref())?;
+        oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, 0)?;
+        let debs = fetch_debs(settings, options, &manifest, &lock, progress)?;
         let accounts = image_accounts(&manifest)?;
-        let essentials = rootfs::essentials::Essentials {
-            accounts: accounts.clone(),
-            timezone: manifest.image.timezone.clone(),
-            codename: lock.sources.first().map(|s| release_codename(&s.codename)),
-            mtime: epoch,
-        };
         let mut spec = image_spec(&manifest);
         if let Some(user) = &manifest.image.user {
             spec.user = Some(Accounts::resolve_user(accounts.as_ref(), user).map_err(|err| {
-                Diagnostic::new(
+                Error::input(
                     err.to_string(),
                     "name a user from /etc/passwd (root, nobody, nonroot or an [[image.users]] entry) or give numeric ids",
                 )
@@ -58,19 +82,23 @@ impl Inputs {
             manifest,
             lock,
             debs,
-            app,
-            essentials,
+            accounts,
             spec,
-            epoch,
+            source_date_epoch,
+            settings: settings.clone(),
         })
     }
 }
 
 /// One architecture's files as the image will hold them, before any layer is written.
-pub(super) struct Assembled {
+pub struct Assembled {
     pub arch: Arch,
+    /// The image epoch of this architecture (see the module doc).
+    pub epoch: i64,
     /// The locked packages' tree, with essentials, alternatives and ld.so.cache.
     pub rootfs: rootfs::Rootfs,
+    /// The application's files and tars, stamped with `epoch`.
+    pub app_inputs: oci::files::AppInputs,
     /// The application layer's tree (`[[image.files]]`, `tars`), above the packages.
     pub app: rootfs::Tree,
     /// The pinned base image under both, if the manifest has one.
@@ -78,13 +106,11 @@ pub(super) struct Assembled {
 }
 
 impl Assembled {
-    /// The shared-library check of this image: the application, the packages and the base's
-    /// files, top first; fails with the missing names unless the manifest allows them.
-    pub fn check(&self, manifest: &Manifest) -> Result<Vec<String>> {
-        let base_tree = self.base_tree();
+    /// The image's trees top first: the application, the packages, the base's files.
+    pub fn layers(&self) -> Vec<&rootfs::Tree> {
         let mut layers = vec![&self.app, self.rootfs.tree()];
-        layers.extend(base_tree);
-        super::check::check_built_layers(manifest, &self.arch, &layers)
+        layers.extend(self.base_tree());
+        layers
     }
 
     /// The base image's files as one tree (contents included, read once with the base), for
@@ -94,64 +120,60 @@ impl Assembled {
     }
 }
 
-/// The lock beside the manifest, refused when missing or out of date (exit 3).
-fn load_current_lock(globals: &Globals, manifest: &Manifest) -> Result<Lock> {
-    let lock_path = globals.lock_path();
-    let Some(lock) = Lock::load(&lock_path)? else {
-        return Err(Diagnostic::outdated(
+/// The lock beside the manifest, refused when missing or out of date.
+pub fn load_current_lock(project: &Project, manifest: &Manifest) -> Result<Lock, Error> {
+    let lock_path = &project.lock;
+    let Some(lock) = Lock::load(lock_path)? else {
+        return Err(Error::outdated(
             format!("`{}` does not exist", lock_path.display()),
             "run `debless lock` first: build reads only the lock",
-        )
-        .into());
+        ));
     };
     if let Some(stale) = lock.staleness(manifest) {
-        return Err(Diagnostic::outdated(
+        return Err(Error::outdated(
             format!(
                 "`{}` does not match the manifest: {stale}",
                 lock_path.display()
             ),
             "run `debless lock` to update the lock, then build again",
-        )
-        .into());
+        ));
     }
     Ok(lock)
 }
 
-/// `SOURCE_DATE_EPOCH` if set, else the newest locked Release date: the same lock gives the
-/// same image on any day.
-fn image_epoch(lock: &Lock) -> Result<i64> {
-    match crate::env::var(crate::env::SOURCE_DATE_EPOCH) {
-        Some(text) => text.trim().parse().map_err(|_| {
-            Diagnostic::new(
+/// `SOURCE_DATE_EPOCH`, when given, as seconds.
+fn parse_epoch(text: Option<&str>) -> Result<Option<i64>, Error> {
+    text.map(|text| {
+        text.trim().parse().map_err(|_| {
+            Error::input(
                 format!("SOURCE_DATE_EPOCH=`{text}` is not a number of seconds"),
                 "set it to a Unix timestamp such as `$(git log -1 --format=%ct)`",
             )
-            .into()
-        }),
-        None => Ok(lock.newest_release_date()),
-    }
+        })
+    })
+    .transpose()
 }
 
 /// Downloads (or finds in the cache) every locked `.deb` of every architecture.
 fn fetch_debs(
-    globals: &Globals,
-    args: &BuildArgs,
+    settings: &Settings,
+    options: &AssembleOptions,
     manifest: &Manifest,
     lock: &Lock,
-) -> Result<DebCache> {
-    let cache = DebCache::new(&globals.cache_dir());
-    let mirrors = if args.offline || manifest.sources.iter().all(|s| s.url.is_some()) {
+    progress: &dyn Progress,
+) -> Result<DebCache, Error> {
+    let cache = DebCache::new(&settings.cache_dir);
+    let mirrors = if options.offline || manifest.sources.iter().all(|s| s.url.is_some()) {
         None
     } else {
-        match Mirrors::discover() {
+        match settings.mirrors() {
             Ok(mirrors) => Some(mirrors),
-            Err(_) if !args.mirrors.is_empty() => None,
+            Err(_) if !options.mirrors.is_empty() => None,
             Err(err) => {
-                return Err(Diagnostic::new(
+                return Err(Error::input(
                     err.to_string(),
                     "set DEBLESS_MIRROR=http://<host>/debian, pass --mirror URL, or build --offline from the cache",
-                )
-                .into());
+                ));
             }
         }
     };
@@ -165,7 +187,8 @@ fn fetch_debs(
             }
         }
         roots.extend(
-            args.mirrors
+            options
+                .mirrors
                 .iter()
                 .map(|m| m.trim_end_matches('/').to_owned()),
         );
@@ -189,60 +212,18 @@ fn fetch_debs(
     }
     let http = Http::new()?;
     let total: u64 = requests.iter().map(|r| r.size).sum();
-    let bar = progress_bar(globals, total);
-    let on_progress = |event: Progress<'_>| {
-        let (verb, label, bytes) = match event {
-            Progress::Cached { label, bytes } => ("cached", label, bytes),
-            Progress::Downloaded { label, bytes } => ("downloaded", label, bytes),
-        };
-        bar.inc(bytes);
-        if globals.verbose {
-            bar.suspend(|| eprintln!("  {verb} {label} ({bytes} bytes)"));
-        }
+    progress.fetch_started(total);
+    let on_progress = |event: fetch::Progress<'_>| match event {
+        fetch::Progress::Cached { label, bytes } => progress.fetched(label, bytes, false),
+        fetch::Progress::Downloaded { label, bytes } => progress.fetched(label, bytes, true),
     };
-    let options = FetchOptions {
-        offline: args.offline,
-        jobs: args.jobs,
+    let fetch_options = FetchOptions {
+        offline: options.offline,
+        jobs: options.jobs,
     };
-    let result = fetch::fetch_all(&requests, &cache, &http, options, &on_progress);
-    bar.finish_and_clear();
-    let paths = result.map_err(|err| match &err {
-        fetch::FetchError::NotCached { .. } => anyhow::Error::new(Diagnostic::new(
-            err.to_string(),
-            "run `debless build` once without --offline to fill the cache",
-        )),
-        _ => anyhow::Error::new(err),
-    })?;
-    status(
-        globals,
-        format_args!(
-            "Fetched {} packages ({:.1} MB) into {}",
-            paths.len(),
-            total as f64 / 1e6,
-            globals.cache_dir().display()
-        ),
-    );
+    let paths = fetch::fetch_all(&requests, &cache, &http, fetch_options, &on_progress)?;
+    progress.fetch_done(paths.len(), total, &settings.cache_dir);
     Ok(cache)
-}
-
-/// A byte progress bar on a terminal; hidden otherwise (the summary line says the rest).
-fn progress_bar(globals: &Globals, total: u64) -> indicatif::ProgressBar {
-    if !interactive(globals) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} fetching {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
-/// Progress is drawn only for a person watching stderr.
-fn interactive(globals: &Globals) -> bool {
-    use std::io::IsTerminal as _;
-    !globals.quiet && std::io::stderr().is_terminal()
 }
 
 /// The manifest's path rules (preset, excludes, includes) as the rootfs filter.
@@ -257,13 +238,13 @@ fn path_filter(manifest: &Manifest) -> PathFilter {
 }
 
 /// The accounts `[image]` asks for, or `None` with `accounts = false`.
-fn image_accounts(manifest: &Manifest) -> Result<Option<Accounts>> {
+fn image_accounts(manifest: &Manifest) -> Result<Option<Accounts>, Error> {
     let setting = &manifest.image.accounts;
     if !setting.enabled {
         return Ok(None);
     }
     let accounts = Accounts::with_manifest(&setting.users, &setting.groups).map_err(|err| {
-        Diagnostic::new(
+        Error::input(
             err.to_string(),
             "distroless' accounts are root (0), nobody (65534) and nonroot (65532); pick other names and ids",
         )
@@ -298,13 +279,8 @@ fn image_spec(manifest: &Manifest) -> ImageSpec {
 /// Assembles one architecture's files from the verified .debs: the packages (merged /usr as
 /// the base or the manifest decides), the essentials (none over a base, which brings its
 /// own), the check that nothing overwrites the base, alternatives and ld.so.cache.
-pub(super) fn assemble(
-    globals: &Globals,
-    inputs: &Inputs,
-    arch: &Arch,
-    spinner: &indicatif::ProgressBar,
-) -> Result<Assembled> {
-    let (manifest, lock, epoch) = (&inputs.manifest, &inputs.lock, inputs.epoch);
+pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result<Assembled, Error> {
+    let (manifest, lock) = (&inputs.manifest, &inputs.lock);
     let package_debs: Vec<PackageDeb> = lock
         .packages_for(arch)
         .map(|p| PackageDeb {
@@ -314,7 +290,7 @@ pub(super) fn assemble(
             path: inputs.debs.path_of(&p.sha256),
         })
         .collect();
-    let base = super::base::load(globals, manifest, lock, arch)?;
+    let base = super::base::load(&inputs.settings, manifest, lock, arch)?;
     let options = RootfsOptions {
         merged_usr: match (&base, manifest.image.merged_usr) {
             // The base decides: never put `lib/` over its `lib -> usr/lib` (issue #5).
@@ -325,11 +301,13 @@ pub(super) fn assemble(
             (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
         },
         allow_overwrite: manifest.image.allow_overwrite.clone(),
-        generated_mtime: epoch,
+        generated_mtime: inputs.source_date_epoch,
         path_filter: path_filter(manifest),
     };
     let mut tree = rootfs::assemble(&package_debs, &options)
-        .with_context(|| format!("assembling the {arch} root filesystem"))?;
+        .context_with(|| format!("assembling the {arch} root filesystem"))?;
+    // Stamped from here on: essentials, alternatives, ld.so.cache, application files.
+    let epoch = tree.epoch();
     let mut notices = Vec::new();
     if let Some(base) = &base {
         base.filesystem
@@ -341,65 +319,65 @@ pub(super) fn assemble(
                     .map_or_else(|| "debless".to_owned(), |p| p.name.clone())
             })
             .map_err(|err| {
-                Diagnostic::new(
+                Error::input(
                     format!("base image `{}` ({arch}): {err}", base.name),
                     "remove the package from `packages` (the base may already have what it ships) or use another base",
                 )
             })?;
     } else {
-        notices = tree.add_essentials(&inputs.essentials).with_context(|| {
+        let essentials = rootfs::essentials::Essentials {
+            accounts: inputs.accounts.clone(),
+            timezone: manifest.image.timezone.clone(),
+            codename: lock.sources.first().map(|s| release_codename(&s.codename)),
+            mtime: epoch,
+        };
+        notices = tree.add_essentials(&essentials).context_with(|| {
             format!("adding the image essentials to the {arch} root filesystem")
         })?;
     }
     if manifest.image.alternatives {
         notices.extend(
             tree.add_alternatives(epoch)
-                .with_context(|| format!("writing the {arch} alternatives' links"))?,
+                .context_with(|| format!("writing the {arch} alternatives' links"))?,
         );
     }
     let libraries = tree
         .add_ld_cache(arch.multiarch_tuple(), epoch)
-        .with_context(|| format!("writing the {arch} /etc/ld.so.cache"))?;
+        .context_with(|| format!("writing the {arch} /etc/ld.so.cache"))?;
     if libraries > 0 {
         notices.push(format!("wrote /etc/ld.so.cache ({arch}, {libraries} libraries): a package adds a library directory in /etc/ld.so.conf.d"));
     }
     for notice in notices {
-        spinner.suspend(|| status(globals, format_args!("Note: {notice}")));
+        progress.note(&notice);
     }
-    let app = inputs.app.tree(tree.tree(), epoch)?;
+    let app_inputs =
+        oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, epoch)?;
+    let app = app_inputs.tree(tree.tree(), epoch)?;
     Ok(Assembled {
         arch: arch.clone(),
+        epoch,
         rootfs: tree,
+        app_inputs,
         app,
         base,
     })
 }
 
 /// The files `build` would put in each architecture's image, assembled in memory from the
-/// lock and the cache (downloading what is missing unless `--offline`), without building an
-/// image: `debless check` with no argument, `size` and `add --for`.
-pub(super) fn assemble_all(
-    globals: &Globals,
-    args: &BuildArgs,
-) -> Result<(Manifest, Vec<Assembled>)> {
-    let inputs = Inputs::prepare(globals, args)?;
-    let quiet = indicatif::ProgressBar::hidden();
+/// lock and the cache (downloading what is missing unless `offline`), without building an
+/// image: `check` with no argument, `size` and `add --for`.
+pub fn assemble_all(
+    project: &Project,
+    settings: &Settings,
+    options: &AssembleOptions,
+    progress: &dyn Progress,
+) -> Result<(Manifest, Vec<Assembled>), Error> {
+    let inputs = Inputs::prepare(project, settings, options, progress)?;
     let assembled = inputs
         .manifest
         .architectures
         .iter()
-        .map(|arch| assemble(globals, &inputs, arch, &quiet))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|arch| assemble(&inputs, arch, progress))
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok((inputs.manifest, assembled))
-}
-
-/// A spinner with a message on a terminal (extraction and layer writing have no byte count
-/// worth showing); hidden otherwise.
-pub(super) fn spinner(globals: &Globals, message: String) -> indicatif::ProgressBar {
-    if !interactive(globals) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let spinner = indicatif::ProgressBar::new_spinner().with_message(message);
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-    spinner
 }

@@ -1,15 +1,14 @@
-//! `[image] base` for `debless lock` and `debless build` (issue #5): pinning the base to a
+//! `[image] base` for the lock and build operations: pinning the base to a
 //! manifest digest per architecture, reading its package database for the resolver, and
 //! loading the pinned base again at build time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
-
-use super::diagnostics::Diagnostic;
-use super::{Globals, status};
+use super::error::{Context as _, registry_hint};
+use super::{Error, Progress};
 use crate::debian::Arch;
+use crate::env::Settings;
 use crate::lock::{Lock, LockedBase, ProvidedPackage};
 use crate::manifest::Manifest;
 use crate::oci::base::BaseFilesystem;
@@ -27,51 +26,40 @@ pub struct LoadedBase {
 }
 
 /// Parses the manifest's base reference; a bad one is the user's to fix.
-pub fn source(text: &str) -> Result<ImageSource> {
+pub fn source(text: &str) -> Result<ImageSource, Error> {
     ImageSource::parse(text).map_err(|err| {
-        Diagnostic::new(
+        Error::input(
             format!("`image.base`: {err}"),
             "write `REGISTRY/REPO:TAG`, `oci-layout:DIR[:TAG]` or `oci-archive:FILE`",
         )
-        .into()
     })
 }
 
-fn open(globals: &Globals, manifest: &Manifest, text: &str) -> Result<Puller> {
+fn open(settings: &Settings, manifest: &Manifest, text: &str) -> Result<Puller, Error> {
     let dir = manifest.path.parent().unwrap_or(Path::new(""));
     Puller::open(
         &source(text)?,
         dir,
-        BlobCache::new(&globals.cache_dir()),
+        BlobCache::new(&settings.cache_dir),
         text,
     )
     .map_err(|err| registry_failure(text, err))
 }
 
-/// A registry error as a diagnostic naming the base, with a hint for the likely fix.
-pub fn registry_failure(name: &str, err: RegistryError) -> anyhow::Error {
-    let hint = match &err {
-        RegistryError::Unauthorized { .. } => {
-            "log in (`~/.docker/config.json` or REGISTRY_AUTH_FILE), or set DEBLESS_REGISTRY_USERNAME and DEBLESS_REGISTRY_PASSWORD"
-        }
-        RegistryError::DigestMismatch { .. } => {
-            "the registry (or something between) served other bytes than the digest promises; nothing was kept"
-        }
-        RegistryError::NotFound { .. } => "check the name and tag of the image",
-        RegistryError::NoPlatform { .. } => "pick architectures the base image has",
-        _ => "check that the registry is reachable and the image exists",
-    };
-    Diagnostic::new(format!("base image `{name}`: {err}"), hint).into()
+/// A registry error naming the base, with the hint for the likely fix.
+pub fn registry_failure(name: &str, err: RegistryError) -> Error {
+    Error::input(format!("base image `{name}`: {err}"), registry_hint(&err))
 }
 
 /// Pins the manifest's base for every architecture: its manifest digest and packages. Reuses
 /// the old lock's pin while the manifest names the same base and `refresh` is false.
 pub fn pin(
-    globals: &Globals,
+    settings: &Settings,
+    progress: &dyn Progress,
     manifest: &Manifest,
     old: Option<&Lock>,
     refresh: bool,
-) -> Result<Option<LockedBase>> {
+) -> Result<Option<LockedBase>, Error> {
     let Some(name) = &manifest.image.base else {
         return Ok(None);
     };
@@ -83,7 +71,7 @@ pub fn pin(
     {
         return Ok(Some(locked.clone()));
     }
-    let puller = open(globals, manifest, name)?;
+    let puller = open(settings, manifest, name)?;
     let (top_digest, top) = puller.top().map_err(|e| registry_failure(name, e))?;
     let mut digests = BTreeMap::new();
     let mut provided = BTreeMap::new();
@@ -96,7 +84,7 @@ pub fn pin(
             .pull(&digest)
             .map_err(|e| registry_failure(name, e))?;
         let filesystem = BaseFilesystem::read(&image).map_err(|e| {
-            Diagnostic::new(
+            Error::input(
                 format!("base image `{name}` ({arch}): {e}"),
                 "use another base image",
             )
@@ -104,7 +92,7 @@ pub fn pin(
         let mut packages: Vec<ProvidedPackage> = filesystem
             .packages()
             .map_err(|e| {
-                Diagnostic::new(
+                Error::input(
                     format!("base image `{name}` ({arch}): {e}"),
                     "use another base image",
                 )
@@ -117,13 +105,10 @@ pub fn pin(
             })
             .collect();
         packages.sort();
-        status(
-            globals,
-            format_args!(
-                "Base {name} ({arch}): {digest}, {} packages",
-                packages.len()
-            ),
-        );
+        progress.status(&format!(
+            "Base {name} ({arch}): {digest}, {} packages",
+            packages.len()
+        ));
         digests.insert(arch.as_str().to_owned(), digest);
         provided.insert(arch.as_str().to_owned(), packages);
     }
@@ -152,30 +137,30 @@ pub fn installed(base: Option<&LockedBase>, arch: &Arch) -> Vec<Installed> {
 
 /// Loads the pinned base of `arch` (by digest only: the tag is never looked at again).
 pub fn load(
-    globals: &Globals,
+    settings: &Settings,
     manifest: &Manifest,
     lock: &Lock,
     arch: &Arch,
-) -> Result<Option<LoadedBase>> {
+) -> Result<Option<LoadedBase>, Error> {
     let Some(locked) = &lock.base else {
         return Ok(None);
     };
     let digest = locked.digests.get(arch.as_str()).ok_or_else(|| {
-        Diagnostic::outdated(
+        Error::outdated(
             format!("debless.lock pins no base image for {arch}"),
             "run `debless lock` to pin the base for every architecture",
         )
     })?;
     // Cached blobs were verified when stored: a pinned base pulled once builds offline.
-    let cached = Puller::cache_only(BlobCache::new(&globals.cache_dir()), &locked.name);
+    let cached = Puller::cache_only(BlobCache::new(&settings.cache_dir), &locked.name);
     let image = match cached.pull(digest) {
         Ok(image) => image,
-        Err(_) => open(globals, manifest, &locked.name)?
+        Err(_) => open(settings, manifest, &locked.name)?
             .pull(digest)
             .map_err(|e| registry_failure(&locked.name, e))?,
     };
     let filesystem = BaseFilesystem::read(&image)
-        .with_context(|| format!("reading base image `{}` ({arch})", locked.name))?;
+        .context_with(|| format!("reading base image `{}` ({arch})", locked.name))?;
     let registry_reference = match source(&locked.name)? {
         ImageSource::Registry(reference) => Some(reference),
         _ => None,
@@ -194,7 +179,7 @@ pub fn load(
 pub fn explain_resolve_error(
     base: Option<&LockedBase>,
     err: crate::resolve::ResolveError,
-) -> anyhow::Error {
+) -> Error {
     let Some(base) = base else {
         return err.into();
     };
@@ -211,7 +196,7 @@ pub fn explain_resolve_error(
     if named.is_empty() {
         return err.into();
     }
-    Diagnostic::new(
+    Error::input(
         message,
         format!(
             "`{}` {} in the base image `{}`: remove the package that conflicts with it, or use another base",
@@ -220,5 +205,4 @@ pub fn explain_resolve_error(
             base.name
         ),
     )
-    .into()
 }

@@ -1,0 +1,267 @@
+//! The shared-library check as an operation: the locked image assembled in memory, a root
+//! filesystem directory, or an OCI layout or archive, each checked for ELF files whose
+//! libraries or loader the image lacks. `build` runs the same check on what it assembled.
+
+use std::path::{Path, PathBuf};
+
+use super::assemble::{self, AssembleOptions};
+use super::error::Context as _;
+use super::{Class, Error, Progress, Project};
+use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
+use crate::check::view::ImageView;
+use crate::check::{CheckOptions, CheckReport, MissingKind, check_image};
+use crate::debian::Arch;
+use crate::env::Settings;
+use crate::manifest::Manifest;
+use crate::rootfs::Tree;
+
+/// What to check.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// The image of debless.lock, assembled in memory from the cache (downloading what is
+    /// missing unless `offline`).
+    Locked { offline: bool },
+    /// A root filesystem directory (what `build --rootfs DIR` wrote).
+    Rootfs(PathBuf),
+    /// An OCI image layout directory or `oci-archive` file.
+    Image(PathBuf),
+}
+
+impl Default for Target {
+    /// The locked image, downloading what the cache lacks.
+    fn default() -> Self {
+        Target::Locked { offline: false }
+    }
+}
+
+/// One checked image: its label (the architecture) and report.
+pub type Checked = (String, CheckReport);
+
+/// Checks `target`: one report per image. Missing names are not an error here; the caller
+/// decides with [`failure`] (the CLI exits 4).
+pub fn check(
+    project: &Project,
+    settings: &Settings,
+    target: &Target,
+    progress: &dyn Progress,
+) -> Result<Vec<Checked>, Error> {
+    let mut reports: Vec<Checked> = Vec::new();
+    if let Target::Locked { offline } = *target {
+        let options = AssembleOptions {
+            offline,
+            ..AssembleOptions::default()
+        };
+        let (manifest, images) = assemble::assemble_all(project, settings, &options, progress)?;
+        for image in &images {
+            reports.push((
+                image.arch.as_str().to_owned(),
+                check_trees(
+                    &image.layers(),
+                    &options_for(Some(&manifest), Some(&image.arch)),
+                ),
+            ));
+        }
+        return Ok(reports);
+    }
+    // The manifest is optional here; when present, its allow list applies.
+    let manifest = if project.manifest.is_file() {
+        Some(project.load_manifest()?)
+    } else {
+        None
+    };
+    match target {
+        Target::Rootfs(dir) => {
+            let tree = tree_from_dir(dir)?;
+            let arch = manifest
+                .as_ref()
+                .and_then(|m| m.architectures.first().cloned());
+            let label = arch
+                .as_ref()
+                .map_or_else(|| dir.display().to_string(), |a| a.as_str().to_owned());
+            reports.push((
+                label,
+                check_trees(&[&tree], &options_for(manifest.as_ref(), arch.as_ref())),
+            ));
+        }
+        Target::Image(image) => {
+            // An `oci-archive` file is the layout as a tar: unpack it first.
+            let unpacked = if image.is_file() {
+                Some(unpack_archive(image)?)
+            } else {
+                None
+            };
+            let layout = unpacked.as_ref().map_or(image.as_path(), |dir| dir.path());
+            let images = layout_images(layout)
+                .context_with(|| format!("reading the image at `{}`", image.display()))?;
+            for image in images {
+                let tree = tree_from_layers(&image.layers)?;
+                let arch = image
+                    .architecture
+                    .as_deref()
+                    .and_then(|a| Arch::parse(a).ok());
+                let label = image
+                    .architecture
+                    .clone()
+                    .unwrap_or_else(|| "image".to_owned());
+                reports.push((
+                    label,
+                    check_trees(&[&tree], &options_for(manifest.as_ref(), arch.as_ref())),
+                ));
+            }
+        }
+        Target::Locked { .. } => {}
+    }
+    Ok(reports)
+}
+
+/// `build`'s own check of one architecture (its trees top first: application, packages,
+/// base): fails with the missing names unless allowed; returns the allowed names that are
+/// missing, for a note.
+pub fn check_built_layers(
+    manifest: &Manifest,
+    arch: &Arch,
+    layers: &[&Tree],
+) -> Result<Vec<String>, Error> {
+    let report = check_trees(layers, &options_for(Some(manifest), Some(arch)));
+    let allowed = report.allowed.iter().map(|m| m.name.clone()).collect();
+    match failure(&[(arch.as_str().to_owned(), report)], true) {
+        Some(err) => Err(err),
+        None => Ok(allowed),
+    }
+}
+
+/// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
+fn unpack_archive(file: &Path) -> Result<tempfile::TempDir, Error> {
+    let dir = tempfile::tempdir()?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(fs_err::File::open(file)?));
+    archive
+        .unpack(dir.path())
+        .context_with(|| format!("unpacking `{}` as an oci-archive", file.display()))?;
+    Ok(dir)
+}
+
+/// Checks trees stacked top first.
+pub fn check_trees(layers: &[&Tree], options: &CheckOptions) -> CheckReport {
+    check_image(&ImageView::new(layers), options)
+}
+
+/// The check's settings from the manifest and architecture, either optional.
+fn options_for(manifest: Option<&Manifest>, arch: Option<&Arch>) -> CheckOptions {
+    CheckOptions {
+        triplet: arch.map(|a| a.multiarch_tuple().to_owned()),
+        allow_missing: manifest
+            .map(|m| m.image.allow_missing_libraries.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The error for missing names ([`Class::MissingLibraries`]), or `None` when every image passed.
+pub fn failure(reports: &[Checked], in_build: bool) -> Option<Error> {
+    let mut parts = Vec::new();
+    let mut sonames = Vec::new();
+    for (label, report) in reports {
+        for missing in &report.missing {
+            let users = &missing.needed_by;
+            let shown: Vec<String> = users.iter().take(3).map(|u| format!("`{u}`")).collect();
+            let more = if users.len() > 3 {
+                format!(" and {} more", users.len() - 3)
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "`{}` ({label}), needed by {}{more}",
+                missing.name,
+                shown.join(", ")
+            ));
+            if missing.kind == MissingKind::Library && !sonames.contains(&missing.name) {
+                sonames.push(missing.name.clone());
+            }
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let example = sonames.first().map_or("SONAME", String::as_str);
+    let mut hint = format!(
+        "add the packages that ship them (`debless provides {example}`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`"
+    );
+    if in_build {
+        hint.push_str(
+            "; `debless check` lists them all, `debless build --no-check` skips the check",
+        );
+    }
+    // The report (stdout of `check`) lists everything; the one-line error names the first few.
+    const SHOWN: usize = 5;
+    let more = if parts.len() > SHOWN {
+        format!("; and {} more", parts.len() - SHOWN)
+    } else {
+        String::new()
+    };
+    parts.truncate(SHOWN);
+    let message = format!(
+        "the image lacks shared libraries its ELF files need: {}{more}",
+        parts.join("; ")
+    );
+    Some(Error::Input {
+        message,
+        hint: Some(hint),
+        class: Class::MissingLibraries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Missing;
+
+    fn missing(name: &str, users: &[&str]) -> Missing {
+        Missing {
+            name: name.into(),
+            kind: MissingKind::Library,
+            needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
+            only_in_conf_dir: None,
+        }
+    }
+
+    #[test]
+    fn the_manifest_allow_list_and_arch_reach_the_check() {
+        let manifest = Manifest::from_str(
+            Path::new("debless.toml"),
+            "architectures = [\"arm64\"]\npackages = [\"libc6\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-libraries = [\"libGL.so.*\"]\n",
+        )
+        .expect("valid manifest");
+        let options = options_for(Some(&manifest), manifest.architectures.first());
+        assert_eq!(options.triplet.as_deref(), Some("aarch64-linux-gnu"));
+        assert_eq!(options.allow_missing, vec!["libGL.so.*".to_owned()]);
+        assert!(Manifest::from_str(
+            Path::new("debless.toml"),
+            "packages = [\"x\"]\n[[source]]\nsuite = \"bookworm\"\n[image]\nallow-missing-library = []\n",
+        )
+        .is_err(), "a misspelt key is refused");
+    }
+
+    #[test]
+    fn the_error_names_the_first_five_and_counts_the_rest() {
+        let mut report = CheckReport::default();
+        for i in 0..7 {
+            report
+                .missing
+                .push(missing(&format!("lib{i}.so.1"), &["/a", "/b", "/c", "/d"]));
+        }
+        let err = failure(&[("amd64".into(), report)], true).expect("a failure");
+        assert_eq!(err.class(), Class::MissingLibraries);
+        let message = err.to_string();
+        assert!(
+            message
+                .starts_with("the image lacks shared libraries its ELF files need: `lib0.so.1` (amd64), needed by `/a`, `/b`, `/c` and 1 more; `lib1.so.1`"),
+            "{message}"
+        );
+        assert!(message.ends_with("; and 2 more"), "{message}");
+        assert!(
+            err.hint().as_deref().is_some_and(
+                |h| h.contains("debless provides lib0.so.1") && h.contains("--no-check")
+            )
+        );
+        assert!(failure(&[("amd64".into(), CheckReport::default())], false).is_none());
+    }
+}
