@@ -14,7 +14,6 @@ use super::diagnostics::Diagnostic;
 use crate::fetch::export::export;
 use crate::lock::Lock;
 use crate::manifest::Manifest;
-use crate::repo::Mirrors;
 
 /// The formats `debless export` writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -68,7 +67,7 @@ pub fn run(globals: &Globals, args: &ExportArgs) -> Result<()> {
             .is_none()
     });
     let discovered = if needs_discovery {
-        match Mirrors::discover() {
+        match globals.settings.mirrors() {
             Ok(mirrors) => Some(mirrors),
             Err(_) if !args.mirrors.is_empty() => None,
             Err(err) => {
