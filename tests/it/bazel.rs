@@ -8,7 +8,8 @@
 //!   images as remote cache hits and runs no debless action;
 //! - `bazel test` of the `.verify` targets passes, and fails once the lock records another
 //!   image digest without a rebuild;
-//! - the `.lock` run target (`-- --check`) says the locks are current.
+//! - the `.lock` run target (`-- --check`) says the locks are current, and re-locks an edited
+//!   manifest into the workspace.
 //!
 //! Every Bazel server is shut down and nginx stopped by drop guards, on every way out.
 
@@ -358,6 +359,28 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
         log.contains("differs from debless.lock"),
         "the verify test names the mismatch: {log}"
     );
+
+    // The lock target re-locks an edited manifest and writes the workspace's lock.
+    let manifest_path = first_ws.join("gmpy2/debless.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).expect("manifest");
+    std::fs::write(
+        &manifest_path,
+        manifest.replace(
+            r#"packages = ["python3-gmpy2"]"#,
+            r#"packages = ["python3-gmpy2", "netbase"]"#,
+        ),
+    )
+    .expect("edit manifest");
+    let out = bazel.run(&first_ws, &root1, &["run", "//gmpy2:gmpy2.lock"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let relocked = std::fs::read_to_string(first_ws.join("gmpy2/debless.lock")).expect("lock");
+    assert!(relocked.contains(r#"name = "netbase""#), "{relocked}");
+    let out = bazel.run(
+        &first_ws,
+        &root1,
+        &["run", "//gmpy2:gmpy2.lock", "--", "--check"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
 
     drop(bazel);
     drop(nginx);
