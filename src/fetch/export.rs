@@ -153,12 +153,18 @@ impl Export {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::lock::wire::LockWire;
+
+    /// The test lock, validated like a read lock except for its (dummy) content checksum.
+    fn lock() -> Lock {
+        let wire: LockWire = toml::from_str(LOCK).expect("lock TOML");
+        Lock::try_from(wire).expect("valid lock")
+    }
 
     const LOCK: &str = r#"
-version = 1
+version = 2
+checksum = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 manifest-digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 architectures = ["amd64", "arm64"]
 roots = ["tzdata", "libc6"]
@@ -195,6 +201,7 @@ source-package = "glibc"
 path = "pool/updates/main/g/glibc/libc6_2.36-9+deb12u10_amd64.deb"
 size = 10
 sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+depends = []
 required-by = ["manifest"]
 
 [[package]]
@@ -207,6 +214,7 @@ source-package = "tzdata"
 path = "pool/main/t/tzdata/tzdata_2025b-0+deb12u1_all.deb"
 size = 12
 sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+depends = []
 required-by = ["manifest"]
 
 [[package]]
@@ -219,6 +227,7 @@ source-package = "glibc"
 path = "pool/updates/main/g/glibc/libc6_2.36-9+deb12u10_arm64.deb"
 size = 11
 sha256 = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+depends = []
 required-by = ["manifest"]
 
 [[package]]
@@ -231,6 +240,7 @@ source-package = "tzdata"
 path = "pool/main/t/tzdata/tzdata_2025b-0+deb12u1_all.deb"
 size = 12
 sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+depends = []
 required-by = ["manifest"]
 "#;
 
@@ -246,7 +256,7 @@ required-by = ["manifest"]
 
     #[test]
     fn every_deb_once_with_urls_per_suite() {
-        let lock = Lock::parse(Path::new("debless.lock"), LOCK).expect("valid lock");
+        let lock = lock();
         let export = export(&lock, &roots);
         assert_eq!(export.version, EXPORT_VERSION);
         assert_eq!(export.architectures, ["amd64", "arm64"]);
@@ -282,7 +292,7 @@ required-by = ["manifest"]
 
     #[test]
     fn a_suite_without_roots_is_named() {
-        let lock = Lock::parse(Path::new("debless.lock"), LOCK).expect("valid lock");
+        let lock = lock();
         let export = export(&lock, &|suite| {
             if suite == "bookworm" {
                 vec!["http://mirror.test/debian".to_owned()]
