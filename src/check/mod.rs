@@ -19,7 +19,6 @@
 //! manifest allows (`[image] allow-missing-libraries`) are reported apart and do not fail.
 //! This module never fails: unreadable ELF files are listed in the report.
 
-pub mod elf;
 pub mod load;
 pub mod resolver;
 pub mod view;
@@ -31,6 +30,9 @@ use rayon::prelude::*;
 use self::elf::ElfInfo;
 use self::resolver::{Found, SearchConfig, dir_of};
 use self::view::ImageView;
+/// The ELF reader lives with the vocabulary (rootfs reads `PT_INTERP` too); re-exported
+/// here where the check's users have always found it.
+pub use crate::elf;
 use crate::rootfs::NodeKind;
 use crate::rootfs::filter::fnmatch;
 
@@ -66,6 +68,10 @@ pub struct Missing {
     /// `/etc/ld.so.cache`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_in_conf_dir: Option<String>,
+    /// For a missing loader: the image has it on the `/usr` side (`/usr/lib64/…`) of a split
+    /// tree, which is what a merged-/usr-only release (trixie) ships; `merged-usr = true` fixes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_under_usr: Option<String>,
 }
 
 /// The result of checking one image.
@@ -136,6 +142,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 kind: MissingKind::Library,
                 needed_by: Vec::new(),
                 only_in_conf_dir: None,
+                only_under_usr: None,
             });
         entry.needed_by.push(format!("/{object}"));
         if entry.only_in_conf_dir.is_none() {
@@ -143,6 +150,11 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
     }
     for (loader, users) in missing_loaders {
+        let usr_side = format!("usr/{}", loader.trim_start_matches('/'));
+        let only_under_usr = view
+            .file(&usr_side)
+            .is_some()
+            .then(|| format!("/{usr_side}"));
         by_name.insert(
             (loader.clone(), MissingKind::Interpreter),
             Missing {
@@ -150,6 +162,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 kind: MissingKind::Interpreter,
                 needed_by: users.into_iter().map(|u| format!("/{u}")).collect(),
                 only_in_conf_dir: None,
+                only_under_usr,
             },
         );
     }

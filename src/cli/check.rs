@@ -92,6 +92,11 @@ pub fn render(label: &str, report: &CheckReport) -> String {
             for user in &missing.needed_by {
                 out.push_str(&format!("    needed by {user}\n"));
             }
+            if let Some(usr_side) = &missing.only_under_usr {
+                out.push_str(&format!(
+                    "    (the image has it at {usr_side}, but /usr is not merged: set `merged-usr = true` in [image])\n"
+                ));
+            }
             if let Some(dir) = &missing.only_in_conf_dir {
                 out.push_str(&format!(
                     "    (it is in {dir}, listed in /etc/ld.so.conf, but the image has no /etc/ld.so.cache)\n"

@@ -298,7 +298,9 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
             (Some(_), _) => MergedUsr::No,
             (None, MergedUsrSetting::Yes) => MergedUsr::Yes,
             (None, MergedUsrSetting::No) => MergedUsr::No,
-            (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
+            (None, MergedUsrSetting::Auto) => {
+                MergedUsr::auto_for_suites(manifest.sources.iter().map(|s| s.suite.as_str()))
+            }
         },
         allow_overwrite: manifest.image.allow_overwrite.clone(),
         generated_mtime: inputs.source_date_epoch,

@@ -182,6 +182,26 @@ pub fn failure(reports: &[Checked], in_build: bool) -> Option<Error> {
         return None;
     }
     let example = sonames.first().map_or("SONAME", String::as_str);
+    let split_loader = reports
+        .iter()
+        .flat_map(|(_, report)| &report.missing)
+        .find_map(|missing| Some((&missing.name, missing.only_under_usr.as_ref()?)));
+    if let Some((loader, usr_side)) = split_loader {
+        // The real fix is the tree's layout, not another package (`provides` would name the
+        // libc6 that is already locked).
+        let hint = format!(
+            "the image has the loader at `{usr_side}` only, as merged-/usr releases ship it, but its root is split so `{loader}` does not exist: set `merged-usr = true` in `[image]` (the default for trixie and later suites)"
+        );
+        let message = format!(
+            "the image lacks the program interpreter its ELF files need: {}",
+            parts.first().map_or("", String::as_str)
+        );
+        return Some(Error::Input {
+            message,
+            hint: Some(hint),
+            class: Class::MissingLibraries,
+        });
+    }
     let mut hint = format!(
         "add the packages that ship them (`debless provides {example}`, or `debless add --for FILE`), or list them in `[image] allow-missing-libraries`"
     );
@@ -220,6 +240,7 @@ mod tests {
             kind: MissingKind::Library,
             needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
             only_in_conf_dir: None,
+            only_under_usr: None,
         }
     }
 
@@ -263,5 +284,23 @@ mod tests {
             )
         );
         assert!(failure(&[("amd64".into(), CheckReport::default())], false).is_none());
+    }
+
+    #[test]
+    fn a_loader_only_under_usr_names_merged_usr_as_the_fix() {
+        let mut report = CheckReport::default();
+        report.missing.push(Missing {
+            kind: MissingKind::Interpreter,
+            only_under_usr: Some("/usr/lib64/ld-linux-x86-64.so.2".into()),
+            ..missing("/lib64/ld-linux-x86-64.so.2", &["/usr/bin/dpkg"])
+        });
+        let err = failure(&[("amd64".into(), report)], true).expect("a failure");
+        assert_eq!(
+            err.to_string(),
+            "the image lacks the program interpreter its ELF files need: `/lib64/ld-linux-x86-64.so.2` (amd64), needed by `/usr/bin/dpkg`"
+        );
+        let hint = err.hint().expect("a hint");
+        assert!(hint.contains("merged-usr = true"), "{hint}");
+        assert!(!hint.contains("debless provides"), "{hint}");
     }
 }
