@@ -229,12 +229,8 @@ impl Plan<'_> {
         let epoch = assembled.epoch;
         if !options.no_check {
             progress.step(&format!("checking the {arch} shared libraries"));
-            let allowed = super::check::check_built_layers(manifest, arch, &assembled.layers())?;
-            if !allowed.is_empty() {
-                progress.note(&format!(
-                    "{arch}: missing but allowed by `allow-missing-libraries`: {}",
-                    allowed.join(", ")
-                ));
+            for line in super::check::check_built_layers(manifest, arch, &assembled.layers())? {
+                progress.status(&line);
             }
         }
         let sboms = self.add_sboms(&mut assembled)?;

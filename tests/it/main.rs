@@ -11,6 +11,7 @@ macro_rules! snapshot {
 
 mod alternatives;
 mod app_files;
+mod bazel;
 mod build;
 mod build_stages;
 mod check;
@@ -30,4 +31,5 @@ mod resolve;
 mod sbom;
 mod show_init;
 mod support;
+mod trust;
 mod why_diff;
