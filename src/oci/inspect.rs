@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use super::model::{Digest, ImageManifest};
+
 /// A layer blob of an image in a layout: its media type and where its bytes are.
 #[derive(Clone, Debug)]
 pub struct LayerBlob {
@@ -17,23 +19,19 @@ pub struct LayerBlob {
 /// The layers of the manifest `manifest_digest` (`sha256:…`) in the OCI layout at `layout`,
 /// bottom first; `None` when the layout does not hold that manifest.
 pub fn manifest_layers(layout: &Path, manifest_digest: &str) -> Option<Vec<LayerBlob>> {
-    let blob = |digest: &str| {
-        let hex = digest.strip_prefix("sha256:")?;
-        Some(layout.join("blobs").join("sha256").join(hex))
-    };
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(blob(manifest_digest)?).ok()?).ok()?;
-    manifest
-        .get("layers")?
-        .as_array()?
-        .iter()
-        .map(|layer| {
-            Some(LayerBlob {
-                media_type: layer.get("mediaType")?.as_str()?.to_owned(),
-                path: blob(layer.get("digest")?.as_str()?)?,
+    let blob = |digest: &Digest| layout.join("blobs").join("sha256").join(digest.hex());
+    let digest = Digest::parse(manifest_digest).ok()?;
+    let manifest = ImageManifest::parse(&std::fs::read(blob(&digest)).ok()?).ok()?;
+    Some(
+        manifest
+            .layers
+            .iter()
+            .map(|layer| LayerBlob {
+                media_type: layer.media_type.clone(),
+                path: blob(&layer.digest),
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// What a layer says about one path, field by field, so differences can be named.
