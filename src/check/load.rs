@@ -8,8 +8,8 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::oci::inspect::LayerBlob;
-use crate::oci::model::{Digest, Document};
+use crate::oci::inspect::{LayerBlob, blob_path, layer_blobs};
+use crate::oci::model::Document;
 use crate::oci::unpack::{self, UnpackError, insert_entry};
 use crate::rootfs::{NodeKind, Tree};
 
@@ -101,7 +101,6 @@ pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
         })?;
         Document::parse(&bytes).map_err(|err| not_layout(format!("`{}`: {err}", path.display())))
     };
-    let blob = |digest: &Digest| layout.join("blobs").join("sha256").join(digest.hex());
     let mut images = Vec::new();
     let mut pending: Vec<(Document, Option<String>)> =
         vec![(read_document(layout.join("index.json"))?, None)];
@@ -109,14 +108,7 @@ pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
         match document {
             Document::Manifest(manifest) => images.push(LayoutImage {
                 architecture,
-                layers: manifest
-                    .layers
-                    .iter()
-                    .map(|layer| LayerBlob {
-                        media_type: layer.media_type.clone(),
-                        path: blob(&layer.digest),
-                    })
-                    .collect(),
+                layers: layer_blobs(layout, &manifest),
             }),
             Document::Index(index) => {
                 for descriptor in index.manifests.iter().rev() {
@@ -125,7 +117,7 @@ pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
                         .as_ref()
                         .map(|p| p.architecture.clone())
                         .or_else(|| architecture.clone());
-                    pending.push((read_document(blob(&descriptor.digest))?, arch));
+                    pending.push((read_document(blob_path(layout, &descriptor.digest))?, arch));
                 }
             }
         }

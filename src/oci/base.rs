@@ -166,30 +166,22 @@ impl BaseFilesystem {
     }
 }
 
-/// The manifest's `[image]` settings that replace the base's config values.
+/// The manifest's `[image]` settings that replace the base's config values: the image spec's
+/// entrypoint, cmd, user, workdir, labels and annotations, and the `env` table as written
+/// (set over the base's `Env` key by key; the spec's own `env` list is not used).
 #[derive(Clone, Debug, Default)]
 pub struct ConfigOverrides {
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
+    pub spec: ImageSpec,
     /// `KEY=value` pairs set over the base's `Env`.
     pub env: BTreeMap<String, String>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
 }
 
 impl ConfigOverrides {
     /// The overrides an [`ImageSpec`] and the manifest's env table ask for.
     pub fn from_spec(spec: &ImageSpec, env: &BTreeMap<String, String>) -> Self {
         Self {
-            entrypoint: spec.entrypoint.clone(),
-            cmd: spec.cmd.clone(),
+            spec: spec.clone(),
             env: env.clone(),
-            user: spec.user.clone(),
-            workdir: spec.workdir.clone(),
-            labels: spec.labels.clone(),
-            annotations: spec.annotations.clone(),
         }
     }
 }
@@ -246,7 +238,7 @@ pub fn rebase(
         path: base.name.into(),
         what,
     })?;
-    let mut annotations = overrides.annotations.clone();
+    let mut annotations = overrides.spec.annotations.clone();
     annotations.insert(BASE_NAME.to_owned(), base.name.to_owned());
     annotations.insert(BASE_DIGEST.to_owned(), base.image.manifest_digest.clone());
     let platform = built.manifest.platform.clone().unwrap_or_else(|| Platform {
@@ -289,16 +281,16 @@ fn inherited_config(
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .ok_or("`config` is not an object")?;
-    if let Some(entrypoint) = &overrides.entrypoint {
+    if let Some(entrypoint) = &overrides.spec.entrypoint {
         runtime.insert("Entrypoint".into(), json!(entrypoint));
     }
-    if let Some(cmd) = &overrides.cmd {
+    if let Some(cmd) = &overrides.spec.cmd {
         runtime.insert("Cmd".into(), json!(cmd));
     }
-    if let Some(user) = &overrides.user {
+    if let Some(user) = &overrides.spec.user {
         runtime.insert("User".into(), json!(user));
     }
-    if let Some(workdir) = &overrides.workdir {
+    if let Some(workdir) = &overrides.spec.workdir {
         runtime.insert("WorkingDir".into(), json!(workdir));
     }
     if !overrides.env.is_empty() {
@@ -317,13 +309,13 @@ fn inherited_config(
         }
         runtime.insert("Env".into(), json!(env));
     }
-    if !overrides.labels.is_empty() {
+    if !overrides.spec.labels.is_empty() {
         let labels = runtime.entry("Labels").or_insert_with(|| json!({}));
         if !labels.is_object() {
             *labels = json!({});
         }
         let labels = labels.as_object_mut().expect("just made an object");
-        for (key, value) in &overrides.labels {
+        for (key, value) in &overrides.spec.labels {
             labels.insert(key.clone(), json!(value));
         }
     }
@@ -511,8 +503,10 @@ mod tests {
         let image = pulled(&[tar_layer(&[])], dir.path());
         let overrides = ConfigOverrides {
             env: BTreeMap::from([("LANG".into(), "C.UTF-8".into())]),
-            cmd: Some(vec!["python3".into()]),
-            ..ConfigOverrides::default()
+            spec: ImageSpec {
+                cmd: Some(vec!["python3".into()]),
+                ..ImageSpec::default()
+            },
         };
         let opts = OciOptions {
             epoch: 0,

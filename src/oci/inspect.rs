@@ -19,19 +19,26 @@ pub struct LayerBlob {
 /// The layers of the manifest `manifest_digest` (`sha256:…`) in the OCI layout at `layout`,
 /// bottom first; `None` when the layout does not hold that manifest.
 pub fn manifest_layers(layout: &Path, manifest_digest: &str) -> Option<Vec<LayerBlob>> {
-    let blob = |digest: &Digest| layout.join("blobs").join("sha256").join(digest.hex());
     let digest = Digest::parse(manifest_digest).ok()?;
-    let manifest = ImageManifest::parse(&std::fs::read(blob(&digest)).ok()?).ok()?;
-    Some(
-        manifest
-            .layers
-            .iter()
-            .map(|layer| LayerBlob {
-                media_type: layer.media_type.clone(),
-                path: blob(&layer.digest),
-            })
-            .collect(),
-    )
+    let manifest = ImageManifest::parse(&std::fs::read(blob_path(layout, &digest)).ok()?).ok()?;
+    Some(layer_blobs(layout, &manifest))
+}
+
+/// Where blob `digest` of the OCI layout at `layout` is (`blobs/sha256/<hex>`).
+pub fn blob_path(layout: &Path, digest: &Digest) -> PathBuf {
+    layout.join("blobs").join("sha256").join(digest.hex())
+}
+
+/// The layer blobs of `manifest`, an image of the layout at `layout`, bottom first.
+pub fn layer_blobs(layout: &Path, manifest: &ImageManifest) -> Vec<LayerBlob> {
+    manifest
+        .layers
+        .iter()
+        .map(|layer| LayerBlob {
+            media_type: layer.media_type.clone(),
+            path: blob_path(layout, &layer.digest),
+        })
+        .collect()
 }
 
 /// What a layer says about one path, field by field, so differences can be named.
