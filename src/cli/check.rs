@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{Globals, Ui, status};
-use crate::check::{CheckReport, MissingKind};
+use crate::check::{CheckReport, MissingKind, off_path_explanation};
 use crate::ops::check::{Target, check, failure};
 
 /// Arguments of `debless check`.
@@ -92,12 +92,30 @@ pub fn render(label: &str, report: &CheckReport) -> String {
             for user in &missing.needed_by {
                 out.push_str(&format!("    needed by {user}\n"));
             }
+            if let Some(usr_side) = &missing.only_under_usr {
+                out.push_str(&format!(
+                    "    (the image has it at {usr_side}, but /usr is not merged: set `merged-usr = true` in [image])\n"
+                ));
+            }
             if let Some(dir) = &missing.only_in_conf_dir {
                 out.push_str(&format!(
                     "    (it is in {dir}, listed in /etc/ld.so.conf, but the image has no /etc/ld.so.cache)\n"
                 ));
             }
         }
+    }
+    for warning in &report.off_path {
+        out.push_str(&format!(
+            "  warning library {} (not an error)\n",
+            warning.name
+        ));
+        for user in &warning.needed_by {
+            out.push_str(&format!("    needed by {user}\n"));
+        }
+        out.push_str(&format!(
+            "    ({})\n",
+            off_path_explanation(&warning.found_off_path)
+        ));
     }
     for (path, reason) in &report.unreadable {
         out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));

@@ -192,6 +192,7 @@ fn fetch_debs(
                 .iter()
                 .map(|m| m.trim_end_matches('/').to_owned()),
         );
+        roots.extend(fetch::snapshot::roots_for(manifest, lock, suite, settings));
         roots
     };
     let mut requests: Vec<DebRequest> = Vec::new();
@@ -216,6 +217,7 @@ fn fetch_debs(
     let on_progress = |event: fetch::Progress<'_>| match event {
         fetch::Progress::Cached { label, bytes } => progress.fetched(label, bytes, false),
         fetch::Progress::Downloaded { label, bytes } => progress.fetched(label, bytes, true),
+        other => progress.status(&other.to_string()),
     };
     let fetch_options = FetchOptions {
         offline: options.offline,
@@ -298,7 +300,9 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
             (Some(_), _) => MergedUsr::No,
             (None, MergedUsrSetting::Yes) => MergedUsr::Yes,
             (None, MergedUsrSetting::No) => MergedUsr::No,
-            (None, MergedUsrSetting::Auto) => MergedUsr::Auto,
+            (None, MergedUsrSetting::Auto) => {
+                MergedUsr::auto_for_suites(manifest.sources.iter().map(|s| s.suite.as_str()))
+            }
         },
         allow_overwrite: manifest.image.allow_overwrite.clone(),
         generated_mtime: inputs.source_date_epoch,

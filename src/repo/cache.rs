@@ -49,7 +49,7 @@ impl IndexCache {
             source,
         };
         fs_err::create_dir_all(&self.dir).map_err(cache_error)?;
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(cache_error)?;
+        let mut temp = crate::cleanup::temp_file_in(&self.dir, ".tmp-").map_err(cache_error)?;
         std::io::Write::write_all(&mut temp, bytes).map_err(cache_error)?;
         temp.persist(self.path_of(sha256))
             .map_err(|err| cache_error(err.error))?;

@@ -13,6 +13,8 @@ use super::tree::{
     Node, NodeKind, PackageId, PathProblem, Tree, normalize_entry_name, split_parent,
 };
 use crate::deb::{DataEntry, EntryKind};
+use crate::debian::release;
+use crate::elf;
 
 /// Top-level directories that merged /usr turns into symlinks into `usr/` (sbin -> usr/sbin).
 pub const MERGED_DIRS: [&str; 6] = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
@@ -34,6 +36,47 @@ fn link_points_into_usr(dir: &str, target: &str) -> bool {
         .trim_start_matches("./")
         .trim_end_matches('/');
     target == format!("usr/{dir}")
+}
+
+/// Whether a suite belongs to a release that is merged-/usr only: Debian 13 (trixie) and
+/// later, and the rolling suites after it (`sid`, `testing`, `experimental`). Their packages
+/// may ship a path only on its `/usr` side (trixie's libc6 has the loader at
+/// `/usr/lib64/ld-linux-x86-64.so.2` alone), so a split tree would lack `/lib64` even when
+/// `base-files` (whose links `auto` otherwise looks for) is not locked.
+pub fn release_is_merged_only(suite: &str) -> bool {
+    let name = release::of_suite(suite);
+    match release::number(name) {
+        Some(number) => number.parse::<u32>().is_ok_and(|n| n >= 13),
+        None => matches!(name, "sid" | "unstable" | "testing" | "experimental"),
+    }
+}
+
+/// The first program interpreter (`PT_INTERP`) named by an ELF file among `packages` that no
+/// package ships at its own path while one ships it under `usr/` (the loader of a merged-/usr
+/// release in a tree that was about to stay split). `None` when every interpreter is where its
+/// users look, or nowhere at all (the check reports that).
+pub fn interpreter_only_under_usr(packages: &[&[DataEntry]]) -> Option<String> {
+    let shipped: std::collections::BTreeSet<String> = packages
+        .iter()
+        .flat_map(|entries| entries.iter())
+        .filter(|entry| !matches!(entry.kind, EntryKind::Dir))
+        .filter_map(|entry| normalize_entry_name(&entry.path).ok())
+        .collect();
+    let interpreters: std::collections::BTreeSet<String> = packages
+        .iter()
+        .flat_map(|entries| entries.iter())
+        .filter_map(|entry| match &entry.kind {
+            EntryKind::File(bytes) if elf::is_elf(bytes) => elf::parse(bytes).ok()?.interpreter,
+            _ => None,
+        })
+        .collect();
+    interpreters.into_iter().find(|interpreter| {
+        let path = interpreter.trim_start_matches('/');
+        let top = path.split('/').next().unwrap_or("");
+        MERGED_DIRS.contains(&top)
+            && !shipped.contains(path)
+            && shipped.contains(&format!("usr/{path}"))
+    })
 }
 
 /// Where a normalised path lands when /usr is merged.
@@ -340,6 +383,60 @@ mod tests {
             matches!(place_merged("library/x".into(), true), Placement::At(p) if p == "library/x")
         );
         assert!(matches!(place_merged("bin/sh".into(), false), Placement::At(p) if p == "bin/sh"));
+    }
+
+    #[test]
+    fn merged_only_releases() {
+        for suite in [
+            "trixie",
+            "trixie-security",
+            "forky",
+            "sid",
+            "unstable",
+            "testing",
+        ] {
+            assert!(release_is_merged_only(suite), "{suite}");
+        }
+        for suite in [
+            "bookworm",
+            "bookworm-updates",
+            "bullseye",
+            "jammy",
+            "custom",
+        ] {
+            assert!(!release_is_merged_only(suite), "{suite}");
+        }
+    }
+
+    #[test]
+    fn an_interpreter_shipped_only_under_usr_asks_for_merging() {
+        let file = |path: &str, bytes: Vec<u8>| DataEntry {
+            path: path.into(),
+            kind: EntryKind::File(bytes),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+        };
+        let loader = "/lib64/ld-linux-x86-64.so.2";
+        let program = elf::synthesize(
+            elf::Class::Elf64,
+            62,
+            Some(loader),
+            &elf::Dynamic::default(),
+        );
+        let app = [file("./usr/bin/app", program)];
+        let trixie_libc = [file("./usr/lib64/ld-linux-x86-64.so.2", b"ld".to_vec())];
+        let bookworm_libc = [
+            file("./lib64/ld-linux-x86-64.so.2", b"ld".to_vec()),
+            file("./usr/lib64/ld-linux-x86-64.so.2", b"ld".to_vec()),
+        ];
+        assert_eq!(
+            interpreter_only_under_usr(&[&app, &trixie_libc]).as_deref(),
+            Some(loader)
+        );
+        assert_eq!(interpreter_only_under_usr(&[&app, &bookworm_libc]), None);
+        assert_eq!(interpreter_only_under_usr(&[&app]), None, "nowhere at all");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! [`Rootfs::bytes_per_package`] all describe the filtered image.
 //!
 //! Merged /usr (debian-notes §7.1): with [`MergedUsr::Yes`] (or `Auto` and a package shipping
-//! `./bin -> usr/bin`, as trixie base-files does) entries under `bin/`, `sbin/`, `lib*/` move
+//! `./bin -> usr/bin`, as trixie base-files does, or a loader found only under `/usr`; the
+//! manifest's `auto` is `Yes` outright for trixie and later) entries under `bin/`, `sbin/`, `lib*/` move
 //! to `usr/`, and the tree gets `bin -> usr/bin` style links instead of directories, which
 //! keeps layers from replacing a base image's links with empty directories (§9.4).
 
@@ -57,9 +58,24 @@ pub enum MergedUsr {
     Yes,
     /// Keep whatever the packages ship.
     No,
-    /// Merge when some package ships `./bin` or `./lib` as a link into usr (trixie and later).
+    /// Merge when some package ships `./bin` or `./lib` as a link into usr (trixie's
+    /// base-files), or when a program interpreter (`PT_INTERP`) is shipped only on its `/usr`
+    /// side ([`merge::interpreter_only_under_usr`]).
     #[default]
     Auto,
+}
+
+impl MergedUsr {
+    /// The `auto` policy for images of `suites`: [`MergedUsr::Yes`] when one of them is of a
+    /// merged-/usr-only release ([`merge::release_is_merged_only`], Debian 13 and later),
+    /// else [`MergedUsr::Auto`].
+    pub fn auto_for_suites<'a>(suites: impl IntoIterator<Item = &'a str>) -> Self {
+        if suites.into_iter().any(merge::release_is_merged_only) {
+            Self::Yes
+        } else {
+            Self::Auto
+        }
+    }
 }
 
 /// How to assemble the tree.
@@ -145,7 +161,7 @@ impl RootfsError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Conflict { second, .. } => Some(format!(
-                "if `{second}` is meant to replace the file, add it to `allow_overwrite`"
+                "if `{second}` is meant to replace the file, add it to `[image] allow-overwrite`"
             )),
             _ => None,
         }
@@ -180,9 +196,17 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     let merged_usr = match opts.merged_usr {
         MergedUsr::Yes => true,
         MergedUsr::No => false,
-        MergedUsr::Auto => read
-            .iter()
-            .any(|p| p.entries.iter().any(merge::is_usr_merge_link)),
+        MergedUsr::Auto => {
+            read.iter()
+                .any(|p| p.entries.iter().any(merge::is_usr_merge_link))
+                || merge::interpreter_only_under_usr(
+                    &read
+                        .iter()
+                        .map(|p| p.entries.as_slice())
+                        .collect::<Vec<_>>(),
+                )
+                .is_some()
+        }
     };
     // Debian builds clamp every data.tar mtime to the changelog's date, so the newest one
     // depends only on which packages (and versions) go in, never on when they were locked.
@@ -282,6 +306,9 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
         source,
     };
     let opened = Deb::open(&deb.path).map_err(wrap)?;
+    opened
+        .expect_identity(&deb.name, &deb.version, &deb.arch)
+        .map_err(wrap)?;
     let entries = opened.data_entries().map_err(wrap)?;
     Ok(ReadPackage {
         control: opened.into_control_files(),

@@ -133,7 +133,7 @@ fn checked_in_example_reproduces_its_recorded_digest() {
     let lock = context.read("debless.lock");
     assert!(
         lock.contains(
-            "amd64 = \"sha256:db4ace3271f41dc7d83c10c9bc26177b88346e9c3675373865ef42c5972e2541\""
+            "amd64 = \"sha256:90b2ed6c6de47e7b33670db140a9cc42d67c8bd7f3640abf715d09bdf1b15a7c\""
         ),
         "the golden digest is recorded: {lock}"
     );
@@ -291,8 +291,52 @@ fn trixie_python3_image_is_merged_usr_and_runs() {
             Path::new(target)
         );
     }
+    // No base-files in the set: merged /usr comes from the release (trixie's libc6 ships the
+    // loader only as /usr/lib64/ld-linux-x86-64.so.2).
+    assert!(
+        !context
+            .read("debless.lock")
+            .contains("name = \"base-files\"")
+    );
     if is_root() {
-        assert_eq!(run_python(&rootfs, "import ssl; print(2)"), "2\n");
+        let out = chroot::run(
+            &rootfs,
+            Some("65532:65532"),
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import ssl, gmpy2; print(gmpy2.mpz(2) ** 64)",
+            ],
+        );
+        assert_eq!(out, "18446744073709551616\n");
+    } else {
+        eprintln!("skipping the run of the trixie image: chroot needs root");
+    }
+}
+
+/// A fresh user's trixie manifest (no base-files, as `debless init` leaves room for): it
+/// locks, builds with the check on and its loader is at `/lib64` through the merged links.
+#[test]
+fn trixie_without_base_files_builds_with_the_check_on() {
+    if live::mirror().is_none() {
+        return;
+    }
+    let context = TestContext::new();
+    context.manifest(
+        "architectures = [\"amd64\"]\npackages = [\"libc6\", \"dash\"]\n\n[[source]]\nsuite = \"trixie\"\n\n[image]\nentrypoint = [\"/bin/sh\", \"-c\"]\n",
+    );
+    let lock = context.run(&["lock"]);
+    assert!(lock.status.success(), "{}", context.render(&lock));
+    let rootfs = context.path().join("rootfs");
+    let build = context.run(&["build", "--rootfs", rootfs.to_str().expect("utf-8")]);
+    assert!(build.status.success(), "{}", context.render(&build));
+    assert_eq!(
+        std::fs::read_link(rootfs.join("lib64")).expect("merged-usr link"),
+        Path::new("usr/lib64")
+    );
+    if is_root() {
+        let out = chroot::run(&rootfs, Some("65532:65532"), &["/bin/sh", "-c", "echo ok"]);
+        assert_eq!(out, "ok\n");
     }
 }
 
@@ -348,10 +392,11 @@ fn daily_relock_pipeline_on_bookworm() {
         "{why}"
     );
 
-    // build records the digest; a rebuild verifies; another epoch fails naming the layer.
+    // build --record records the digest; a rebuild verifies; another epoch fails naming the
+    // layer.
     let image = context.path().join("img");
     let image = image.to_str().expect("utf-8");
-    let built = context.run(&["build", "--output", image]);
+    let built = context.run(&["build", "--record", "--output", image]);
     assert!(built.status.success(), "{}", context.render(&built));
     assert!(context.run(&["build", "--verify"]).status.success());
     let other = context
@@ -431,5 +476,23 @@ fn stripped_python3_is_smaller_and_still_runs() {
             crate::support::syft::deb_packages(&report),
             crate::support::syft::locked(&context.read("debless.lock"))
         );
+    }
+}
+
+/// `debless init --suite trixie` writes a manifest that locks and builds with the check on
+/// (before merged /usr followed the release, its split tree lacked the loader).
+#[test]
+fn init_manifest_for_trixie_locks_and_builds() {
+    if live::mirror().is_none() {
+        return;
+    }
+    let context = TestContext::new();
+    for command in [
+        &["init", "--suite", "trixie"][..],
+        &["lock"],
+        &["build", "--output", "img"],
+    ] {
+        let out = context.run(command);
+        assert!(out.status.success(), "{}", context.render(&out));
     }
 }
