@@ -24,6 +24,7 @@ mod hermetic;
 mod ldcache;
 mod live;
 mod lock;
+mod properties;
 mod registry;
 mod repo;
 mod resolve;
