@@ -119,6 +119,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Print the lock as JSON for build systems (Bazel): every .deb with its URLs, the
+    /// recorded image digests and the base pin.
+    Export(export::ExportArgs),
 }
 
 pub mod add;
@@ -126,6 +129,7 @@ pub mod build;
 pub mod check;
 pub mod completions;
 pub mod diff;
+pub mod export;
 pub mod init;
 pub mod lock;
 pub mod provides;
@@ -169,6 +173,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Provides(args) => provides::run(globals, args),
         Command::Add(args) => add::run(globals, args),
         Command::Size(args) => size::run(globals, args),
+        Command::Export(args) => export::run(globals, args),
     }
 }
 

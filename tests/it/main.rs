@@ -11,6 +11,7 @@ macro_rules! snapshot {
 
 mod alternatives;
 mod app_files;
+mod bazel;
 mod build;
 mod build_stages;
 mod check;
