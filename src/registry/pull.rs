@@ -412,7 +412,19 @@ mod tests {
                     })
             })
             .expect("stored");
-        assert_eq!(fs_err::read(path).expect("readable"), b"hello");
+        assert_eq!(fs_err::read(&path).expect("readable"), b"hello");
+        // A damaged entry is not a hit: it is fetched again.
+        fs_err::write(&path, b"hellO").expect("damage");
+        let refilled = cache
+            .ensure(&good, |out| {
+                out.write_all(b"hello")
+                    .map_err(|source| RegistryError::Write {
+                        what: String::new(),
+                        source,
+                    })
+            })
+            .expect("refetched");
+        assert_eq!(fs_err::read(refilled).expect("readable"), b"hello");
         let wrong = format!("sha256:{}", "0".repeat(64));
         let err = cache
             .ensure(&wrong, |out| {

@@ -25,6 +25,7 @@ mod hermetic;
 mod ldcache;
 mod live;
 mod lock;
+mod properties;
 mod registry;
 mod repo;
 mod resolve;
