@@ -180,6 +180,7 @@ stage_errors!(
     crate::rootfs::RootfsError,
     crate::rootfs::accounts::AccountsError,
     crate::rootfs::essentials::EssentialsError,
+    crate::rootfs::ca::CaError,
     crate::rootfs::alternatives::AlternativesError,
     crate::rootfs::ldcache::LdCacheError,
     crate::oci::OciError,

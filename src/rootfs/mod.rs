@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod alternatives;
+pub mod ca;
 pub mod dpkg;
 pub mod essentials;
 pub mod filter;

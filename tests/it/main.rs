@@ -18,6 +18,7 @@ mod check_live;
 mod cli;
 mod distroless;
 mod essentials;
+mod extra_ca;
 mod filters;
 mod hermetic;
 mod ldcache;
