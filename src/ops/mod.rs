@@ -21,6 +21,7 @@ pub mod base;
 pub mod build;
 pub mod check;
 pub mod error;
+pub mod export;
 pub mod lock;
 pub mod output;
 pub mod push;

@@ -11,6 +11,7 @@ macro_rules! snapshot {
 
 mod alternatives;
 mod app_files;
+mod bazel;
 mod build;
 mod build_stages;
 mod check;
@@ -18,6 +19,7 @@ mod check_live;
 mod cli;
 mod distroless;
 mod essentials;
+mod example;
 mod extra_ca;
 mod filters;
 mod hermetic;
@@ -30,4 +32,5 @@ mod resolve;
 mod sbom;
 mod show_init;
 mod support;
+mod trust;
 mod why_diff;

@@ -7,6 +7,7 @@
 //! `target/xtask-venv`, never into the system's site-packages; its `bin/` comes first on the
 //! tests' `PATH`, so `syft`, `pyspdxtools` and `python3` there are the ones the tests run.
 
+mod bazel;
 mod bench;
 mod registry;
 
@@ -127,6 +128,7 @@ fn cargo_test(extra: &[String]) -> Command {
 fn test_full(extra: &[String]) -> Result<()> {
     let missing: Vec<&str> = TEST_TOOLS
         .iter()
+        .chain(bazel::TOOLS)
         .filter(|(binary, _)| !have(binary))
         .map(|(_, package)| *package)
         .collect();
