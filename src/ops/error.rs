@@ -171,6 +171,7 @@ stage_errors!(
     crate::lock::LockError,
     crate::repo::RepoError,
     crate::repo::HttpError,
+    crate::repo::tls::TlsError,
     crate::repo::MirrorError,
     crate::repo::suites::SuitesError,
     crate::repo::ReleaseError,

@@ -23,6 +23,7 @@ mod example;
 mod extra_ca;
 mod filters;
 mod hermetic;
+mod https_mirror;
 mod ldcache;
 mod live;
 mod lock;
