@@ -43,15 +43,23 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// A client for the registry of `reference`, with its credentials if any are configured.
     pub fn new(reference: &Reference) -> Result<Self, RegistryError> {
-        let http = Client::builder()
-            .user_agent(concat!("debless/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|err| RegistryError::Transport {
-                url: reference.registry.clone(),
-                message: err.to_string(),
-            })?;
+        // The same client configuration as the mirrors' (`repo::tls`): the host's CA store
+        // and the built-in roots.
+        let http = crate::repo::tls::client_builder(
+            &crate::repo::tls::Trust::default(),
+            None,
+            Duration::from_secs(15),
+            Duration::from_secs(600),
+        )
+        .map_err(|err| RegistryError::Transport {
+            url: reference.registry.clone(),
+            message: err.to_string(),
+        })?
+        .build()
+        .map_err(|err| RegistryError::Transport {
+            url: reference.registry.clone(),
+            message: err.to_string(),
+        })?;
         Ok(Self {
             http,
             base_url: format!("{}://{}", reference.scheme(), reference.api_host()),

