@@ -22,6 +22,9 @@ pub struct Settings {
     pub os_release: PathBuf,
     /// `SOURCE_DATE_EPOCH` as given (parsed, with an error naming it, by the build).
     pub source_date_epoch: Option<String>,
+    /// `DEBLESS_SNAPSHOT`: the snapshot service `build` falls back to for `.deb`s the mirror
+    /// no longer serves (a source's `snapshot` key wins; Debian's by default).
+    pub snapshot: Option<String>,
 }
 
 impl Settings {
@@ -36,6 +39,7 @@ impl Settings {
                 var(DEBLESS_OS_RELEASE).unwrap_or_else(|| "/etc/os-release".to_owned()),
             ),
             source_date_epoch: var(SOURCE_DATE_EPOCH),
+            snapshot: var(DEBLESS_SNAPSHOT).map(|v| v.trim_end_matches('/').to_owned()),
         }
     }
 
@@ -71,6 +75,10 @@ pub const DEBLESS_OS_RELEASE: &str = "DEBLESS_OS_RELEASE";
 /// Reproducible-builds timestamp: layer mtimes are clamped to it and the image's `created`
 /// is set to it (reproducible-builds.org/specs/source-date-epoch).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// Snapshot service base that `build` falls back to when the mirror answers 404 for a locked
+/// `.deb` (default: Debian's public snapshot service); a source's `snapshot` key wins.
+pub const DEBLESS_SNAPSHOT: &str = "DEBLESS_SNAPSHOT";
 
 /// A non-empty value that is not `0`.
 pub fn flag(name: &str) -> bool {

@@ -7,7 +7,7 @@
 //!
 //! | stage | module | input → output |
 //! |---|---|---|
-//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file |
+//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`], [`cleanup`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file; temporaries removed on SIGINT/SIGTERM and swept after SIGKILL |
 //! | manifest | [`manifest`] | `debless.toml` → validated [`manifest::Manifest`] |
 //! | repository | [`repo`] | mirror + suite → verified `InRelease` → sha256-checked `Packages` indices |
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
@@ -34,6 +34,7 @@
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.
 
 pub mod check;
+pub mod cleanup;
 pub mod cli;
 pub mod deb;
 pub mod debian;

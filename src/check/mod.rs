@@ -19,7 +19,9 @@
 //! manifest allows (`[image] allow-missing-libraries`) are reported apart and do not fail.
 //! This module never fails: unreadable ELF files are listed in the report.
 
+pub mod entrypoint;
 pub mod load;
+mod off_path;
 pub mod resolver;
 pub mod view;
 
@@ -28,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use self::elf::ElfInfo;
+pub use self::off_path::explanation as off_path_explanation;
 use self::resolver::{Found, SearchConfig, dir_of};
 use self::view::ImageView;
 /// The ELF reader lives with the vocabulary (rootfs reads `PT_INTERP` too); re-exported
@@ -72,6 +75,10 @@ pub struct Missing {
     /// tree, which is what a merged-/usr-only release (trixie) ships; `merged-usr = true` fixes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_under_usr: Option<String>,
+    /// For a library in [`CheckReport::off_path`]: where the image has it, outside every
+    /// directory the loader searches for its users.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub found_off_path: Vec<String>,
 }
 
 /// The result of checking one image.
@@ -89,6 +96,11 @@ pub struct CheckReport {
     pub missing: Vec<Missing>,
     /// Missing names the manifest allows.
     pub allowed: Vec<Missing>,
+    /// Sonames the search does not find but the image has elsewhere (`libjvm.so` under
+    /// `/usr/lib/jvm/…/server/`): warnings, not failures. ld.so reuses an object already
+    /// loaded under the same soname, so a user loaded after its provider (the `java` launcher
+    /// `dlopen`s libjvm.so by path first; plugins load after their host library) runs.
+    pub off_path: Vec<Missing>,
     /// Files with the ELF magic that could not be parsed, with the reason.
     pub unreadable: Vec<(String, String)>,
 }
@@ -131,8 +143,31 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
     }
     let mut by_name: BTreeMap<(String, MissingKind), Missing> = BTreeMap::new();
+    let mut off_path: BTreeMap<String, Missing> = BTreeMap::new();
+    let elsewhere = off_path::Index::new(&objects);
     for ((object, name), conf_dir) in unresolved {
         if resolved.contains(&(object.clone(), name.clone())) {
+            continue;
+        }
+        let found = match (&conf_dir, objects.get(&object)) {
+            // A library in an ld.so.conf directory without a cache is a real miss: nothing
+            // loads it first.
+            (None, Some(info)) => elsewhere.find(&name, info),
+            _ => Vec::new(),
+        };
+        if !found.is_empty() {
+            let entry = off_path.entry(name.clone()).or_insert_with(|| Missing {
+                name,
+                kind: MissingKind::Library,
+                needed_by: Vec::new(),
+                only_in_conf_dir: None,
+                only_under_usr: None,
+                found_off_path: Vec::new(),
+            });
+            entry.needed_by.push(format!("/{object}"));
+            entry
+                .found_off_path
+                .extend(found.into_iter().map(|path| format!("/{path}")));
             continue;
         }
         let entry = by_name
@@ -143,6 +178,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 needed_by: Vec::new(),
                 only_in_conf_dir: None,
                 only_under_usr: None,
+                found_off_path: Vec::new(),
             });
         entry.needed_by.push(format!("/{object}"));
         if entry.only_in_conf_dir.is_none() {
@@ -163,8 +199,16 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 needed_by: users.into_iter().map(|u| format!("/{u}")).collect(),
                 only_in_conf_dir: None,
                 only_under_usr,
+                found_off_path: Vec::new(),
             },
         );
+    }
+    for (_, mut warning) in off_path {
+        warning.needed_by.sort();
+        warning.needed_by.dedup();
+        warning.found_off_path.sort();
+        warning.found_off_path.dedup();
+        report.off_path.push(warning);
     }
     for (_, mut missing) in by_name {
         missing.needed_by.sort();
@@ -416,6 +460,19 @@ mod tests {
             .collect()
     }
 
+    fn off_path_names(report: &CheckReport) -> Vec<(&str, Vec<&str>)> {
+        report
+            .off_path
+            .iter()
+            .map(|m| {
+                (
+                    m.name.as_str(),
+                    m.needed_by.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn merged_usr_image_resolves_through_lib_symlink() {
         let exe = object(Class::Elf64, 62, Some(LOADER), &["libc.so.6"]);
@@ -562,7 +619,8 @@ mod tests {
             Some("$ORIGIN/../lib"),
         );
         // libpriv needs libdeep, which sits in the app's private dir too: DT_RUNPATH of the
-        // app does not apply to libpriv's needs, so libdeep is missing.
+        // app does not apply to libpriv's needs, so the search misses libdeep; the image has
+        // it off the search path, so it is a warning (see `off_path`), not a failure.
         let private = lib64(&["libdeep.so"]);
         let deep = lib64(&[]);
         let entries = [
@@ -571,8 +629,9 @@ mod tests {
             ("opt/app/lib/libdeep.so", Some(deep.as_slice()), None),
         ];
         let report = run(&entries, &options());
+        assert!(report.passed(), "{report:?}");
         assert_eq!(
-            missing_names(&report),
+            off_path_names(&report),
             vec![("libdeep.so", vec!["/opt/app/lib/libpriv.so"])]
         );
         // The same with DT_RPATH: inherited by libpriv's search, so everything resolves.
@@ -610,8 +669,12 @@ mod tests {
             &options(),
         );
         assert_eq!(
-            missing_names(&report),
+            off_path_names(&report),
             vec![("libdeep.so", vec!["/usr/bin/both"])]
+        );
+        assert_eq!(
+            report.off_path[0].found_off_path,
+            ["/opt/app/lib/libdeep.so"]
         );
     }
 

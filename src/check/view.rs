@@ -2,7 +2,7 @@
 //! layer over the packages), looked up and walked through symlinks the way the kernel does
 //! inside a chroot.
 
-use crate::rootfs::{NodeKind, Tree};
+use crate::rootfs::{Node, NodeKind, Tree};
 
 /// Symlink hops allowed while resolving one path (Linux's `MAXSYMLINKS`).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -25,6 +25,11 @@ impl<'a> ImageView<'a> {
             .iter()
             .find_map(|tree| tree.get(path))
             .map(|node| &node.kind)
+    }
+
+    /// The whole node (mode, owner) at a normalised path, without following symlinks.
+    pub fn node(&self, path: &str) -> Option<&'a Node> {
+        self.layers.iter().find_map(|tree| tree.get(path))
     }
 
     /// Every path of the view with its node, each path once (the top layer's node), in

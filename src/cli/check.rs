@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{Globals, Ui, status};
-use crate::check::{CheckReport, MissingKind};
+use crate::check::{CheckReport, MissingKind, off_path_explanation};
 use crate::ops::check::{Target, check, failure};
 
 /// Arguments of `debless check`.
@@ -103,6 +103,19 @@ pub fn render(label: &str, report: &CheckReport) -> String {
                 ));
             }
         }
+    }
+    for warning in &report.off_path {
+        out.push_str(&format!(
+            "  warning library {} (not an error)\n",
+            warning.name
+        ));
+        for user in &warning.needed_by {
+            out.push_str(&format!("    needed by {user}\n"));
+        }
+        out.push_str(&format!(
+            "    ({})\n",
+            off_path_explanation(&warning.found_off_path)
+        ));
     }
     for (path, reason) in &report.unreadable {
         out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));

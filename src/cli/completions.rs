@@ -16,6 +16,9 @@ pub struct CompletionsArgs {
 /// Prints the completion script on stdout.
 pub fn run(args: &CompletionsArgs) -> Result<()> {
     let mut command = super::Cli::command();
-    clap_complete::generate(args.shell, &mut command, "debless", &mut std::io::stdout());
+    // Generated into memory: clap_complete panics on a failed write, `out!` stops quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "debless", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(())
 }

@@ -145,25 +145,35 @@ pub fn main() -> ExitCode {
     if let Some(dir) = &cli.globals.cache_dir {
         cli.globals.settings.cache_dir = dir.clone();
     }
-    let outcome = match cli.command {
-        Command::Lock(args) => lock::run(&cli.globals, &args),
-        Command::Build(args) => build::run(&cli.globals, &args),
-        Command::Why(args) => why::run(&cli.globals, &args),
-        Command::Diff(args) => diff::run(&cli.globals, &args),
-        Command::Show(args) => show::run(&cli.globals, &args),
-        Command::Search(args) => show::search(&cli.globals, &args),
-        Command::Init(args) => init::run(&cli.globals, &args),
-        Command::Completions(args) => completions::run(&args),
-        Command::Push(args) => push::run(&cli.globals, &args),
-        Command::Check(args) => check::run(&cli.globals, &args),
-        Command::Provides(args) => provides::run(&cli.globals, &args),
-        Command::Add(args) => add::run(&cli.globals, &args),
-        Command::Size(args) => size::run(&cli.globals, &args),
-        Command::Export(args) => export::run(&cli.globals, &args),
-    };
+    crate::cleanup::on_start(&cli.globals.settings.cache_dir);
+    // A panic is a bug: its message is printed by the hook, and the exit code says
+    // "unexpected" (2) rather than Rust's 101.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli)));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => diagnostics::report(&err),
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => diagnostics::report(&err),
+        Err(_) => ExitCode::from(diagnostics::exit::USAGE),
+    }
+}
+
+/// Runs the parsed command.
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let globals = &cli.globals;
+    match &cli.command {
+        Command::Lock(args) => lock::run(globals, args),
+        Command::Build(args) => build::run(globals, args),
+        Command::Why(args) => why::run(globals, args),
+        Command::Diff(args) => diff::run(globals, args),
+        Command::Show(args) => show::run(globals, args),
+        Command::Search(args) => show::search(globals, args),
+        Command::Init(args) => init::run(globals, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Push(args) => push::run(globals, args),
+        Command::Check(args) => check::run(globals, args),
+        Command::Provides(args) => provides::run(globals, args),
+        Command::Add(args) => add::run(globals, args),
+        Command::Size(args) => size::run(globals, args),
+        Command::Export(args) => export::run(globals, args),
     }
 }
 

@@ -53,6 +53,47 @@ pub fn read_control_tar<R: Read>(reader: R) -> Result<ControlFiles, ControlError
     Ok(files)
 }
 
+/// The identity a `.deb`'s `control` file claims: `Package`, `Version`, `Architecture`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+}
+
+/// Reads [`Identity`] from a `control` file; `None` when it is not one deb822 stanza with the
+/// three fields.
+pub fn identity(control: &[u8]) -> Option<Identity> {
+    let text = std::str::from_utf8(control).ok()?;
+    let stanzas = crate::debian::deb822::parse(text).ok()?;
+    let [stanza] = stanzas.as_slice() else {
+        return None;
+    };
+    Some(Identity {
+        package: stanza.get("Package")?.to_owned(),
+        version: stanza.get("Version")?.to_owned(),
+        architecture: stanza.get("Architecture")?.to_owned(),
+    })
+}
+
+/// The first of `Package`, `Version`, `Architecture` where `found` differs from what the lock
+/// says, as (field, expected, found).
+pub fn first_difference(
+    found: &Identity,
+    name: &str,
+    version: &str,
+    architecture: &str,
+) -> Option<(&'static str, String, String)> {
+    [
+        ("Package", name, &found.package),
+        ("Version", version, &found.version),
+        ("Architecture", architecture, &found.architecture),
+    ]
+    .into_iter()
+    .find(|(_, expected, found)| expected != found)
+    .map(|(field, expected, found)| (field, expected.to_owned(), found.clone()))
+}
+
 /// The absolute paths listed in a `conffiles` file (deb-conffiles(5)), without flags such as
 /// `remove-on-upgrade`.
 pub fn parse_conffiles(text: &[u8]) -> Vec<String> {
@@ -72,6 +113,20 @@ pub fn parse_conffiles(text: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_is_the_three_fields_of_one_stanza() {
+        let control = b"Package: libc6\nVersion: 2.36-9\nArchitecture: amd64\nDescription: x\n y\n";
+        let found = identity(control).expect("identity");
+        assert_eq!(first_difference(&found, "libc6", "2.36-9", "amd64"), None);
+        assert_eq!(
+            first_difference(&found, "libc6", "2.36-10", "amd64"),
+            Some(("Version", "2.36-10".into(), "2.36-9".into()))
+        );
+        assert_eq!(identity(b"Package: a\nVersion: 1\n"), None);
+        assert_eq!(identity(b"Package: a\n\nPackage: b\n"), None);
+        assert_eq!(identity(&[0xff, 0xfe]), None);
+    }
 
     fn control_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());

@@ -35,6 +35,18 @@ pub enum DebError {
     /// A required member is missing or has an unknown compression.
     #[error("`{}`: {what}", deb.display())]
     Members { deb: PathBuf, what: String },
+    /// The `control` file names another package, version or architecture than the lock:
+    /// the file is not the package the lock pins, whatever its sha256.
+    #[error(
+        "`{}`: the control file says {field} `{found}`, the lock says `{expected}`",
+        deb.display()
+    )]
+    Identity {
+        deb: PathBuf,
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     /// A member's contents could not be decompressed or parsed.
     #[error("`{}` member `{member}`: {reason}", deb.display())]
     Member {
@@ -137,6 +149,34 @@ impl Deb {
         &self.control.control
     }
 
+    /// Checks that the control file is the package the lock pins (Package, Version and
+    /// Architecture equal), so a lock entry edited by hand cannot relabel a `.deb` in the
+    /// image's dpkg database or SBOM.
+    pub fn expect_identity(
+        &self,
+        name: &str,
+        version: &str,
+        architecture: &str,
+    ) -> Result<(), DebError> {
+        let mismatch = |field, expected: &str, found: String| DebError::Identity {
+            deb: self.path.clone(),
+            field,
+            expected: expected.to_owned(),
+            found,
+        };
+        let Some(found) = control::identity(&self.control.control) else {
+            return Err(mismatch(
+                "Package",
+                name,
+                "(no Package/Version/Architecture stanza)".to_owned(),
+            ));
+        };
+        match control::first_difference(&found, name, version, architecture) {
+            None => Ok(()),
+            Some((field, expected, found)) => Err(mismatch(field, &expected, found)),
+        }
+    }
+
     /// The `md5sums` file verbatim, if the package has one.
     pub fn md5sums(&self) -> Option<&[u8]> {
         self.control.md5sums.as_deref()
@@ -163,7 +203,7 @@ impl Deb {
 
     /// The decompressed data.tar as a byte stream (what `dpkg-deb --fsys-tarfile` prints):
     /// the raw material of a layer, and what `cargo xtask bench` measures as the floor.
-    pub fn data_tar_reader(&self) -> Result<Box<dyn std::io::Read + '_>, DebError> {
+    pub fn data_tar_reader(&self) -> Result<Box<dyn std::io::Read + Send + '_>, DebError> {
         let io_err = |source| DebError::Io {
             deb: self.path.clone(),
             source,

@@ -6,55 +6,10 @@
 
 use std::io::{self, Read};
 
-/// The compressions a `.deb` member may use, from its name suffix (deb(5)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemberCompression {
-    /// `.tar`
-    None,
-    /// `.tar.gz`
-    Gzip,
-    /// `.tar.xz`
-    Xz,
-    /// `.tar.zst`
-    Zstd,
-    /// `.tar.bz2` (data.tar only)
-    Bzip2,
-    /// `.tar.lzma` (data.tar only)
-    Lzma,
-}
-
-impl MemberCompression {
-    /// Reads the compression from a member name such as `data.tar.xz`, given the stem
-    /// (`data.tar`). bz2 and lzma are only allowed when `legacy` (the data member).
-    pub fn from_member_name(name: &str, stem: &str, legacy: bool) -> Option<Self> {
-        let suffix = name.strip_prefix(stem)?;
-        match suffix {
-            "" => Some(Self::None),
-            ".gz" => Some(Self::Gzip),
-            ".xz" => Some(Self::Xz),
-            ".zst" => Some(Self::Zstd),
-            ".bz2" if legacy => Some(Self::Bzip2),
-            ".lzma" if legacy => Some(Self::Lzma),
-            _ => None,
-        }
-    }
-
-    /// Wraps a compressed reader into a decompressing one.
-    pub fn decoder<'a, R: Read + 'a>(self, reader: R) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(match self {
-            Self::None => Box::new(reader),
-            Self::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-            Self::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
-            Self::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
-            Self::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
-            Self::Lzma => {
-                let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
-                    .map_err(io::Error::other)?;
-                Box::new(liblzma::read::XzDecoder::new_stream(reader, stream))
-            }
-        })
-    }
-}
+/// The compressions a `.deb` member may use (deb(5)), named by
+/// [`MemberCompression::from_member_name`]; the type is shared with every other decompressing
+/// reader.
+pub use crate::debian::compression::Compression as MemberCompression;
 
 /// What kind of filesystem object a tar entry creates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,32 +117,6 @@ fn utf8(bytes: Vec<u8>) -> Result<String, TarError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn member_names_map_to_compressions() {
-        use MemberCompression as C;
-        assert_eq!(
-            C::from_member_name("data.tar.xz", "data.tar", true),
-            Some(C::Xz)
-        );
-        assert_eq!(
-            C::from_member_name("data.tar", "data.tar", true),
-            Some(C::None)
-        );
-        assert_eq!(
-            C::from_member_name("data.tar.bz2", "data.tar", true),
-            Some(C::Bzip2)
-        );
-        assert_eq!(
-            C::from_member_name("control.tar.bz2", "control.tar", false),
-            None
-        );
-        assert_eq!(
-            C::from_member_name("control.tar.zst", "control.tar", false),
-            Some(C::Zstd)
-        );
-        assert_eq!(C::from_member_name("data.tar.rar", "data.tar", true), None);
-    }
 
     #[test]
     fn visits_long_names_and_keeps_setuid() {

@@ -5,6 +5,7 @@
 //! meaning of "version 2:6.3.0+dfsg-3" or "`libc6 (>= 2.36) | musl`".
 
 pub mod arch;
+pub mod compression;
 pub mod deb822;
 pub mod package;
 pub mod relation;

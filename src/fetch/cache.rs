@@ -10,6 +10,11 @@
 //! An entry is written to a temp file in the same directory, its size and sha256 checked, then
 //! renamed into place. Rename is atomic, so a reader sees a whole verified file or nothing, and
 //! two builds sharing a cache can race on the same entry harmlessly: both write identical bytes.
+//!
+//! A name in the cache is not proof: anyone with write access to the cache (a flipped bit on
+//! disk, a hand edit, a tampered file of the same size) can change an entry after it was
+//! verified. [`DebCache::verified`] therefore hashes an entry every time a build uses it; an
+//! entry that no longer matches its name is evicted and fetched again.
 //! Content addressing means entries never change format, so the directory carries no version.
 
 use std::io::{self, Read, Write};
@@ -36,21 +41,50 @@ impl DebCache {
         self.dir.join(sha256)
     }
 
-    /// The cached file, if present with the expected size. Entries are verified before they
-    /// enter the cache, so a size check catches the only damage a rename cannot prevent
-    /// (a disk filling up or someone truncating files by hand).
-    pub fn lookup(&self, sha256: &str, size: u64) -> Option<PathBuf> {
+    /// The cached file, if present with the expected size and sha256. An entry that exists
+    /// but does not match is [`Lookup::Damaged`], so the caller can evict it and say which.
+    pub fn verified(&self, sha256: &str, size: u64) -> io::Result<Lookup> {
         let path = self.path_of(sha256);
-        let meta = std::fs::metadata(&path).ok()?;
-        (meta.is_file() && meta.len() == size).then_some(path)
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
+            Err(err) => return Err(err),
+        };
+        if !meta.is_file() {
+            return Ok(Lookup::Damaged {
+                path,
+                actual: "not a regular file".to_owned(),
+            });
+        }
+        if meta.len() != size {
+            return Ok(Lookup::Damaged {
+                path,
+                actual: format!("{} bytes instead of {size}", meta.len()),
+            });
+        }
+        let actual = sha256_file(&path)?;
+        if actual == sha256 {
+            Ok(Lookup::Verified(path))
+        } else {
+            Ok(Lookup::Damaged {
+                path,
+                actual: format!("sha256 {actual}"),
+            })
+        }
+    }
+
+    /// Removes a damaged entry so it can be fetched again.
+    pub fn evict(&self, path: &Path) -> io::Result<()> {
+        match std::fs::remove_file(path) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// Starts writing an entry; nothing is visible until [`Pending::commit`] succeeds.
     pub fn begin(&self) -> io::Result<Pending> {
         fs_err::create_dir_all(&self.dir)?;
-        let file = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)?;
+        let file = crate::cleanup::temp_file_in(&self.dir, ".tmp-")?;
         Ok(Pending {
             file,
             hasher: Sha256::new(),
@@ -58,6 +92,17 @@ impl DebCache {
             dir: self.dir.clone(),
         })
     }
+}
+
+/// What the cache holds under one name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Present, and its bytes hash to its name.
+    Verified(PathBuf),
+    /// Absent.
+    Missing,
+    /// Present but not what its name promises (`actual` says how).
+    Damaged { path: PathBuf, actual: String },
 }
 
 /// A cache entry being written: hashes as it writes.
@@ -163,7 +208,10 @@ mod tests {
             .expect("io")
             .expect("verified");
         assert_eq!(std::fs::read(&path).expect("read"), body);
-        assert_eq!(cache.lookup(&sha(body), body.len() as u64), Some(path));
+        assert_eq!(
+            cache.verified(&sha(body), body.len() as u64).expect("io"),
+            Lookup::Verified(path.clone())
+        );
 
         let mut wrong = cache.begin().expect("begin");
         wrong.write_all(b"another body").expect("write");
@@ -182,5 +230,29 @@ mod tests {
             .expect("list")
             .collect();
         assert_eq!(entries.len(), 1, "failed writes leave nothing behind");
+    }
+
+    #[test]
+    fn a_same_size_change_is_damage_not_a_hit() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = DebCache::new(root.path());
+        let body = b"a .deb body";
+        let mut pending = cache.begin().expect("begin");
+        pending.write_all(body).expect("write");
+        let path = pending
+            .commit(&sha(body), body.len() as u64)
+            .expect("io")
+            .expect("verified");
+        std::fs::write(&path, b"A .deb body").expect("flip one byte");
+        let found = cache.verified(&sha(body), body.len() as u64).expect("io");
+        assert!(
+            matches!(&found, Lookup::Damaged { actual, .. } if actual.starts_with("sha256 ")),
+            "{found:?}"
+        );
+        cache.evict(&path).expect("evict");
+        assert_eq!(
+            cache.verified(&sha(body), body.len() as u64).expect("io"),
+            Lookup::Missing
+        );
     }
 }

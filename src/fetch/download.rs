@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::cache::{DebCache, Mismatch};
+use super::cache::{DebCache, Lookup, Mismatch};
 
 /// What one transport failure looked like; `NotFound` moves on to the next mirror quietly.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,37 @@ pub enum Progress<'a> {
     Cached { label: &'a str, bytes: u64 },
     /// A package was downloaded and verified.
     Downloaded { label: &'a str, bytes: u64 },
+    /// A cache entry did not match its sha256 and was removed, to be fetched again.
+    Evicted {
+        label: &'a str,
+        path: &'a std::path::Path,
+    },
+    /// A package came from a root other than the first one (a fallback or snapshot archive).
+    FromFallback { label: &'a str, url: &'a str },
+}
+
+impl std::fmt::Display for Progress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Cached { label, bytes } => write!(f, "cached {label} ({bytes} bytes)"),
+            Progress::Downloaded { label, bytes } => {
+                write!(f, "downloaded {label} ({bytes} bytes)")
+            }
+            Progress::Evicted { label, path } => write!(
+                f,
+                "warning: the cached `{}` of `{label}` did not match its sha256; fetching it again",
+                path.display()
+            ),
+            Progress::FromFallback { label, url } => {
+                let from = if super::snapshot::is_snapshot_root(url) {
+                    "the snapshot archive"
+                } else {
+                    "a fallback mirror"
+                };
+                write!(f, "Fetched {label} from {from}: {url}")
+            }
+        }
+    }
 }
 
 /// Why a `.deb` could not be made available; each names the package.
@@ -112,6 +143,15 @@ pub enum FetchError {
     },
     #[error("--offline: {} package(s) are not in the cache: {}", missing.len(), missing.join(", "))]
     NotCached { missing: Vec<String> },
+    #[error(
+        "--offline: the cached `{}` of `{label}` is damaged ({actual}) and cannot be fetched again",
+        path.display()
+    )]
+    DamagedOffline {
+        label: String,
+        path: PathBuf,
+        actual: String,
+    },
     #[error("cache I/O for `{label}`: {source}")]
     Cache {
         label: String,
@@ -146,17 +186,42 @@ pub fn fetch_all(
     options: FetchOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<PathBuf>, FetchError> {
-    let mut paths: Vec<Option<PathBuf>> = requests
-        .iter()
-        .map(|r| cache.lookup(&r.sha256, r.size))
-        .collect();
-    for (request, path) in requests.iter().zip(&paths) {
-        if path.is_some() {
-            progress(Progress::Cached {
-                label: &request.label,
-                bytes: request.size,
-            });
-        }
+    let mut paths: Vec<Option<PathBuf>> = Vec::with_capacity(requests.len());
+    for request in requests {
+        let found = cache
+            .verified(&request.sha256, request.size)
+            .map_err(|source| FetchError::Cache {
+                label: request.label.clone(),
+                source,
+            })?;
+        paths.push(match found {
+            Lookup::Verified(path) => {
+                progress(Progress::Cached {
+                    label: &request.label,
+                    bytes: request.size,
+                });
+                Some(path)
+            }
+            Lookup::Missing => None,
+            Lookup::Damaged { path, actual } => {
+                if options.offline {
+                    return Err(FetchError::DamagedOffline {
+                        label: request.label.clone(),
+                        path,
+                        actual,
+                    });
+                }
+                cache.evict(&path).map_err(|source| FetchError::Cache {
+                    label: request.label.clone(),
+                    source,
+                })?;
+                progress(Progress::Evicted {
+                    label: &request.label,
+                    path: &path,
+                });
+                None
+            }
+        });
     }
     let todo: Vec<usize> = (0..requests.len())
         .filter(|&i| paths[i].is_none())
@@ -175,7 +240,13 @@ pub fn fetch_all(
                     let slot = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = todo.get(slot) else { break };
                     let outcome = fetch_one(&requests[index], cache, transport);
-                    if outcome.is_ok() {
+                    if let Ok((_, from)) = &outcome {
+                        if let Some(url) = from {
+                            progress(Progress::FromFallback {
+                                label: &requests[index].label,
+                                url,
+                            });
+                        }
                         progress(Progress::Downloaded {
                             label: &requests[index].label,
                             bytes: requests[index].size,
@@ -194,7 +265,7 @@ pub fn fetch_all(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     results.sort_by_key(|(index, _)| *index);
     for (index, outcome) in results {
-        paths[index] = Some(outcome?);
+        paths[index] = Some(outcome?.0);
     }
     Ok(paths
         .into_iter()
@@ -202,17 +273,19 @@ pub fn fetch_all(
         .collect())
 }
 
+/// Fetches one request; the URL is returned too when it came from a root other than the first
+/// (a fallback mirror or the snapshot archive), so the build can say where it came from.
 fn fetch_one(
     request: &DebRequest,
     cache: &DebCache,
     transport: &dyn Transport,
-) -> Result<PathBuf, FetchError> {
+) -> Result<(PathBuf, Option<String>), FetchError> {
     let io_error = |source| FetchError::Cache {
         label: request.label.clone(),
         source,
     };
     let mut attempts = Vec::new();
-    for root in &request.roots {
+    for (tried, root) in request.roots.iter().enumerate() {
         let url = pool_url(root, &request.path);
         let mut pending = cache.begin().map_err(io_error)?;
         match transport.download(&url, &mut pending, request.size) {
@@ -235,7 +308,7 @@ fn fetch_one(
             .commit(&request.sha256, request.size)
             .map_err(io_error)?
         {
-            Ok(path) => Ok(path),
+            Ok(path) => Ok((path, (tried > 0).then_some(url))),
             Err(Mismatch::Size { expected, actual }) => Err(FetchError::SizeMismatch {
                 label: request.label.clone(),
                 url,

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod download;
 pub mod export;
+pub mod snapshot;
 
 pub use cache::DebCache;
 pub use download::{DebRequest, FetchError, FetchOptions, Progress, Transport, fetch_all};

@@ -2,7 +2,7 @@
 //!
 //! Nothing here touches the disk: `src` paths are only joined to the manifest's directory, so
 //! `lock` works before the application is built. `build` reads the files (see
-//! `oci::files`), where a missing `src` is reported.
+//! `rootfs::app`), where a missing `src` is reported.
 //!
 //! The lock's input digest covers these *settings* (src, dst, mode, owner, tar paths) but not
 //! the files' bytes: the bytes change on every application build and must not make the lock

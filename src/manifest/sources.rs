@@ -24,6 +24,9 @@ pub struct Source {
     pub keyring_as_written: Option<String>,
     /// Higher wins before version, like an apt pin (default 500).
     pub priority: i32,
+    /// Snapshot service base (`https://snapshot.debian.org` style) that `build` falls back
+    /// to when the mirror no longer serves a locked `.deb`; not a lock input.
+    pub snapshot: Option<String>,
 }
 
 impl Source {
@@ -45,7 +48,15 @@ impl Source {
                 "suite `{suite}`: url `{url}` must start with http:// or https://"
             ));
         }
+        if let Some(url) = &wire.snapshot
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "suite `{suite}`: snapshot `{url}` must start with http:// or https://"
+            ));
+        }
         Ok(Self {
+            snapshot: wire.snapshot.map(|u| u.trim_end_matches('/').to_owned()),
             suite,
             components,
             url: wire.url.map(|u| u.trim_end_matches('/').to_owned()),

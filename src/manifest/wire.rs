@@ -31,6 +31,8 @@ pub struct SourceWire {
     pub url: Option<String>,
     pub keyring: Option<String>,
     pub priority: Option<i32>,
+    /// Snapshot service base for `.deb`s the mirror no longer serves (`fetch::snapshot`).
+    pub snapshot: Option<String>,
 }
 
 /// The `[image]` table: what `debless build` puts around the packages.

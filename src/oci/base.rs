@@ -4,9 +4,8 @@
 //! - [`BaseFilesystem::read`] applies the base's layers into one in-memory [`Tree`] with
 //!   every file's bytes ([`super::unpack`]: whiteouts, unsafe names refused), checking every
 //!   blob and every uncompressed tar against the manifest's digest and the config's
-//!   `diff_ids`. The tree serves the package database (`/var/lib/dpkg/status.d/*` as
-//!   distroless writes it, or `/var/lib/dpkg/status`), the overlay check and the
-//!   shared-library check, so the layers are read once.
+//!   `diff_ids`. The tree serves the package database (`rootfs::dpkg_db`), the overlay check
+//!   (`rootfs::overlay`) and the shared-library check, so the layers are read once.
 //! - [`BaseFilesystem::packages`] feeds `resolve::Request::already_installed`;
 //!   [`BaseFilesystem::merged_usr`] decides merged-/usr for the new layer (debian-notes §9.4:
 //!   never put a `lib/` directory over the base's `lib -> usr/lib`);
@@ -24,9 +23,9 @@ use std::sync::Arc;
 use super::config::{ImageSpec, Platform};
 use super::unpack::{self, UnpackError};
 use super::{BuiltImage, Compression, Digest, LayerDescriptor, OciError, OciOptions};
-use crate::debian::Version;
-use crate::debian::deb822;
 use crate::registry::PulledImage;
+use crate::rootfs::dpkg_db::{self, DpkgDbError};
+use crate::rootfs::overlay;
 use crate::rootfs::tree::{NodeKind, PathProblem, Tree};
 
 /// Annotation: the base's fully qualified reference.
@@ -34,16 +33,8 @@ pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
 /// Annotation: the digest of the base's (platform) manifest.
 pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
-const STATUS_D: &str = "var/lib/dpkg/status.d/";
-const STATUS: &str = "var/lib/dpkg/status";
-
 /// A package the base's package database lists.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BasePackage {
-    pub name: String,
-    pub version: Version,
-    pub architecture: String,
-}
+pub use crate::rootfs::dpkg_db::InstalledPackage as BasePackage;
 
 /// Why a base cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +65,8 @@ pub enum BaseError {
     #[error("the base's config is not a valid image config: {0}")]
     Config(String),
     /// A package database stanza that cannot be read.
-    #[error("base package database `/{path}`: {reason}")]
-    Database { path: String, reason: String },
+    #[error("base {0}")]
+    Database(#[from] DpkgDbError),
     /// A new file would replace a base file with other content.
     #[error(
         "`/{path}` from package `{package}` would overwrite the base image's {base} with other content"
@@ -147,129 +138,28 @@ impl BaseFilesystem {
         )
     }
 
-    /// The packages of the base's dpkg database (`status.d/*` without `*.md5sums`, and
-    /// `status`), skipping stanzas whose `Status` says they are not installed.
+    /// The packages of the base's dpkg database ([`dpkg_db::installed_packages`]).
     pub fn packages(&self) -> Result<Vec<BasePackage>, BaseError> {
-        let mut packages = BTreeMap::new();
-        let database = self
-            .tree
-            .iter()
-            .filter_map(|(path, node)| match &node.kind {
-                NodeKind::File(bytes) if path == STATUS || path.starts_with(STATUS_D) => {
-                    Some((path, bytes))
-                }
-                _ => None,
-            });
-        for (path, bytes) in database {
-            if path.ends_with(".md5sums") {
-                continue;
-            }
-            let bad = |reason: String| BaseError::Database {
-                path: path.to_owned(),
-                reason,
-            };
-            let text = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
-            for stanza in deb822::parse(text).map_err(|e| bad(e.to_string()))? {
-                if stanza.is_empty() {
-                    continue;
-                }
-                if stanza.get("Status").is_some_and(|s| {
-                    s.contains("deinstall") || s.contains("purge") || s.contains("not-installed")
-                }) {
-                    continue;
-                }
-                let field = |name: &str| {
-                    stanza
-                        .get(name)
-                        .map(str::trim)
-                        .ok_or_else(|| bad(format!("a stanza has no `{name}`")))
-                };
-                let name = field("Package")?.to_owned();
-                let version =
-                    Version::parse(field("Version")?).map_err(|e| bad(format!("`{name}`: {e}")))?;
-                let architecture = field("Architecture")?.to_owned();
-                packages.insert(
-                    (name.clone(), architecture.clone()),
-                    BasePackage {
-                        name,
-                        version,
-                        architecture,
-                    },
-                );
-            }
-        }
-        Ok(packages.into_values().collect())
+        Ok(dpkg_db::installed_packages(&self.tree)?)
     }
 
     /// Refuses new files that would replace base files (or links, or directories) with
-    /// something else; `owner_of(path)` names the package shipping a path.
+    /// something else ([`overlay::first_clash`]); `owner_of(path)` names the package
+    /// shipping a path.
     pub fn check_overlay(
         &self,
         tree: &Tree,
         owner_of: &dyn Fn(&str) -> String,
     ) -> Result<(), BaseError> {
-        for (path, node) in tree.iter() {
-            let Some(base) = self.tree.get(path) else {
-                continue;
-            };
-            let clash = match (&node.kind, &base.kind) {
-                (NodeKind::Dir, NodeKind::Dir) => None,
-                (NodeKind::Dir, NodeKind::Symlink(_)) => Some("symbolic link"),
-                (NodeKind::Dir, _) => Some("file"),
-                (NodeKind::File(bytes), NodeKind::File(base_bytes)) => {
-                    (bytes != base_bytes).then_some("file")
-                }
-                (NodeKind::Symlink(target), NodeKind::Symlink(base_target)) => {
-                    (link_destination(path, target) != link_destination(path, base_target))
-                        .then_some("symbolic link")
-                }
-                (_, NodeKind::Dir) => Some("directory"),
-                (_, NodeKind::Symlink(_)) => Some("symbolic link"),
-                _ => Some("file"),
-            };
-            if let Some(base) = clash {
-                return Err(BaseError::Overwrite {
-                    path: path.to_owned(),
-                    package: owner_of(path),
-                    base,
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Where a link at `path` pointing at `target` leads, as a normalised absolute path, so
-/// `lib -> usr/lib` and `lib -> /usr/lib` count as the same link.
-fn link_destination(path: &str, target: &str) -> Option<String> {
-    if target.starts_with('/') {
-        return Some(normalise(target).unwrap_or_default());
-    }
-    let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-    let mut parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
+        match overlay::first_clash(&self.tree, tree) {
+            None => Ok(()),
+            Some(clash) => Err(BaseError::Overwrite {
+                package: owner_of(&clash.path),
+                path: clash.path,
+                base: clash.lower,
+            }),
         }
     }
-    Some(parts.join("/"))
-}
-
-/// `./usr/bin/` → `usr/bin`; `None` for the root and for `..` escapes.
-fn normalise(raw: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    for part in raw.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return None,
-            other => parts.push(other),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// The config's `rootfs.diff_ids`.
@@ -620,22 +510,6 @@ mod tests {
         assert!(
             err.to_string().contains("base image's symbolic link"),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn links_compare_by_destination() {
-        assert_eq!(
-            link_destination("lib", "usr/lib"),
-            link_destination("lib", "/usr/lib")
-        );
-        assert_eq!(
-            link_destination("usr/bin/python3", "python3.11"),
-            Some("usr/bin/python3.11".into())
-        );
-        assert_ne!(
-            link_destination("lib", "usr/lib"),
-            link_destination("lib", "usr/lib64")
         );
     }
 

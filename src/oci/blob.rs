@@ -93,18 +93,14 @@ impl BlobStore {
     /// A store in the system temporary directory.
     pub fn new() -> io::Result<Self> {
         Ok(Self {
-            dir: tempfile::Builder::new()
-                .prefix("debless-blobs-")
-                .tempdir()?,
+            dir: crate::cleanup::temp_dir("debless-blobs-")?,
         })
     }
 
     /// A store under `parent` (keep it on the output's filesystem for cheap copies).
     pub fn new_in(parent: &Path) -> io::Result<Self> {
         Ok(Self {
-            dir: tempfile::Builder::new()
-                .prefix(".debless-blobs-")
-                .tempdir_in(parent)?,
+            dir: crate::cleanup::temp_dir_in(parent, ".debless-blobs-")?,
         })
     }
 
@@ -115,7 +111,7 @@ impl BlobStore {
 
     /// Starts a new blob.
     pub fn writer(&self) -> io::Result<BlobWriter<'_>> {
-        let file = tempfile::NamedTempFile::new_in(self.dir.path())?;
+        let file = crate::cleanup::temp_file_in(self.dir.path(), ".tmp-")?;
         Ok(BlobWriter {
             store: self,
             inner: HashingWriter::new(BufWriter::new(file)),

@@ -2,12 +2,10 @@
 //! comparable lines, so `build --verify` can say which files changed between two builds.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
-
-use super::Compression;
 
 /// A layer blob of an image in a layout: its media type and where its bytes are.
 #[derive(Clone, Debug)]
@@ -81,13 +79,7 @@ fn short(text: &str) -> String {
 /// Every entry of a layer, by path.
 pub fn layer_entries(blob: &LayerBlob) -> io::Result<BTreeMap<String, EntrySummary>> {
     let file = std::io::BufReader::new(fs_err::File::open(&blob.path)?);
-    let reader: Box<dyn Read> = if blob.media_type == Compression::Gzip.media_type() {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else if blob.media_type == Compression::Zstd.media_type() {
-        Box::new(zstd::stream::read::Decoder::new(file)?)
-    } else {
-        Box::new(file)
-    };
+    let reader = super::layer::decoding_of(&blob.media_type).decoder(file)?;
     let mut archive = tar::Archive::new(reader);
     let mut out = BTreeMap::new();
     for entry in archive.entries()? {

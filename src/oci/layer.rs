@@ -46,6 +46,19 @@ impl Compression {
     }
 }
 
+/// How to decompress a layer of `media_type` (OCI `+gzip`/`+zstd`, Docker's `tar.gzip`);
+/// anything else is read as a plain tar.
+pub fn decoding_of(media_type: &str) -> crate::debian::compression::Compression {
+    use crate::debian::compression::Compression as C;
+    if media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip") {
+        C::Gzip
+    } else if media_type.ends_with("+zstd") {
+        C::Zstd
+    } else {
+        C::None
+    }
+}
+
 /// A finished layer blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerDescriptor {

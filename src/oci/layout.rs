@@ -143,10 +143,7 @@ pub fn write_oci_layout(dir: &Path, images: &[BuiltImage], tag: &str) -> Result<
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(io_error(dir)(e)),
     };
-    let staging = tempfile::Builder::new()
-        .prefix(".debless-oci-")
-        .tempdir_in(parent)
-        .map_err(io_error(parent))?;
+    let staging = crate::cleanup::temp_dir_in(parent, ".debless-oci-").map_err(io_error(parent))?;
     for sub in files.dirs() {
         let path = staging.path().join(sub);
         std::fs::create_dir(&path).map_err(io_error(&path))?;
@@ -164,10 +161,8 @@ pub fn write_oci_layout(dir: &Path, images: &[BuiltImage], tag: &str) -> Result<
     }
     let staged = staging.keep();
     if replaces_old {
-        let aside = tempfile::Builder::new()
-            .prefix(".debless-old-")
-            .tempdir_in(parent)
-            .map_err(io_error(parent))?;
+        let aside =
+            crate::cleanup::temp_dir_in(parent, ".debless-old-").map_err(io_error(parent))?;
         let aside_path = aside.path().join("layout");
         std::fs::rename(dir, &aside_path).map_err(io_error(dir))?;
         std::fs::rename(&staged, dir).map_err(io_error(dir))?;
@@ -231,10 +226,8 @@ fn write_tar(file: &Path, files: &LayoutFiles, epoch: i64) -> Result<(), OciErro
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new()
-        .prefix(".debless-archive-")
-        .tempfile_in(parent)
-        .map_err(io_error(parent))?;
+    let temp =
+        crate::cleanup::temp_file_in(parent, ".debless-archive-").map_err(io_error(parent))?;
     let mtime = super::layer::clamp_mtime(epoch, epoch);
     let header = |mode: u32, size: u64, kind: tar::EntryType| {
         let mut h = tar::Header::new_ustar();

@@ -1,9 +1,9 @@
 //! Reading image layers back into an in-memory [`Tree`]: the one layer reader behind a base
-//! image ([`super::base::BaseFilesystem`]) and the shared-library check of a built layout
+//! image (`oci::base`) and the shared-library check of a built layout
 //! (`check::load`).
 //!
-//! [`apply_layer`] decompresses a layer blob (gzip or zstd, told apart by their magic bytes,
-//! else a plain tar), applies its entries over the tree as a container runtime would, and
+//! [`apply_layer`] decompresses a layer blob (gzip, zstd or xz, told apart by their magic
+//! bytes by [`sniffed_decoder`], else a plain tar), applies its entries over the tree as a container runtime would, and
 //! hashes the blob and the uncompressed tar in the same pass, so callers can compare them
 //! with a manifest's digest and a config's `diff_id`:
 //!
@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::Digest;
+use crate::debian::compression::sniffed_decoder;
 use crate::rootfs::tree::{PathProblem, normalize_entry_name, split_parent};
 use crate::rootfs::{Node, NodeKind, Tree};
 
@@ -68,17 +69,8 @@ pub fn apply_layer(
     };
     let file = fs_err::File::open(blob).map_err(io_err)?;
     let mut blob_reader = HashingReader::new(io::BufReader::new(file));
-    let mut magic = [0u8; 4];
-    let sniffed = read_prefix(&mut blob_reader, &mut magic).map_err(io_err)?;
-    let magic = &magic[..sniffed];
-    let prefixed = io::Cursor::new(magic.to_vec()).chain(&mut blob_reader);
-    let decoded: Box<dyn Read + '_> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(prefixed))
-    } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Box::new(zstd::stream::read::Decoder::new(prefixed).map_err(io_err)?)
-    } else {
-        Box::new(prefixed)
-    };
+    // xz layers are not an OCI media type, but sniffing them costs nothing.
+    let decoded = sniffed_decoder(&mut blob_reader).map_err(io_err)?;
     let mut tar_reader = HashingReader::new(decoded);
     {
         let mut archive = tar::Archive::new(&mut tar_reader);
@@ -168,18 +160,6 @@ pub fn insert_entry(tree: &mut Tree, path: String, kind: NodeKind, mode: u32) {
             owner: None,
         },
     );
-}
-
-/// Reads at most `buf.len()` bytes, fewer only at the end of the input.
-fn read_prefix(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 /// A reader that hashes what passes through it.

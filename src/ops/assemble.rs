@@ -192,6 +192,7 @@ fn fetch_debs(
                 .iter()
                 .map(|m| m.trim_end_matches('/').to_owned()),
         );
+        roots.extend(fetch::snapshot::roots_for(manifest, lock, suite, settings));
         roots
     };
     let mut requests: Vec<DebRequest> = Vec::new();
@@ -216,6 +217,7 @@ fn fetch_debs(
     let on_progress = |event: fetch::Progress<'_>| match event {
         fetch::Progress::Cached { label, bytes } => progress.fetched(label, bytes, false),
         fetch::Progress::Downloaded { label, bytes } => progress.fetched(label, bytes, true),
+        other => progress.status(&other.to_string()),
     };
     let fetch_options = FetchOptions {
         offline: options.offline,

@@ -229,12 +229,8 @@ impl Plan<'_> {
         let epoch = assembled.epoch;
         if !options.no_check {
             progress.step(&format!("checking the {arch} shared libraries"));
-            let allowed = super::check::check_built_layers(manifest, arch, &assembled.layers())?;
-            if !allowed.is_empty() {
-                progress.note(&format!(
-                    "{arch}: missing but allowed by `allow-missing-libraries`: {}",
-                    allowed.join(", ")
-                ));
+            for line in super::check::check_built_layers(manifest, arch, &assembled.layers())? {
+                progress.status(&line);
             }
         }
         let sboms = self.add_sboms(&mut assembled)?;
@@ -417,16 +413,20 @@ fn compare(
             previous.and_then(|dir| oci::inspect::manifest_layers(dir, &recorded.manifest));
         for i in changed {
             what.push_str(&format!(
-                "; layer {} of {} differs ({} recorded, {} built)",
+                "; layer {} of {} differs",
                 i + 1,
-                now.layers.len(),
+                now.layers.len()
+            ));
+            let digests = format!(
+                " (recorded {}, built {})",
                 recorded.layers.get(i).map_or("none", String::as_str),
                 now.layers.get(i).map_or("none", String::as_str),
-            ));
+            );
             let (Some(old), Some(new)) = (
                 old_layers.as_ref().and_then(|l| l.get(i)),
                 image.layers.get(i),
             ) else {
+                what.push_str(&digests);
                 continue;
             };
             let new = oci::inspect::LayerBlob {
@@ -438,7 +438,7 @@ fn compare(
                 &oci::inspect::layer_entries(&new)?,
                 10,
             );
-            what.push_str(&format!(": {}", files.join(", ")));
+            what.push_str(&format!(": {}{digests}", files.join(", ")));
         }
         problems.push(what);
     }

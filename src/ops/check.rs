@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use super::assemble::{self, AssembleOptions};
 use super::error::Context as _;
 use super::{Class, Error, Progress, Project};
+use crate::check::entrypoint::check_program;
 use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
 use crate::check::view::ImageView;
-use crate::check::{CheckOptions, CheckReport, MissingKind, check_image};
+use crate::check::{CheckOptions, CheckReport, MissingKind, check_image, off_path_explanation};
 use crate::debian::Arch;
 use crate::env::Settings;
 use crate::manifest::Manifest;
@@ -60,6 +61,7 @@ pub fn check(
                     &options_for(Some(&manifest), Some(&image.arch)),
                 ),
             ));
+            check_entrypoint(&manifest, &image.layers())?;
         }
         return Ok(reports);
     }
@@ -115,19 +117,70 @@ pub fn check(
 }
 
 /// `build`'s own check of one architecture (its trees top first: application, packages,
-/// base): fails with the missing names unless allowed; returns the allowed names that are
-/// missing, for a note.
+/// base): fails with the missing names unless allowed, or when the entrypoint cannot start;
+/// returns lines to show for the rest (allowed names, sonames found off the search path).
 pub fn check_built_layers(
     manifest: &Manifest,
     arch: &Arch,
     layers: &[&Tree],
 ) -> Result<Vec<String>, Error> {
     let report = check_trees(layers, &options_for(Some(manifest), Some(arch)));
-    let allowed = report.allowed.iter().map(|m| m.name.clone()).collect();
-    match failure(&[(arch.as_str().to_owned(), report)], true) {
-        Some(err) => Err(err),
-        None => Ok(allowed),
+    let mut lines = Vec::new();
+    if !report.allowed.is_empty() {
+        let allowed: Vec<&str> = report.allowed.iter().map(|m| m.name.as_str()).collect();
+        lines.push(format!(
+            "Note: {arch}: missing but allowed by `allow-missing-libraries`: {}",
+            allowed.join(", ")
+        ));
     }
+    for warning in &report.off_path {
+        lines.push(format!(
+            "Warning: {arch}: `{}` needed by {}: {}",
+            warning.name,
+            users(&warning.needed_by),
+            off_path_explanation(&warning.found_off_path)
+        ));
+    }
+    if let Some(err) = failure(&[(arch.as_str().to_owned(), report)], true) {
+        return Err(err);
+    }
+    check_entrypoint(manifest, layers)?;
+    Ok(lines)
+}
+
+/// The entrypoint (or `cmd[0]` without one) of the manifest must start in the image
+/// ([`Class::MissingLibraries`] otherwise). Over a base image that sets them, the manifest may
+/// set neither: nothing to check.
+fn check_entrypoint(manifest: &Manifest, layers: &[&Tree]) -> Result<(), Error> {
+    let image = &manifest.image;
+    let (setting, program) = match (&image.entrypoint, &image.cmd) {
+        (Some(entrypoint), _) if !entrypoint.is_empty() => ("entrypoint", &entrypoint[0]),
+        (None, Some(cmd)) if !cmd.is_empty() => ("cmd", &cmd[0]),
+        _ => return Ok(()),
+    };
+    let view = ImageView::new(layers);
+    let path_var = image.env.get("PATH").map(String::as_str);
+    check_program(&view, program, path_var, image.workdir.as_deref()).map_err(|err| {
+        Error::Input {
+            message: err.to_string(),
+            hint: Some(format!(
+                "add the package that ships it (`debless provides {program}`) or fix `[image] {setting}`; `debless build --no-check` skips the check"
+            )),
+            class: Class::MissingLibraries,
+        }
+    })?;
+    Ok(())
+}
+
+/// Up to three users in backticks, then how many more.
+fn users(list: &[String]) -> String {
+    let shown: Vec<String> = list.iter().take(3).map(|u| format!("`{u}`")).collect();
+    let more = if list.len() > 3 {
+        format!(" and {} more", list.len() - 3)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
 }
 
 /// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
@@ -161,17 +214,10 @@ pub fn failure(reports: &[Checked], in_build: bool) -> Option<Error> {
     let mut sonames = Vec::new();
     for (label, report) in reports {
         for missing in &report.missing {
-            let users = &missing.needed_by;
-            let shown: Vec<String> = users.iter().take(3).map(|u| format!("`{u}`")).collect();
-            let more = if users.len() > 3 {
-                format!(" and {} more", users.len() - 3)
-            } else {
-                String::new()
-            };
             parts.push(format!(
-                "`{}` ({label}), needed by {}{more}",
+                "`{}` ({label}), needed by {}",
                 missing.name,
-                shown.join(", ")
+                users(&missing.needed_by)
             ));
             if missing.kind == MissingKind::Library && !sonames.contains(&missing.name) {
                 sonames.push(missing.name.clone());
@@ -189,16 +235,14 @@ pub fn failure(reports: &[Checked], in_build: bool) -> Option<Error> {
     if let Some((loader, usr_side)) = split_loader {
         // The real fix is the tree's layout, not another package (`provides` would name the
         // libc6 that is already locked).
-        let hint = format!(
-            "the image has the loader at `{usr_side}` only, as merged-/usr releases ship it, but its root is split so `{loader}` does not exist: set `merged-usr = true` in `[image]` (the default for trixie and later suites)"
-        );
-        let message = format!(
-            "the image lacks the program interpreter its ELF files need: {}",
-            parts.first().map_or("", String::as_str)
-        );
         return Some(Error::Input {
-            message,
-            hint: Some(hint),
+            message: format!(
+                "the image lacks the program interpreter its ELF files need: {}",
+                parts.first().map_or("", String::as_str)
+            ),
+            hint: Some(format!(
+                "the image has the loader at `{usr_side}` only, as merged-/usr releases ship it, but its root is split so `{loader}` does not exist: set `merged-usr = true` in `[image]` (the default for trixie and later suites)"
+            )),
             class: Class::MissingLibraries,
         });
     }
@@ -241,6 +285,7 @@ mod tests {
             needed_by: users.iter().map(|u| (*u).to_owned()).collect(),
             only_in_conf_dir: None,
             only_under_usr: None,
+            found_off_path: Vec::new(),
         }
     }
 

@@ -105,6 +105,11 @@ fn check_parent(flag: &str, path: &Path) -> Result<(), Error> {
         .prefix(".debless-probe-")
         .tempfile_in(parent)
         .map_err(|err| {
+            // The error names the probe file; say only why, under the user's path.
+            let err = err.raw_os_error().map_or_else(
+                || err.kind().to_string(),
+                |code| std::io::Error::from_raw_os_error(code).to_string(),
+            );
             Error::input(
                 format!(
                     "{flag} `{}`: cannot create files in `{}`: {err}",

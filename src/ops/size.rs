@@ -3,13 +3,13 @@
 //! uncompressed. [`size`] assembles the locked image in memory from the cache, without
 //! writing layers.
 
-use std::io::{self, Read};
+use std::io;
 
 use super::assemble::{self, AssembleOptions};
 use super::{Error, Progress, Project};
 use crate::env::Settings;
 
-use crate::oci::{BuiltImage, Compression};
+use crate::oci::BuiltImage;
 use crate::rootfs::Rootfs;
 
 /// One package's share of the image.
@@ -141,13 +141,7 @@ impl SizeReport {
 /// Bytes of the tar inside a layer blob.
 fn uncompressed_size(path: &std::path::Path, media_type: &str) -> io::Result<u64> {
     let file = io::BufReader::new(fs_err::File::open(path)?);
-    let mut reader: Box<dyn Read> = if media_type == Compression::Gzip.media_type() {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else if media_type == Compression::Zstd.media_type() {
-        Box::new(zstd::stream::read::Decoder::new(file)?)
-    } else {
-        Box::new(file)
-    };
+    let mut reader = crate::oci::layer::decoding_of(media_type).decoder(file)?;
     io::copy(&mut reader, &mut io::sink())
 }
 

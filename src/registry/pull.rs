@@ -55,15 +55,21 @@ impl BlobCache {
             });
         }
         let path = self.path(digest);
+        // A name in the cache is checked, not trusted: a damaged or edited blob is replaced.
         if path.is_file() {
-            return Ok(path);
+            if crate::fetch::cache::sha256_file(&path)
+                .is_ok_and(|hex| digest.strip_prefix("sha256:") == Some(hex.as_str()))
+            {
+                return Ok(path);
+            }
+            let _ = std::fs::remove_file(&path);
         }
         let io = |source| RegistryError::Write {
             what: self.dir.display().to_string(),
             source,
         };
         fs_err::create_dir_all(&self.dir).map_err(io)?;
-        let temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
+        let temp = crate::cleanup::temp_file_in(&self.dir, ".tmp-").map_err(io)?;
         let mut writer = HashWriter {
             inner: BufWriter::new(temp),
             hasher: Sha256::new(),
@@ -427,10 +433,7 @@ fn unpack_archive(file: &Path) -> Result<tempfile::TempDir, RegistryError> {
     let reader = fs_err::File::open(file).map_err(|_| RegistryError::NotFound {
         what: format!("OCI archive `{}`", file.display()),
     })?;
-    let dir = tempfile::Builder::new()
-        .prefix("debless-base-")
-        .tempdir()
-        .map_err(io)?;
+    let dir = crate::cleanup::temp_dir("debless-base-").map_err(io)?;
     let mut archive = tar::Archive::new(std::io::BufReader::new(reader));
     // `unpack` refuses paths escaping the directory.
     archive.unpack(dir.path()).map_err(io)?;

@@ -1,19 +1,13 @@
 //! `Packages` indices: choosing the file to fetch from the verified `Release` (fetched, checked
-//! and cached by `listed`), and reading its stanzas.
-//!
-//! Cache layout (`IndexCache`): `<cache root>/indices-v1/sha256/<hex>` holds the compressed
-//! index exactly as listed in a verified `Release`. Files are written to a temporary name in the
-//! same directory, then renamed, and are re-hashed when read, so a torn or altered file is
-//! fetched again instead of trusted. Bump `v1` when the layout changes.
+//! and cached by `listed` in the [`IndexCache`]), and reading its stanzas.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::RepoError;
+pub use super::cache::{IndexCache, sha256_hex};
 use super::listed::ListedFiles;
 use super::release::{IndexFile, component_name};
+use crate::debian::compression::Compression;
 use crate::debian::deb822::Stanzas;
 use crate::debian::{Arch, BinaryPackage};
 
@@ -22,12 +16,6 @@ const FORMATS: [&str; 3] = ["Packages.gz", "Packages.xz", "Packages"];
 
 /// Decompressed bytes handed from the decoder thread to the parser at a time.
 const BLOCK: usize = 1 << 20;
-
-/// Verified compressed indices, addressed by sha256 (see the module doc).
-#[derive(Clone, Debug)]
-pub struct IndexCache {
-    dir: PathBuf,
-}
 
 /// Which index a suite's packages came from, for the lock and for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,49 +26,6 @@ pub struct IndexRef {
     pub path: String,
     /// sha256 of the file at `path`, as signed in the Release.
     pub sha256: String,
-}
-
-impl IndexCache {
-    /// A cache under `cache_root` (the directory is created on first write).
-    pub fn new(cache_root: impl AsRef<Path>) -> IndexCache {
-        IndexCache {
-            dir: cache_root.as_ref().join("indices-v1").join("sha256"),
-        }
-    }
-
-    fn path_of(&self, sha256: &str) -> PathBuf {
-        self.dir.join(sha256)
-    }
-
-    /// The cached bytes of `file`, if present and still matching its size and sha256.
-    pub fn get(&self, file: &IndexFile) -> Option<Vec<u8>> {
-        let bytes = std::fs::read(self.path_of(&file.sha256)).ok()?;
-        if bytes.len() as u64 == file.size && sha256_hex(&bytes) == file.sha256 {
-            Some(bytes)
-        } else {
-            None
-        }
-    }
-
-    /// Stores verified bytes under their sha256 (temp file + rename). Crate-private: the
-    /// name must be a hex digest taken from a parsed Release, never arbitrary text.
-    pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
-        let cache_error = |source: std::io::Error| RepoError::Cache {
-            path: self.dir.display().to_string(),
-            source,
-        };
-        fs_err::create_dir_all(&self.dir).map_err(cache_error)?;
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(cache_error)?;
-        std::io::Write::write_all(&mut temp, bytes).map_err(cache_error)?;
-        temp.persist(self.path_of(sha256))
-            .map_err(|err| cache_error(err.error))?;
-        Ok(())
-    }
-}
-
-/// Lower-case hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// What is needed to fetch the indices of one verified suite.
@@ -212,12 +157,11 @@ fn parse_stanzas(
 
 /// A decompressing reader chosen by the file name's extension (`Packages`, `Contents`).
 pub(super) fn decoder<'a>(path: &str, compressed: &'a [u8]) -> Box<dyn Read + Send + 'a> {
-    if path.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(compressed))
-    } else if path.ends_with(".xz") {
-        Box::new(liblzma::read::XzDecoder::new_multi_decoder(compressed))
-    } else {
-        Box::new(compressed)
+    match Compression::from_file_name(path).decoder(compressed) {
+        Ok(reader) => reader,
+        // Only zstd can fail up front (allocating its context), and the archive serves no
+        // `.zst` indices; hand on the bytes, which the parser then reports as not an index.
+        Err(_) => Box::new(compressed),
     }
 }
 

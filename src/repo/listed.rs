@@ -9,8 +9,8 @@
 //! 404 moves on to the next candidate; any other failure stops.
 
 use super::RepoError;
+use super::cache::{IndexCache, sha256_hex};
 use super::http::{Http, HttpError};
-use super::index::{IndexCache, sha256_hex};
 use super::release::{IndexFile, Release};
 
 /// Where one verified suite's listed files come from.

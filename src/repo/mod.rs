@@ -14,6 +14,7 @@
 //! [`signature`], [`release`], [`index`]; [`query`] answers `show` and `search` from verified
 //! suites.
 
+mod cache;
 pub mod contents;
 pub mod http;
 pub mod index;

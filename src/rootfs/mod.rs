@@ -19,11 +19,14 @@
 
 pub mod accounts;
 pub mod alternatives;
+pub mod app;
 pub mod dpkg;
+pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
 pub mod ldcache;
 pub mod merge;
+pub mod overlay;
 pub mod tree;
 mod write;
 
@@ -158,7 +161,7 @@ impl RootfsError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Conflict { second, .. } => Some(format!(
-                "if `{second}` is meant to replace the file, add it to `allow_overwrite`"
+                "if `{second}` is meant to replace the file, add it to `[image] allow-overwrite`"
             )),
             _ => None,
         }
@@ -303,6 +306,9 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
         source,
     };
     let opened = Deb::open(&deb.path).map_err(wrap)?;
+    opened
+        .expect_identity(&deb.name, &deb.version, &deb.arch)
+        .map_err(wrap)?;
     let entries = opened.data_entries().map_err(wrap)?;
     Ok(ReadPackage {
         control: opened.into_control_files(),

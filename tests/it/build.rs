@@ -91,11 +91,15 @@ fn same_lock_same_digest_in_any_environment() {
         .output()
         .expect("run");
     assert_eq!(digest_of(&third), digest);
-    // Without SOURCE_DATE_EPOCH the lock's Release date is the epoch: still reproducible.
+    // Without SOURCE_DATE_EPOCH the packages' newest file mtime is the epoch (the synthetic
+    // .debs' 1700000000): reproducible, and the same image.
     let d1 = digest_of(&project.run(&["build", "--output", "d"]));
     let d2 = digest_of(&project.run(&["build", "--output", "e"]));
     assert_eq!(d1, d2);
-    assert!(d1.starts_with("sha256:"));
+    assert_eq!(
+        d1, digest,
+        "the default epoch is the packages' newest mtime"
+    );
 }
 
 #[test]
@@ -340,7 +344,7 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
     let no_record = project.run(&["build", "--verify"]);
     assert_eq!(no_record.status.code(), Some(1), "nothing recorded yet");
 
-    let first = project.run(&["build", "--output", "img"]);
+    let first = project.run(&["build", "--record", "--output", "img"]);
     assert!(first.status.success(), "{}", project.render(&first));
     let lock = project.read("debless.lock");
     let digest = digest_of(&first);
@@ -351,7 +355,7 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
     // A rebuild reproduces it, and recording again changes nothing.
     let again = project.run(&["build", "--verify"]);
     assert!(again.status.success(), "{}", project.render(&again));
-    assert!(project.run(&["build"]).status.success());
+    assert!(project.run(&["build", "--record"]).status.success());
     assert_eq!(project.read("debless.lock"), lock);
     // A re-lock that moves nothing keeps the recorded digests.
     assert!(project.run(&["lock", "--update"]).status.success());
@@ -389,4 +393,155 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
         "{stderr}"
     );
     assert_eq!(project.read("debless.lock"), lock, "--verify never records");
+}
+
+/// Issue case 2: a plain build never writes debless.lock. A build whose digest differs from
+/// the recorded one warns naming the architecture and layer, `--verify` fails, and only
+/// `--record` moves the reference.
+#[test]
+fn a_plain_build_never_rewrites_the_recorded_digest() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    let unrecorded = project.read("debless.lock");
+    let plain = project.run(&["build", "--output", "img"]);
+    assert!(plain.status.success(), "{}", project.render(&plain));
+    assert_eq!(
+        project.read("debless.lock"),
+        unrecorded,
+        "no digests recorded"
+    );
+    assert!(!unrecorded.contains("[image.digest]"), "{unrecorded}");
+
+    let recorded_run = project.run(&["build", "--record"]);
+    assert!(
+        recorded_run.status.success(),
+        "{}",
+        project.render(&recorded_run)
+    );
+    let lock = project.read("debless.lock");
+    let digest = digest_of(&plain);
+    assert!(lock.contains(&format!("amd64 = \"{digest}\"")), "{lock}");
+
+    // Another SOURCE_DATE_EPOCH: a warning naming the layer, exit 0, the lock untouched.
+    let other_epoch = project
+        .command(&["build"])
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .output()
+        .expect("run");
+    assert!(
+        other_epoch.status.success(),
+        "{}",
+        project.render(&other_epoch)
+    );
+    let stderr = String::from_utf8_lossy(&other_epoch.stderr);
+    assert!(
+        stderr.contains("warning: the image differs from the digests")
+            && stderr.contains("amd64: manifest")
+            && stderr.contains("layer 1 of 1 differs (recorded sha256:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        project.read("debless.lock"),
+        lock,
+        "a plain build never records"
+    );
+    let verify = project
+        .command(&["build", "--verify"])
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .output()
+        .expect("run");
+    assert_eq!(verify.status.code(), Some(1), "{}", project.render(&verify));
+
+    // A changed [image]: same layers, another config; warned, not recorded.
+    let text = project.read("debless.toml");
+    project.manifest(&format!("{text}\n[image]\ncmd = [\"/usr/bin/hello\"]\n"));
+    let edited = project.run(&["build"]);
+    assert!(edited.status.success(), "{}", project.render(&edited));
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    assert!(stderr.contains("the image config differs"), "{stderr}");
+    assert_eq!(project.read("debless.lock"), lock);
+    assert_eq!(project.run(&["build", "--verify"]).status.code(), Some(1));
+    // Recording is explicit, and then verify passes.
+    assert!(project.run(&["build", "--record"]).status.success());
+    assert_ne!(project.read("debless.lock"), lock);
+    assert!(project.run(&["build", "--verify"]).status.success());
+}
+
+/// Issue case 8: the default epoch follows the packages, not the Release `Date`, so a re-lock
+/// against a re-signed Release that moves no package keeps the image digest.
+#[test]
+fn a_relock_that_moves_no_package_keeps_the_image_digest() {
+    // Signed two days ago first, so the re-signed Release is not from the future.
+    let repo = TestRepo::new();
+    let now = crate::support::signed_repo::unix_now();
+    crate::hermetic::publish_standard(
+        &repo,
+        PublishOptions {
+            date: now - 2 * 86_400,
+            valid_until: Some(now + 7 * 86_400),
+            ..PublishOptions::default()
+        },
+    );
+    let project = locked(&repo, &["hello"]);
+    let first = project.run(&["build", "--record", "--output", "a"]);
+    assert!(first.status.success(), "{}", project.render(&first));
+    let digest = digest_of(&first);
+    let before = project.read("debless.lock");
+
+    // The same packages, signed again today.
+    repo.publish(SUITE, PublishOptions::default());
+    let relock = project.run(&["lock"]);
+    assert!(relock.status.success(), "{}", project.render(&relock));
+    let after = project.read("debless.lock");
+    assert_ne!(after, before, "the lock records the new Release");
+    let again = project.run(&["build", "--verify", "--output", "b"]);
+    assert!(again.status.success(), "{}", project.render(&again));
+    assert_eq!(digest_of(&again), digest, "same packages, same image");
+}
+
+/// Issue case 9: bad destinations fail before any download, naming the path as given.
+#[test]
+fn bad_output_destinations_fail_before_any_download() {
+    let repo = standard_repo();
+    let project = locked(&repo, &["hello"]);
+    let requests = repo.requests().len();
+    let fails = |args: &[&str], needle: &str| {
+        let out = project.run(args);
+        assert_eq!(out.status.code(), Some(1), "{}", project.render(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains(".debless-"), "no temporary path: {stderr}");
+    };
+    std::fs::write(project.path().join("file"), "not a layout").expect("write");
+    fails(
+        &["build", "--output", "file"],
+        "--output `file` exists and is not an OCI layout",
+    );
+    fails(
+        &["build", "--output", "missing/dir/img"],
+        "--output `missing/dir/img`: the directory `missing/dir` does not exist",
+    );
+    fails(
+        &["build", "--format", "oci-archive", "--output", "file"],
+        "--output `file` already exists",
+    );
+    fails(
+        &["build", "--rootfs", "missing/root"],
+        "--rootfs `missing/root`: the directory `missing` does not exist",
+    );
+    // A place nobody can create files in (even root: /proc refuses new entries).
+    fails(
+        &["build", "--output", "/proc/debless-img"],
+        "--output `/proc/debless-img`: cannot create files in `/proc`",
+    );
+    assert_eq!(repo.requests().len(), requests, "nothing was downloaded");
+    let forced = project.run(&[
+        "build",
+        "--format",
+        "oci-archive",
+        "--output",
+        "file",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", project.render(&forced));
 }

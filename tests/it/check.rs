@@ -142,6 +142,24 @@ fn elf_repo() -> TestRepo {
     pkg("greeter-broken", "1.0-1", "amd64", &[("Depends", "libc6")])
         .file("/usr/bin/greeter-broken", &program, 0o755)
         .add_to(&repo, SUITE);
+    // A JRE's layout: libjvm.so only in its private `server/` directory, needed by the JDK's
+    // other libraries, which the `java` launcher loads after loading libjvm.so by path.
+    let jvm = "/usr/lib/jvm/java-17-openjdk-amd64/lib";
+    pkg("fake-jre", "17.0-1", "amd64", &[("Depends", "libc6")])
+        .file(
+            &format!("{jvm}/server/libjvm.so"),
+            &lib64(&["libc.so.6"]),
+            0o644,
+        )
+        .file(&format!("{jvm}/libawt.so"), &lib64(&["libjvm.so"]), 0o644)
+        .file(&format!("{jvm}/libjava.so"), &lib64(&["libjvm.so"]), 0o644)
+        .file(
+            "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+            &elf(true, EM_X86_64, Some(LOADER), &["libc.so.6"]),
+            0o755,
+        )
+        .file("/usr/share/fake-jre/README", b"not a program", 0o644)
+        .add_to(&repo, SUITE);
     repo.publish(SUITE, PublishOptions::default());
     repo
 }
@@ -402,4 +420,95 @@ fn add_names_packages_into_the_manifest_and_relocks() {
 
     hint: name ELF shared objects or executables
     ");
+}
+
+#[test]
+fn a_library_off_the_search_path_warns_and_one_nowhere_fails() {
+    let repo = elf_repo();
+    let context = project(&repo, &["fake-jre"], "");
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    assert!(build.status.success(), "{}", context.render(&build));
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(
+        stderr.contains(
+            "Warning: amd64: `libjvm.so` needed by `/usr/lib/jvm/java-17-openjdk-amd64/lib/libawt.so`, `/usr/lib/jvm/java-17-openjdk-amd64/lib/libjava.so`: it is in the image at `/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so` but outside the loader's search path; not an error"
+        ),
+        "{stderr}"
+    );
+    let check = context.run(&["check", "oci"]);
+    insta::assert_snapshot!(context.render(&check), @r"
+    exit: 0
+    --- stdout
+    amd64: 6 ELF files, 6 dynamic objects: every library and loader found
+      warning library libjvm.so (not an error)
+        needed by /usr/lib/jvm/java-17-openjdk-amd64/lib/libawt.so
+        needed by /usr/lib/jvm/java-17-openjdk-amd64/lib/libjava.so
+        (it is in the image at `/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so` but outside the loader's search path; not an error: ld.so reuses a library already loaded under that soname, so its users run when they are loaded after it (as the `java` launcher loads libjvm.so by path, or a program its plugins); a program that needs it at start-up would need `/usr/lib/jvm/java-17-openjdk-amd64/lib/server` in `LD_LIBRARY_PATH` or a `DT_RUNPATH`)
+    --- stderr
+    Check passed
+    ");
+    let json = context.run(&["check", "oci", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert_eq!(report[0]["passed"], true);
+    assert_eq!(report[0]["off-path"][0]["name"], "libjvm.so");
+    assert_eq!(
+        report[0]["off-path"][0]["found-off-path"],
+        serde_json::json!(["/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so"])
+    );
+
+    // A soname no file provides stays an error, next to the warning.
+    let context = project(&repo, &["fake-jre", "greeter-broken"], "");
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    assert_eq!(build.status.code(), Some(4), "{}", context.render(&build));
+    assert!(String::from_utf8_lossy(&build.stderr).contains("`libgreet.so.1` (amd64)"));
+}
+
+#[test]
+fn the_entrypoint_must_exist_be_executable_and_find_its_loader() {
+    let repo = elf_repo();
+    let image = |entrypoint: &str| format!("\n[image]\nentrypoint = [\"{entrypoint}\"]\n");
+    // The JRE's launcher link is not there (no alternatives): the build names it.
+    let context = project(&repo, &["greeter", "fake-jre"], &image("/usr/bin/java"));
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    insta::assert_snapshot!(context.render(&build), @r"
+    exit: 4
+    --- stdout
+    --- stderr
+    Fetched 4 packages (0.0 MB) into [TEMP]/cache
+    error: the image's program `/usr/bin/java` is not in the image
+
+    hint: add the package that ships it (`debless provides /usr/bin/java`) or fix `[image] entrypoint`; `debless build --no-check` skips the check
+    ");
+    let unchecked = context.run(&["build", "--no-check", "--output", "oci"]);
+    assert!(unchecked.status.success(), "{}", context.render(&unchecked));
+
+    for (entrypoint, expected) in [
+        ("/usr/share/fake-jre/README", Some("is not executable")),
+        ("greeter", None),
+        ("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", None),
+    ] {
+        let context = project(&repo, &["greeter", "fake-jre"], &image(entrypoint));
+        assert!(context.run(&["lock"]).status.success());
+        let build = context.run(&["build", "--output", "oci"]);
+        match expected {
+            Some(text) => {
+                assert_eq!(build.status.code(), Some(4), "{}", context.render(&build));
+                assert!(String::from_utf8_lossy(&build.stderr).contains(text));
+            }
+            None => assert!(build.status.success(), "{}", context.render(&build)),
+        }
+    }
+
+    // `cmd[0]` is the program when there is no entrypoint; a program without its loader fails.
+    let context = project(
+        &repo,
+        &["fake-jre"],
+        "\n[image]\ncmd = [\"/usr/lib/jvm/java-17-openjdk-amd64/bin/java\"]\nexclude-paths = [\"/lib64/*\"]\n",
+    );
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    assert_eq!(build.status.code(), Some(4), "{}", context.render(&build));
 }

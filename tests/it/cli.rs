@@ -35,9 +35,34 @@ fn missing_manifest_is_named() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.starts_with("error: cannot read `debless.toml`"),
+        stderr.starts_with("error: `debless.toml` does not exist"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("hint: run `debless init` to write one, or pass `--manifest PATH`"),
+        "{stderr}"
+    );
+}
+
+/// A reader that stops early (`debless search lib | head -1`) closes stdout: debless stops
+/// quietly with exit 0 instead of panicking on the broken pipe.
+#[test]
+fn a_closed_stdout_is_no_error() {
+    let repo = crate::hermetic::standard_repo();
+    let project = crate::hermetic::project(&repo, &["hello"]);
+    for args in [&["search", "lib"][..], &["completions", "bash"]] {
+        // The reader is gone before debless writes: every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = project
+            .command(args)
+            .stdout(writer)
+            .output()
+            .expect("run debless");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn base_from_an_oci_layout_keeps_its_layers_and_its_packages() {
 
     ok(
         &app,
-        &app.run(&["build", "--output", "out", "--rootfs", "root"]),
+        &app.run(&["build", "--record", "--output", "out", "--rootfs", "root"]),
     );
     // `--rootfs` holds the whole image: the base's files and the added package's.
     let root = app.path().join("root");
