@@ -206,8 +206,8 @@ proptest! {
         let puller = debless::registry::pull::Puller::cache_only(cache, "fuzz");
         for input in [bytes, json] {
             let _ = puller.resolve_platform("sha256:00", &input, "amd64");
-            let _ = serde_json::from_slice::<debless::registry::pull::ManifestDoc>(&input);
-            let _ = serde_json::from_slice::<debless::registry::pull::IndexDoc>(&input);
+            let _ = debless::oci::model::Document::parse(&input);
+            let _ = debless::oci::model::ImageConfig::parse(&input);
         }
     }
 
