@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::repo::tls::Trust;
 use crate::repo::{MirrorError, Mirrors};
 
 /// What the environment says, read once by the binary and passed down to [`crate::ops`].
@@ -25,6 +26,9 @@ pub struct Settings {
     /// `DEBLESS_SNAPSHOT`: the snapshot service `build` falls back to for `.deb`s the mirror
     /// no longer serves (a source's `snapshot` key wins; Debian's by default).
     pub snapshot: Option<String>,
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR`: the CA store debless's own HTTPS trusts, as curl
+    /// and OpenSSL read them (see `repo::tls`).
+    pub tls: Trust,
 }
 
 impl Settings {
@@ -40,6 +44,12 @@ impl Settings {
             ),
             source_date_epoch: var(SOURCE_DATE_EPOCH),
             snapshot: var(DEBLESS_SNAPSHOT).map(|v| v.trim_end_matches('/').to_owned()),
+            tls: Trust {
+                cert_file: var(SSL_CERT_FILE).map(PathBuf::from),
+                cert_dirs: var(SSL_CERT_DIR)
+                    .map(|dirs| std::env::split_paths(&dirs).collect())
+                    .unwrap_or_default(),
+            },
         }
     }
 
@@ -79,6 +89,13 @@ pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// Snapshot service base that `build` falls back to when the mirror answers 404 for a locked
 /// `.deb` (default: Debian's public snapshot service); a source's `snapshot` key wins.
 pub const DEBLESS_SNAPSHOT: &str = "DEBLESS_SNAPSHOT";
+
+/// The CA bundle file debless's HTTPS trusts instead of `/etc/ssl/certs/ca-certificates.crt`
+/// (OpenSSL's and curl's variable; a corporate proxy's CA goes here or in the system store).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
+/// Colon-separated directories of PEM CA files trusted instead of `/etc/ssl/certs`.
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 
 /// A non-empty value that is not `0`.
 pub fn flag(name: &str) -> bool {

@@ -67,6 +67,9 @@ pub struct ImageSettings {
     pub layers: usize,
     /// Sonames (`*` globs) the shared-library check may find missing (`check`).
     pub allow_missing_libraries: Vec<String>,
+    /// `[image] extra-ca-certs`: PEM files (resolved against the manifest's directory) whose CA
+    /// certificates join the image's CA bundle and Java trust store (`rootfs::ca`).
+    pub extra_ca_certs: Vec<std::path::PathBuf>,
 }
 
 /// `[image] sbom`: the SBOM formats to write. Off by default, so images stay unchanged.
@@ -252,6 +255,17 @@ impl ImageSettings {
                 Some(n) => return Err(format!("`image.layers` must be 1 to 64, not {n}")),
             },
             allow_missing_libraries: wire.allow_missing_libraries,
+            extra_ca_certs: wire
+                .extra_ca_certs
+                .iter()
+                .map(|path| {
+                    if path.trim().is_empty() {
+                        Err("`image.extra-ca-certs`: an entry is empty".to_owned())
+                    } else {
+                        Ok(base_dir.join(path))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }

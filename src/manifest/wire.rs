@@ -93,6 +93,9 @@ pub struct ImageWire {
     /// Sonames (globs) the shared-library check may find missing (`debless check`).
     #[serde(default)]
     pub allow_missing_libraries: Vec<String>,
+    /// PEM files of CA certificates added to the image's trust stores.
+    #[serde(default)]
+    pub extra_ca_certs: Vec<String>,
 }
 
 /// One `[[image.users]]` table.

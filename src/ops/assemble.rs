@@ -211,7 +211,7 @@ fn fetch_debs(
             roots: roots_for(&package.suite),
         });
     }
-    let http = Http::new()?;
+    let http = Http::with_trust(&settings.tls)?;
     let total: u64 = requests.iter().map(|r| r.size).sum();
     progress.fetch_started(total);
     let on_progress = |event: fetch::Progress<'_>| match event {
@@ -328,12 +328,30 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
                     "remove the package from `packages` (the base may already have what it ships) or use another base",
                 )
             })?;
+        // The base brings its own bundle: the extra CAs go after its certificates.
+        let extra_ca = rootfs::ca::load(&manifest.image.extra_ca_certs)?;
+        if !extra_ca.is_empty() {
+            let bundle_path = rootfs::essentials::CA_BUNDLE;
+            let bundle = base
+                .filesystem
+                .tree()
+                .file_bytes(bundle_path)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            tree.add_generated_file(
+                bundle_path,
+                rootfs::ca::append_to_bundle(bundle, &extra_ca),
+                epoch,
+            )
+            .context_with(|| format!("adding `extra-ca-certs` to the {arch} CA bundle"))?;
+        }
     } else {
         let essentials = rootfs::essentials::Essentials {
             accounts: inputs.accounts.clone(),
             timezone: manifest.image.timezone.clone(),
             codename: lock.sources.first().map(|s| release_codename(&s.codename)),
             mtime: epoch,
+            extra_ca: rootfs::ca::load(&manifest.image.extra_ca_certs)?,
         };
         notices = tree.add_essentials(&essentials).context_with(|| {
             format!("adding the image essentials to the {arch} root filesystem")

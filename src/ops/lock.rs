@@ -66,7 +66,7 @@ pub fn lock(
         return Ok(LockOutcome::Unchanged { lock });
     }
     let sources = SuiteSources::new(&manifest, || settings.mirrors())?;
-    let http = Http::new()?;
+    let http = Http::with_trust(&settings.tls)?;
     let now = SystemTime::now();
     let releases = sources.verify(&manifest, &http, now)?;
     if let Some(old) = old {

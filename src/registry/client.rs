@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use super::RegistryError;
 use super::auth::{Challenge, Credentials, credentials_for};
 use super::reference::Reference;
+use crate::oci::Digest;
 
 /// Media types of manifests and indices, OCI and Docker, in the order debless prefers.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -42,15 +43,23 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// A client for the registry of `reference`, with its credentials if any are configured.
     pub fn new(reference: &Reference) -> Result<Self, RegistryError> {
-        let http = Client::builder()
-            .user_agent(concat!("debless/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .map_err(|err| RegistryError::Transport {
-                url: reference.registry.clone(),
-                message: err.to_string(),
-            })?;
+        // The same client configuration as the mirrors' (`repo::tls`): the host's CA store
+        // and the built-in roots.
+        let http = crate::repo::tls::client_builder(
+            &crate::repo::tls::Trust::default(),
+            None,
+            Duration::from_secs(15),
+            Duration::from_secs(600),
+        )
+        .map_err(|err| RegistryError::Transport {
+            url: reference.registry.clone(),
+            message: err.to_string(),
+        })?
+        .build()
+        .map_err(|err| RegistryError::Transport {
+            url: reference.registry.clone(),
+            message: err.to_string(),
+        })?;
         Ok(Self {
             http,
             base_url: format!("{}://{}", reference.scheme(), reference.api_host()),
@@ -200,7 +209,7 @@ impl RegistryClient {
                 message: err.to_string(),
             })?
             .to_vec();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let digest = Digest::of(&bytes).to_string();
         if let Some(expected) = &reference.digest
             && *expected != digest
         {
@@ -263,7 +272,7 @@ impl RegistryClient {
                 })?;
             total += read as u64;
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        let actual = Digest::from_sha256(hasher).to_string();
         if actual != digest {
             return Err(RegistryError::DigestMismatch {
                 what: url,
@@ -365,7 +374,7 @@ impl RegistryClient {
                 .body(bytes.to_vec()))
         })?;
         check_status(response, &url)?;
-        Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+        Ok(Digest::of(bytes).to_string())
     }
 }
 

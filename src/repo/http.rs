@@ -7,6 +7,7 @@
 //! download cut short resumes with a `Range` request (or skips what was already written when
 //! the server ignores the range), so [`Http::get_to`] never writes a byte twice.
 
+use std::error::Error as _;
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 pub struct Http {
     client: Client,
     backoff: Duration,
+    /// The CA store in effect, named in certificate errors.
+    trust: std::sync::Arc<str>,
 }
 
 /// Why a download failed; every variant names its URL.
@@ -30,6 +33,8 @@ pub struct Http {
 pub enum HttpError {
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    #[error("cannot set up the HTTP client: {0}")]
+    Tls(#[from] super::tls::TlsError),
     #[error("`{url}` was not found (404)")]
     NotFound { url: String },
     #[error("`{url}` answered HTTP {status}")]
@@ -57,22 +62,35 @@ enum Failure {
 }
 
 impl Http {
-    /// A client with a 15 s connect timeout and a 60 s idle read timeout.
+    /// A client with a 15 s connect timeout and a 60 s idle read timeout, trusting the
+    /// host's default CA store ([`Trust::default`](super::tls::Trust)).
     pub fn new() -> Result<Http, HttpError> {
-        Http::with_timeouts(Duration::from_secs(15), Duration::from_secs(60))
+        Http::with_trust(&super::tls::Trust::default())
+    }
+
+    /// Like [`Http::new`], trusting `trust` (`SSL_CERT_FILE`/`SSL_CERT_DIR` from
+    /// `env::Settings`).
+    pub fn with_trust(trust: &super::tls::Trust) -> Result<Http, HttpError> {
+        Http::configured(trust, Duration::from_secs(15), Duration::from_secs(60))
     }
 
     /// A client with explicit timeouts (short ones let tests probe a mirror quickly).
     pub fn with_timeouts(connect: Duration, read: Duration) -> Result<Http, HttpError> {
-        let client = Client::builder()
-            .user_agent(concat!("debless/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect)
-            .timeout(read)
+        Http::configured(&super::tls::Trust::default(), connect, read)
+    }
+
+    fn configured(
+        trust: &super::tls::Trust,
+        connect: Duration,
+        read: Duration,
+    ) -> Result<Http, HttpError> {
+        let client = super::tls::client_builder(trust, None, connect, read)?
             .build()
             .map_err(|err| HttpError::Client(err.to_string()))?;
         Ok(Http {
             client,
             backoff: FIRST_BACKOFF,
+            trust: trust.describe().into(),
         })
     }
 
@@ -121,7 +139,9 @@ impl Http {
         if *written > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={written}-"));
         }
-        let response = request.send().map_err(|err| classify(url, &err))?;
+        let response = request
+            .send()
+            .map_err(|err| classify(url, &err, &self.trust))?;
         let status = response.status();
         // Bytes of this response that were already written by an earlier attempt.
         let skip = match status {
@@ -199,21 +219,41 @@ fn copy_body(
     }
 }
 
-fn classify(url: &str, err: &reqwest::Error) -> Failure {
+fn classify(url: &str, err: &reqwest::Error, trust: &str) -> Failure {
+    let chain = error_chain(err);
+    if super::tls::is_certificate_error(&chain) {
+        // Not transient: the same certificate fails the same way on every attempt.
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Failure::Fatal(HttpError::Transport {
+            url: url.to_owned(),
+            reason: format!(
+                "TLS: the certificate of `{host}` is not trusted ({chain}); trusted CA store: {trust}"
+            ),
+            attempts: 1,
+        });
+    }
     if err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() {
-        Failure::Transient(error_chain(err))
+        Failure::Transient(chain)
     } else {
         Failure::Fatal(HttpError::Transport {
             url: url.to_owned(),
-            reason: error_chain(err),
+            reason: chain,
             attempts: 1,
         })
     }
 }
 
 /// The error and its causes on one line (reqwest's own message hides the cause).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
+/// reqwest's own message repeats the URL (`error sending request for url (…)`), which the
+/// error already names: it is dropped.
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut text = match err.url() {
+        Some(url) => err.to_string().replace(&format!(" for url ({url})"), ""),
+        None => err.to_string(),
+    };
     let mut source = err.source();
     while let Some(cause) = source {
         text.push_str(": ");

@@ -25,6 +25,7 @@ pub mod query;
 pub mod release;
 pub mod signature;
 pub mod suites;
+pub mod tls;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

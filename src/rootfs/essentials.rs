@@ -52,6 +52,9 @@ pub struct Essentials {
     pub codename: Option<String>,
     /// mtime of every generated path (the image epoch).
     pub mtime: i64,
+    /// `[image] extra-ca-certs`, appended to the CA bundle (written even without
+    /// ca-certificates, then holding only these).
+    pub extra_ca: Vec<super::ca::ExtraCa>,
 }
 
 /// Why the essentials cannot be added; each names the path or setting at fault.
@@ -147,8 +150,13 @@ impl Rootfs {
             )),
             (_, Some(zone)) => writer.timezone(&zone, tzdata)?,
         }
-        if ca_certificates {
-            let bundle = ca_bundle(writer.tree);
+        if ca_certificates || !opts.extra_ca.is_empty() {
+            let bundle = if ca_certificates {
+                ca_bundle(writer.tree)
+            } else {
+                Vec::new()
+            };
+            let bundle = super::ca::append_to_bundle(bundle, &opts.extra_ca);
             writer.file(CA_BUNDLE, bundle, true)?;
         }
         Ok(writer.notices)

