@@ -35,6 +35,30 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
     if args.check {
         return Ok(());
     }
+    render(globals, &project, &outcome, started.elapsed());
+    if args.json {
+        let diff = match &outcome {
+            LockOutcome::Changed { diff, .. } => diff.as_ref(),
+            LockOutcome::Unchanged { .. } => None,
+        };
+        print_json(
+            &project.lock,
+            matches!(outcome, LockOutcome::Changed { .. }),
+            outcome.lock().packages.len(),
+            diff,
+        )?;
+    }
+    Ok(())
+}
+
+/// Shows a lock's outcome: the summary line (and with `--verbose` each package) on stderr, the
+/// diff against the previous lock. `debless add` shows its re-locks this way too.
+pub fn render(
+    globals: &Globals,
+    project: &crate::ops::Project,
+    outcome: &LockOutcome,
+    elapsed: std::time::Duration,
+) {
     let lock_path = &project.lock;
     let lock = outcome.lock();
     if globals.verbose && matches!(outcome, LockOutcome::Changed { .. }) {
@@ -65,10 +89,10 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
             lock.packages.len(),
             archs.join(", "),
             suites.join(", "),
-            started.elapsed().as_secs_f64()
+            elapsed.as_secs_f64()
         ),
     );
-    let diff = match &outcome {
+    let diff = match outcome {
         LockOutcome::Changed { diff, .. } => diff.as_ref(),
         LockOutcome::Unchanged { .. } => None,
     };
@@ -78,15 +102,6 @@ pub fn run(globals: &Globals, args: &LockArgs) -> Result<()> {
             format_args!("{}", super::diff::render_text(changes).trim_end()),
         );
     }
-    if args.json {
-        print_json(
-            lock_path,
-            matches!(outcome, LockOutcome::Changed { .. }),
-            lock.packages.len(),
-            diff,
-        )?;
-    }
-    Ok(())
 }
 
 /// `lock --json`: what was written, for scripts (the daily re-lock job branches on `changed`).

@@ -16,6 +16,7 @@
 //! # Ok::<(), debless::ops::Error>(())
 //! ```
 
+pub mod add;
 pub mod assemble;
 pub mod base;
 pub mod build;
