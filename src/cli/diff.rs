@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::Globals;
-use super::diagnostics::Diagnostic;
-use crate::lock::Lock;
-use crate::lock::diff::{Counts, LockDiff, PackageChange, TargetDiff, diff};
+use crate::lock::diff::{Counts, LockDiff, PackageChange, TargetDiff};
 
 /// Arguments of `debless diff`.
 #[derive(Debug, clap::Args)]
@@ -36,16 +34,7 @@ pub enum Format {
 
 /// Runs `debless diff`.
 pub fn run(_globals: &Globals, args: &DiffArgs) -> Result<()> {
-    let load = |path: &PathBuf| -> Result<Lock> {
-        Lock::load(path)?.ok_or_else(|| {
-            Diagnostic::new(
-                format!("`{}` does not exist", path.display()),
-                "pass two lock files, e.g. `debless diff old.lock debless.lock`",
-            )
-            .into()
-        })
-    };
-    let changes = diff(&load(&args.old)?, &load(&args.new)?);
+    let changes = crate::ops::query::diff(&args.old, &args.new)?;
     let rendered = match args.format {
         Format::Text => render_text(&changes),
         Format::Markdown => render_markdown(&changes),

@@ -6,10 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 
 use super::Globals;
-use super::diagnostics::Diagnostic;
-use crate::debian::Arch;
-use crate::repo::contents::ContentsQuery;
-use crate::repo::provides::find;
+use crate::ops::query::provides;
 
 /// Arguments of `debless provides`.
 #[derive(Debug, clap::Args)]
@@ -28,30 +25,15 @@ pub struct ProvidesArgs {
 
 /// Runs `debless provides`; fails (exit 1) when a name is shipped by no package.
 pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
-    let manifest = globals.project().load_manifest()?;
-    let arch = match &args.arch {
-        Some(name) => Arch::parse(name).map_err(|err| {
-            Diagnostic::new(
-                err.to_string(),
-                "name a Debian architecture such as amd64 or arm64",
-            )
-        })?,
-        None => manifest
-            .architectures
-            .first()
-            .cloned()
-            .expect("a validated manifest has an architecture"),
-    };
-    let queries: Vec<ContentsQuery> = args.names.iter().map(|n| ContentsQuery::parse(n)).collect();
-    let providers = find(
-        &manifest,
-        || globals.settings.mirrors(),
-        &globals.settings.cache_dir,
-        &arch,
-        &queries,
+    let found = provides(
+        &globals.project(),
+        &globals.settings,
+        &args.names,
+        args.arch.as_deref(),
     )?;
+    let providers = &found.providers;
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&providers)?);
+        outln!("{}", serde_json::to_string_pretty(providers)?);
     } else {
         // One line per path and package; the suites that list it do not change the answer.
         let lines: BTreeSet<(&str, &str)> = providers
@@ -63,24 +45,8 @@ pub fn run(globals: &Globals, args: &ProvidesArgs) -> Result<()> {
             outln!("{path:<width$}  {package}");
         }
     }
-    let missing: Vec<String> = queries
-        .iter()
-        .map(ContentsQuery::text)
-        .filter(|text| !providers.iter().any(|p| &p.query == text))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Diagnostic::new(
-            format!(
-                "no package of the manifest's suites ships {} on {arch}",
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "check the spelling; a path must be absolute and exact, a bare name matches any directory",
-        )
-        .into());
+    if let Some(err) = found.missing_error() {
+        return Err(err.into());
     }
     Ok(())
 }

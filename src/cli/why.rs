@@ -14,10 +14,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Globals;
-use super::diagnostics::Diagnostic;
-use crate::lock::Lock;
-use crate::lock::graph::{Explanation, explain, is_named};
-use crate::manifest::edit_distance;
+use crate::lock::graph::Explanation;
+use crate::ops::query::why;
 
 /// Chains listed per architecture without `--all`.
 pub const SHOWN_BY_DEFAULT: usize = 20;
@@ -44,36 +42,13 @@ struct WhyJson<'a> {
 
 /// Runs `debless why`.
 pub fn run(globals: &Globals, args: &WhyArgs) -> Result<()> {
-    let lock_path = globals.lock_path();
-    let Some(lock) = Lock::load(&lock_path)? else {
-        return Err(Diagnostic::new(
-            format!("`{}` does not exist", lock_path.display()),
-            "run `debless lock` to create it",
-        )
-        .into());
-    };
     let wanted = args.package.as_str();
-    if !lock.packages.iter().any(|p| is_named(p, wanted)) {
-        return Err(Diagnostic::new(
-            format!(
-                "`{wanted}` is not in `{}`{}",
-                lock_path.display(),
-                suggestion(&lock, wanted)
-            ),
-            "`debless why` explains locked packages; after editing the manifest, run `debless lock`",
-        )
-        .into());
-    }
     let limit = if args.all {
         usize::MAX
     } else {
         SHOWN_BY_DEFAULT
     };
-    let explanations: Vec<Explanation> = lock
-        .architectures
-        .iter()
-        .map(|target| explain(&lock, target, wanted, limit))
-        .collect();
+    let explanations = why(&globals.lock_path(), wanted, limit)?;
     if args.json {
         let json = WhyJson {
             package: wanted,
@@ -119,23 +94,15 @@ pub fn render_text(wanted: &str, explanations: &[Explanation]) -> String {
 }
 
 /// ` (did you mean `x`?)` for the closest locked name, if one is close.
-fn suggestion(lock: &Lock, wanted: &str) -> String {
-    let tolerance = (wanted.chars().count() / 3).max(2);
-    lock.packages
-        .iter()
-        .map(|p| (edit_distance(&p.name, wanted), p.name.as_str()))
-        .filter(|(distance, _)| *distance <= tolerance)
-        .min()
-        .map(|(_, name)| format!(" (did you mean `{name}`?)"))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::debian::{Arch, Version};
+    use crate::lock::Lock;
     use crate::lock::LockedPackage;
     use crate::lock::LockedSource;
+    use crate::lock::graph::explain;
+    use crate::ops::query::suggestion;
 
     /// A lock for amd64 from `(name, required_by)` pairs.
     fn lock(graph: &[(&str, &[&str])]) -> Lock {

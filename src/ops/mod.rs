@@ -23,9 +23,12 @@ pub mod build;
 pub mod check;
 pub mod error;
 pub mod export;
+pub mod init;
 pub mod lock;
 pub mod output;
 pub mod push;
+pub mod query;
+pub mod show;
 pub mod size;
 
 use std::path::{Path, PathBuf};
