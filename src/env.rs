@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::registry::auth::RegistryAuth;
 use crate::repo::tls::Trust;
 use crate::repo::{MirrorError, Mirrors};
 
@@ -29,6 +30,9 @@ pub struct Settings {
     /// `SSL_CERT_FILE` and `SSL_CERT_DIR`: the CA store debless's own HTTPS trusts, as curl
     /// and OpenSSL read them (see `repo::tls`).
     pub tls: Trust,
+    /// Registry credentials: `DEBLESS_REGISTRY_USERNAME` + `DEBLESS_REGISTRY_PASSWORD`, and
+    /// the auth files `REGISTRY_AUTH_FILE`, `DOCKER_CONFIG` and `HOME` point at.
+    pub registry_auth: RegistryAuth,
 }
 
 impl Settings {
@@ -50,6 +54,13 @@ impl Settings {
                     .map(|dirs| std::env::split_paths(&dirs).collect())
                     .unwrap_or_default(),
             },
+            registry_auth: RegistryAuth::new(
+                var(DEBLESS_REGISTRY_USERNAME),
+                var(DEBLESS_REGISTRY_PASSWORD),
+                var(REGISTRY_AUTH_FILE).map(PathBuf::from),
+                var(DOCKER_CONFIG).map(PathBuf::from),
+                var(HOME).map(PathBuf::from),
+            ),
         }
     }
 
@@ -128,3 +139,13 @@ pub const DEBLESS_REGISTRY_USERNAME: &str = "DEBLESS_REGISTRY_USERNAME";
 
 /// Password or token for registries, with [`DEBLESS_REGISTRY_USERNAME`].
 pub const DEBLESS_REGISTRY_PASSWORD: &str = "DEBLESS_REGISTRY_PASSWORD";
+
+/// podman's auth file (`auths.<host>.auth`), searched before docker's.
+pub const REGISTRY_AUTH_FILE: &str = "REGISTRY_AUTH_FILE";
+
+/// docker's configuration directory (its `config.json` holds `auths`); without it,
+/// `$HOME/.docker`.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+
+/// The home directory, for `~/.docker/config.json`.
+pub const HOME: &str = "HOME";

@@ -18,7 +18,7 @@ pub struct PushArgs {
 
 /// Runs `debless push`.
 pub fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
-    let pushed = crate::ops::push::push(&args.layout, &args.reference, None)?;
+    let pushed = crate::ops::push::push(&globals.settings, &args.layout, &args.reference, None)?;
     let report = &pushed.report;
     status(
         globals,

@@ -42,6 +42,7 @@ fn open(settings: &Settings, manifest: &Manifest, text: &str) -> Result<Puller, 
         dir,
         BlobCache::new(&settings.cache_dir),
         text,
+        &settings.registry_auth,
     )
     .map_err(|err| registry_failure(text, err))
 }

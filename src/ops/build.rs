@@ -193,7 +193,7 @@ pub fn build(
         None => Vec::new(),
     };
     let pushed = match &options.push {
-        Some(target) => Some(push_built(lock, options, &built, &tag, target)?),
+        Some(target) => Some(push_built(settings, lock, options, &built, &tag, target)?),
         None => None,
     };
     Ok(Built {
@@ -463,6 +463,7 @@ fn oci_options(manifest: &Manifest, arch: &Arch, epoch: i64) -> OciOptions {
 
 /// `push`: the layout just written (or a temporary one) pushed to `target`.
 fn push_built(
+    settings: &Settings,
     lock: &Lock,
     options: &BuildOptions,
     built: &[BuiltImage],
@@ -490,5 +491,5 @@ fn push_built(
         },
         None => None,
     };
-    super::push::push(&layout, target, mount_from.as_ref())
+    super::push::push(settings, &layout, target, mount_from.as_ref())
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::Error;
+use crate::env::Settings;
 use crate::registry::{PushReport, Reference, RegistryError, push_layout};
 
 /// What was pushed where.
@@ -16,26 +17,32 @@ pub struct Pushed {
 }
 
 /// Pushes the layout at `dir` to `target`, mounting blobs from `mount_from` when it is on the
-/// same registry.
-pub fn push(dir: &Path, target: &str, mount_from: Option<&Reference>) -> Result<Pushed, Error> {
+/// same registry, with the credentials `settings` name.
+pub fn push(
+    settings: &Settings,
+    dir: &Path,
+    target: &str,
+    mount_from: Option<&Reference>,
+) -> Result<Pushed, Error> {
     let reference = Reference::parse(target).map_err(|err| {
         Error::input(
             format!("cannot push: {err}"),
             "write `HOST[:PORT]/REPO[:TAG]`, e.g. `127.0.0.1:5000/app:v1`",
         )
     })?;
-    let report = push_layout(dir, &reference, mount_from).map_err(|err| {
-        let hint = match &err {
-            RegistryError::Write { .. } | RegistryError::BadDocument { .. } => {
-                "push an OCI layout written by `debless build --output DIR`"
-            }
-            RegistryError::Unauthorized { .. } => super::error::registry_hint(&err),
-            _ => "check that the registry is reachable and accepts pushes",
-        };
-        Error::input(
-            format!("cannot push `{}` to `{reference}`: {err}", dir.display()),
-            hint,
-        )
-    })?;
+    let report =
+        push_layout(dir, &reference, mount_from, &settings.registry_auth).map_err(|err| {
+            let hint = match &err {
+                RegistryError::Write { .. } | RegistryError::BadDocument { .. } => {
+                    "push an OCI layout written by `debless build --output DIR`"
+                }
+                RegistryError::Unauthorized { .. } => super::error::registry_hint(&err),
+                _ => "check that the registry is reachable and accepts pushes",
+            };
+            Error::input(
+                format!("cannot push `{}` to `{reference}`: {err}", dir.display()),
+                hint,
+            )
+        })?;
     Ok(Pushed { reference, report })
 }

@@ -1,9 +1,11 @@
 //! Registry credentials and the token dance of the distribution spec.
 //!
-//! Credentials come, first found wins, from `DEBLESS_REGISTRY_USERNAME` +
-//! `DEBLESS_REGISTRY_PASSWORD`, the file `REGISTRY_AUTH_FILE` names (podman's variable), or
-//! `~/.docker/config.json` (`auths.<host>.auth`, base64 of `user:password`). Credential
-//! helpers (`credsStore`) are not run. Without credentials requests go anonymously, which is
+//! Credentials come, first found wins, from an explicit user name and password
+//! (`DEBLESS_REGISTRY_USERNAME` + `DEBLESS_REGISTRY_PASSWORD`), the file `REGISTRY_AUTH_FILE`
+//! names (podman's variable), or `$DOCKER_CONFIG/config.json` else `~/.docker/config.json`
+//! (`auths.<host>.auth`, base64 of `user:password`). The binary reads those variables once
+//! (`crate::env::Settings`) into a [`RegistryAuth`]; this module reads no environment.
+//! Credential helpers (`credsStore`) are not run. Without credentials requests go anonymously, which is
 //! what public registries such as gcr.io's distroless expect.
 //!
 //! A `401` carries `WWW-Authenticate`: `Bearer realm=…,service=…,scope=…` means "fetch a token
@@ -90,30 +92,59 @@ fn auth_params(text: &str) -> Vec<(String, String)> {
     pairs
 }
 
-/// The credentials for `registry` (as written in references, e.g. `docker.io`), if any.
-pub fn credentials_for(registry: &str) -> Option<Credentials> {
-    if let (Some(username), Some(password)) = (
-        crate::env::var(crate::env::DEBLESS_REGISTRY_USERNAME),
-        crate::env::var(crate::env::DEBLESS_REGISTRY_PASSWORD),
-    ) {
-        return Some(Credentials { username, password });
-    }
-    auth_files()
-        .into_iter()
-        .find_map(|path| from_auth_file(&fs_err::read_to_string(path).ok()?, registry))
+/// Where a registry's credentials come from: given outright, or looked up in auth files.
+/// Built by the caller (the binary from its environment), so the registry code takes values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// Credentials for every registry (`DEBLESS_REGISTRY_USERNAME` + `_PASSWORD`).
+    pub explicit: Option<Credentials>,
+    /// docker/podman auth files to search, first match wins.
+    pub files: Vec<PathBuf>,
 }
 
-fn auth_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    if let Some(file) = crate::env::var("REGISTRY_AUTH_FILE") {
-        files.push(PathBuf::from(file));
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("explicit", &self.explicit)
+            .field("files", &self.files)
+            .finish()
     }
-    if let Some(dir) = crate::env::var("DOCKER_CONFIG") {
-        files.push(PathBuf::from(dir).join("config.json"));
-    } else if let Some(home) = crate::env::var("HOME") {
-        files.push(PathBuf::from(home).join(".docker/config.json"));
+}
+
+impl RegistryAuth {
+    /// The sources the usual variables name: a user name with a password (both or neither
+    /// count), `REGISTRY_AUTH_FILE`, then `$DOCKER_CONFIG/config.json` or, without
+    /// `DOCKER_CONFIG`, `$HOME/.docker/config.json`.
+    pub fn new(
+        username: Option<String>,
+        password: Option<String>,
+        registry_auth_file: Option<PathBuf>,
+        docker_config: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Self {
+        let explicit = match (username, password) {
+            (Some(username), Some(password)) => Some(Credentials { username, password }),
+            _ => None,
+        };
+        let mut files = Vec::new();
+        files.extend(registry_auth_file);
+        if let Some(dir) = docker_config {
+            files.push(dir.join("config.json"));
+        } else if let Some(home) = home {
+            files.push(home.join(".docker/config.json"));
+        }
+        RegistryAuth { explicit, files }
     }
-    files
+
+    /// The credentials for `registry` (as written in references, e.g. `docker.io`), if any.
+    pub fn credentials_for(&self, registry: &str) -> Option<Credentials> {
+        if let Some(explicit) = &self.explicit {
+            return Some(explicit.clone());
+        }
+        self.files
+            .iter()
+            .find_map(|path| from_auth_file(&fs_err::read_to_string(path).ok()?, registry))
+    }
 }
 
 /// Reads `auths.<registry>.auth` from a docker/podman auth file.
@@ -207,5 +238,49 @@ mod tests {
         assert!(from_auth_file(text, "gcr.io").is_none());
         assert_eq!(base64_decode("aGk"), Some(b"hi".to_vec()));
         assert_eq!(base64_decode("a*"), None);
+    }
+
+    #[test]
+    fn sources_follow_the_variables_and_files_are_searched_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let podman = dir.path().join("auth.json");
+        fs_err::write(&podman, r#"{"auths":{"a.test":{"auth":"cDpw"}}}"#).expect("write");
+        let docker = dir.path().join("docker");
+        fs_err::create_dir_all(&docker).expect("mkdir");
+        fs_err::write(
+            docker.join("config.json"),
+            r#"{"auths":{"a.test":{"auth":"ZDpk"},"b.test":{"auth":"ZDpk"}}}"#,
+        )
+        .expect("write");
+        let auth = RegistryAuth::new(
+            None,
+            None,
+            Some(podman.clone()),
+            Some(docker.clone()),
+            Some(dir.path().join("home")),
+        );
+        assert_eq!(auth.files, [podman.clone(), docker.join("config.json")]);
+        let user = |registry: &str| auth.credentials_for(registry).map(|c| c.username);
+        assert_eq!(user("a.test").as_deref(), Some("p"), "podman's file first");
+        assert_eq!(user("b.test").as_deref(), Some("d"));
+        assert_eq!(user("c.test"), None);
+        let home = RegistryAuth::new(None, None, None, None, Some(dir.path().into()));
+        assert_eq!(home.files, [dir.path().join(".docker/config.json")]);
+        let explicit =
+            RegistryAuth::new(Some("u".into()), Some("s".into()), Some(podman), None, None);
+        assert_eq!(
+            explicit
+                .credentials_for("a.test")
+                .map(|c| c.username)
+                .as_deref(),
+            Some("u"),
+            "an explicit user name and password win"
+        );
+        let half = RegistryAuth::new(Some("u".into()), None, None, None, None);
+        assert_eq!(half.explicit, None, "a user name alone is not credentials");
+        assert!(
+            !format!("{explicit:?}").contains("\"s\""),
+            "no password in Debug"
+        );
     }
 }

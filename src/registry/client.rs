@@ -16,7 +16,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENT
 use sha2::{Digest as _, Sha256};
 
 use super::RegistryError;
-use super::auth::{Challenge, Credentials, credentials_for};
+use super::auth::{Challenge, Credentials, RegistryAuth};
 use super::reference::Reference;
 use crate::oci::Digest;
 
@@ -41,8 +41,8 @@ pub struct RegistryClient {
 }
 
 impl RegistryClient {
-    /// A client for the registry of `reference`, with its credentials if any are configured.
-    pub fn new(reference: &Reference) -> Result<Self, RegistryError> {
+    /// A client for the registry of `reference`, with its credentials if `auth` has some.
+    pub fn new(reference: &Reference, auth: &RegistryAuth) -> Result<Self, RegistryError> {
         // The same client configuration as the mirrors' (`repo::tls`): the host's CA store
         // and the built-in roots.
         let http = crate::repo::tls::client_builder(
@@ -64,7 +64,7 @@ impl RegistryClient {
             http,
             base_url: format!("{}://{}", reference.scheme(), reference.api_host()),
             registry: reference.registry.clone(),
-            credentials: credentials_for(&reference.registry),
+            credentials: auth.credentials_for(&reference.registry),
             authorization: Mutex::new(None),
         })
     }

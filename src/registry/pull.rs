@@ -147,10 +147,11 @@ impl Puller {
         relative_to: &Path,
         cache: BlobCache,
         name: &str,
+        auth: &super::auth::RegistryAuth,
     ) -> Result<Self, RegistryError> {
         let kind = match source {
             ImageSource::Registry(reference) => PullerKind::Registry {
-                client: RegistryClient::new(reference)?,
+                client: RegistryClient::new(reference, auth)?,
                 reference: reference.clone(),
             },
             ImageSource::Layout { path, tag } => {

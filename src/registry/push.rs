@@ -38,6 +38,7 @@ pub fn push_layout(
     dir: &Path,
     target: &Reference,
     mount_from: Option<&Reference>,
+    auth: &super::auth::RegistryAuth,
 ) -> Result<PushReport, RegistryError> {
     let read = |path: &Path| {
         fs_err::read(path).map_err(|source| RegistryError::Write {
@@ -59,7 +60,7 @@ pub fn push_layout(
             reason: format!("{} images; push needs exactly one", index.manifests.len()),
         });
     };
-    let client = RegistryClient::new(target)?;
+    let client = RegistryClient::new(target, auth)?;
     let from = mount_from
         .filter(|base| base.registry == target.registry && base.repository != target.repository)
         .map(|base| base.repository.as_str());
