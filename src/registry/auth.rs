@@ -4,7 +4,7 @@
 //! (`DEBLESS_REGISTRY_USERNAME` + `DEBLESS_REGISTRY_PASSWORD`), the file `REGISTRY_AUTH_FILE`
 //! names (podman's variable), or `$DOCKER_CONFIG/config.json` else `~/.docker/config.json`
 //! (`auths.<host>.auth`, base64 of `user:password`). The binary reads those variables once
-//! (`crate::env::Settings`) into a [`RegistryAuth`]; this module reads no environment.
+//! (into its `Settings`) as a [`RegistryAuth`]; this module reads no environment.
 //! Credential helpers (`credsStore`) are not run. Without credentials requests go anonymously, which is
 //! what public registries such as gcr.io's distroless expect.
 //!
