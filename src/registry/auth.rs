@@ -4,8 +4,8 @@
 //! (`DEBLESS_REGISTRY_USERNAME` + `DEBLESS_REGISTRY_PASSWORD`), the file `REGISTRY_AUTH_FILE`
 //! names (podman's variable), or `$DOCKER_CONFIG/config.json` else `~/.docker/config.json`
 //! (`auths.<host>.auth`, base64 of `user:password`). The binary reads those variables once
-//! (into its `Settings`) as a [`RegistryAuth`]; this module reads no environment.
-//! Credential helpers (`credsStore`) are not run. Without credentials requests go anonymously, which is
+//! (into its `Settings`) as a [`RegistryAuth`]; this module reads no environment. Credential
+//! helpers (`credsStore`) are not run. Without credentials requests go anonymously, which is
 //! what public registries such as gcr.io's distroless expect.
 //!
 //! A `401` carries `WWW-Authenticate`: `Bearer realm=…,service=…,scope=…` means "fetch a token
