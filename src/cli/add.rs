@@ -108,10 +108,11 @@ impl Progress for AddUi<'_> {
 
 impl AddProgress for AddUi<'_> {
     fn added(&self, names: &[&str], manifest: &Path) {
-        status(
-            self.globals,
-            format_args!("Added {} to {}", names.join(", "), manifest.display()),
-        );
+        self.ui.status(&format!(
+            "Added {} to {}",
+            names.join(", "),
+            manifest.display()
+        ));
     }
 
     fn locked(&self, outcome: &LockOutcome, elapsed: Duration) {
@@ -119,14 +120,11 @@ impl AddProgress for AddUi<'_> {
     }
 
     fn needs(&self, file: &Path, sonames: &[String]) {
-        status(
-            self.globals,
-            format_args!(
-                "{} needs {} (not in the locked image)",
-                file.display(),
-                sonames.join(", ")
-            ),
-        );
+        self.ui.status(&format!(
+            "{} needs {} (not in the locked image)",
+            file.display(),
+            sonames.join(", ")
+        ));
     }
 
     fn chose(&self, soname: &str, package: &str, why: &str) {
