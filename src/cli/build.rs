@@ -200,16 +200,9 @@ fn render(globals: &Globals, args: &BuildArgs, built: &Built, started: Instant) 
         status(globals, format_args!("Wrote {}", path.display()));
     }
     if let Some(pushed) = &built.pushed {
-        let report = &pushed.report;
-        status(
-            globals,
-            format_args!(
-                "Pushed {}@{} ({} blobs uploaded, {} mounted, {} already there)",
-                pushed.reference, report.digest, report.uploaded, report.mounted, report.present
-            ),
-        );
+        super::push::pushed_status(globals, pushed);
         if !args.json {
-            outln!("{}", report.digest);
+            outln!("{}", pushed.report.digest);
         }
     }
     if args.report && !args.json {

@@ -7,7 +7,6 @@
 //! hint: the mirror has not refreshed this suite; use another mirror (DEBLESS_MIRROR) or suite
 //! ```
 
-use std::fmt;
 use std::process::ExitCode;
 
 /// Exit codes, documented in the README.
@@ -26,43 +25,8 @@ pub mod exit {
     pub const MISSING_LIBRARIES: u8 = 4;
 }
 
-/// An error with a hint and an exit code, for failures the user can act on.
-#[derive(Debug)]
-pub struct Diagnostic {
-    pub message: String,
-    pub hint: Option<String>,
-    pub code: u8,
-}
-
-impl Diagnostic {
-    /// A failure (exit 1) with a hint.
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: Some(hint.into()),
-            code: exit::FAILURE,
-        }
-    }
-
-    /// The lock is out of date (exit 3).
-    pub fn outdated(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            code: exit::LOCK_OUTDATED,
-            ..Self::new(message, hint)
-        }
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Diagnostic {}
-
 /// Prints `err` on stderr in debless's style and returns the exit code to use: the class of
-/// the innermost [`crate::ops::Error`] or [`Diagnostic`], 1 for any other error of debless's
+/// the innermost [`crate::ops::Error`], 1 for any other error of debless's
 /// stages or the file system, 2 for anything unexpected. A closed stdout is no error (exit 0).
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if closed_stdout(err) {
@@ -81,13 +45,8 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         }
         message.push_str(&text);
     }
-    let diagnostic = err.chain().find_map(|e| e.downcast_ref::<Diagnostic>());
     eprintln!("error: {message}");
-    let hint = match diagnostic {
-        Some(d) => d.hint.clone(),
-        None => crate::ops::error::hint_of(err.as_ref()),
-    };
-    if let Some(hint) = hint {
+    if let Some(hint) = crate::ops::error::hint_of(err.as_ref()) {
         eprintln!("\nhint: {hint}");
     }
     ExitCode::from(exit_code(err))
@@ -96,9 +55,6 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
 /// The exit code of `err` (see [`exit`]).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     use crate::ops::{Class, Error};
-    if let Some(d) = err.chain().find_map(|e| e.downcast_ref::<Diagnostic>()) {
-        return d.code;
-    }
     // The innermost operation error decides: outer ones only add context.
     if let Some(op) = err.chain().filter_map(|e| e.downcast_ref::<Error>()).last() {
         return match op.class() {
@@ -160,16 +116,5 @@ mod tests {
         assert_eq!(exit_code(&unknown), exit::USAGE);
         let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert!(closed_stdout(&pipe));
-    }
-
-    #[test]
-    fn diagnostics_carry_their_exit_code() {
-        let err = anyhow::Error::new(Diagnostic::outdated("stale", "run `debless lock`"))
-            .context("checking debless.lock");
-        let found = err
-            .chain()
-            .find_map(|e| e.downcast_ref::<Diagnostic>())
-            .map(|d| d.code);
-        assert_eq!(found, Some(exit::LOCK_OUTDATED));
     }
 }

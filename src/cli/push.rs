@@ -19,6 +19,13 @@ pub struct PushArgs {
 /// Runs `debless push`.
 pub fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
     let pushed = crate::ops::push::push(&globals.settings, &args.layout, &args.reference, None)?;
+    pushed_status(globals, &pushed);
+    outln!("{}", pushed.report.digest);
+    Ok(())
+}
+
+/// The status line after a push (`debless push` and `build --push`).
+pub fn pushed_status(globals: &Globals, pushed: &crate::ops::push::Pushed) {
     let report = &pushed.report;
     status(
         globals,
@@ -27,6 +34,4 @@ pub fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
             pushed.reference, report.digest, report.uploaded, report.mounted, report.present
         ),
     );
-    outln!("{}", report.digest);
-    Ok(())
 }
