@@ -24,8 +24,7 @@ use crate::check::{CheckOptions, check_image, unresolved_needs};
 use crate::debian::Arch;
 use crate::env::Settings;
 use crate::manifest::Manifest;
-use crate::repo::contents::ContentsQuery;
-use crate::repo::provides::{Provider, find};
+use crate::repo::provides::Provider;
 use crate::rootfs::{NodeKind, Tree};
 
 /// Rounds of add + re-lock before giving up (each round must add a package).
@@ -118,17 +117,8 @@ pub fn add(
                 added_for_files: added,
             });
         }
-        let queries: Vec<ContentsQuery> = missing
-            .iter()
-            .map(|name| ContentsQuery::parse(name))
-            .collect();
-        let providers = find(
-            &manifest,
-            || settings.mirrors(),
-            &settings.cache_dir,
-            &arch,
-            &queries,
-        )?;
+        let (queries, providers) =
+            super::query::providers_of(&manifest, settings, &arch, &missing)?;
         let lock = crate::lock::Lock::load(&project.lock)?;
         let locked: BTreeSet<String> = lock
             .iter()

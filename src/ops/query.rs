@@ -119,14 +119,7 @@ pub fn provides(
             .cloned()
             .ok_or_else(|| Error::internal("a validated manifest has an architecture"))?,
     };
-    let queries: Vec<ContentsQuery> = names.iter().map(|n| ContentsQuery::parse(n)).collect();
-    let providers = find(
-        &manifest,
-        || settings.mirrors(),
-        &settings.cache_dir,
-        &arch,
-        &queries,
-    )?;
+    let (queries, providers) = providers_of(&manifest, settings, &arch, names)?;
     let missing = queries
         .iter()
         .map(ContentsQuery::text)
@@ -137,4 +130,23 @@ pub fn provides(
         providers,
         missing,
     })
+}
+
+/// Parses `names` as Contents queries and looks them up in the manifest's suites for `arch`:
+/// what `provides` answers and `add --for` chooses from.
+pub(super) fn providers_of(
+    manifest: &crate::manifest::Manifest,
+    settings: &Settings,
+    arch: &Arch,
+    names: &[String],
+) -> Result<(Vec<ContentsQuery>, Vec<Provider>), Error> {
+    let queries: Vec<ContentsQuery> = names.iter().map(|n| ContentsQuery::parse(n)).collect();
+    let providers = find(
+        manifest,
+        || settings.mirrors(),
+        &settings.cache_dir,
+        arch,
+        &queries,
+    )?;
+    Ok((queries, providers))
 }
