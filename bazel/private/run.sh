@@ -69,33 +69,26 @@ ws=$work/ws
 short_of() { printf '%s' "${1%%=*}"; }
 path_of() { printf '%s' "${1#*=}"; }
 
-stage_copy() {
-    local short path
-    short=$(short_of "$1")
-    path=$(path_of "$1")
+# stage copy|link SHORT=PATH: puts the input at its workspace-relative place in $ws.
+stage() {
+    local how=$1 short path
+    short=$(short_of "$2")
+    path=$(path_of "$2")
     case $short in
     /* | ../* | */../*) fail "\`$short\` is not a path inside the main repository" ;;
     esac
     mkdir -p "$ws/$(dirname "$short")"
+    case $how in
     # -L: Bazel hands inputs over as symlinks; debless must see the files themselves.
-    cp -RL "$path" "$ws/$short"
-}
-
-stage_link() {
-    local short path
-    short=$(short_of "$1")
-    path=$(path_of "$1")
-    case $short in
-    /* | ../* | */../*) fail "\`$short\` is not a path inside the main repository" ;;
+    copy) cp -RL "$path" "$ws/$short" ;;
+    link) ln -s "$(absolute "$path")" "$ws/$short" ;;
     esac
-    mkdir -p "$ws/$(dirname "$short")"
-    ln -s "$(absolute "$path")" "$ws/$short"
 }
 
-stage_copy "$manifest"
-stage_copy "$lock"
-for entry in ${files[@]+"${files[@]}"}; do stage_copy "$entry"; done
-for entry in ${links[@]+"${links[@]}"}; do stage_link "$entry"; done
+stage copy "$manifest"
+stage copy "$lock"
+for entry in ${files[@]+"${files[@]}"}; do stage copy "$entry"; done
+for entry in ${links[@]+"${links[@]}"}; do stage link "$entry"; done
 manifest_path=$ws/$(short_of "$manifest")
 lock_short=$(short_of "$lock")
 [ "$(dirname "$lock_short")/debless.lock" = "$(dirname "$(short_of "$manifest")")/debless.lock" ] ||
