@@ -186,6 +186,7 @@ pub fn temporary_places(cache_root: &Path) -> Vec<(PathBuf, &'static str)> {
         (cache_root.join("oci-blobs-v1").join("sha256"), ".tmp-"),
         (tmp.clone(), "debless-blobs-"),
         (tmp.clone(), "debless-base-"),
+        (tmp.clone(), "debless-check-"),
         (tmp, "debless-push-"),
     ]
 }

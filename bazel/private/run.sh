@@ -7,7 +7,8 @@
 #   `base = "oci-layout:../python3/python3"` or `[[image.files]] src`, resolve there), and
 #   each `--link` (an OCI layout directory) is linked at its path;
 # - the declared `.deb` files (named `<sha256>.deb`) become a debless cache
-#   (`debs/sha256/<sha256>`, see src/fetch/cache.rs), so `build --offline` needs no network;
+#   (`debs/sha256/<sha256>`, see src/fetch/cache.rs; hard links or copies, as debless refuses
+#   symlinks there), so `build --offline` needs no network;
 # - debless writes the lock only inside the scratch directory, never the workspace's (the
 #   `lock` mode copies it back on purpose, that being its job).
 #
@@ -108,7 +109,10 @@ make_cache() {
         case $name in
         *[!0-9a-f]* | '') fail "\`$deb\` is not named <sha256>.deb (made by debless_debs)" ;;
         esac
-        ln -sf "$(absolute "$deb")" "$work/cache/debs/sha256/$name"
+        # debless trusts only regular files in its cache: a hard link where the file system
+        # allows one (-L: through Bazel's input symlink), else a copy.
+        ln -L "$deb" "$work/cache/debs/sha256/$name" 2>/dev/null ||
+            cp -L "$deb" "$work/cache/debs/sha256/$name"
     done
 }
 

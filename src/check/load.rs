@@ -8,7 +8,8 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::oci::inspect::LayerBlob;
+use crate::oci::inspect::{LayerBlob, blob_path, layer_blobs};
+use crate::oci::model::Document;
 use crate::oci::unpack::{self, UnpackError, insert_entry};
 use crate::rootfs::{NodeKind, Tree};
 
@@ -93,61 +94,32 @@ pub fn layout_images(layout: &Path) -> Result<Vec<LayoutImage>, LoadError> {
         path: layout.to_path_buf(),
         reason,
     };
-    let read_json = |path: PathBuf| -> Result<serde_json::Value, LoadError> {
+    let read_document = |path: PathBuf| -> Result<Document, LoadError> {
         let bytes = std::fs::read(&path).map_err(|source| LoadError::Io {
             path: path.clone(),
             source,
         })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|err| not_layout(format!("`{}`: {err}", path.display())))
-    };
-    let blob = |digest: &str| -> Result<PathBuf, LoadError> {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| not_layout(format!("unsupported digest `{digest}`")))?;
-        Ok(layout.join("blobs").join("sha256").join(hex))
+        Document::parse(&bytes).map_err(|err| not_layout(format!("`{}`: {err}", path.display())))
     };
     let mut images = Vec::new();
-    let mut pending: Vec<(serde_json::Value, Option<String>)> =
-        vec![(read_json(layout.join("index.json"))?, None)];
+    let mut pending: Vec<(Document, Option<String>)> =
+        vec![(read_document(layout.join("index.json"))?, None)];
     while let Some((document, architecture)) = pending.pop() {
-        if let Some(layers) = document.get("layers").and_then(|l| l.as_array()) {
-            let layers = layers
-                .iter()
-                .map(|layer| {
-                    let media_type = layer.get("mediaType").and_then(|m| m.as_str());
-                    let digest = layer.get("digest").and_then(|d| d.as_str());
-                    match (media_type, digest) {
-                        (Some(media_type), Some(digest)) => Ok(LayerBlob {
-                            media_type: media_type.to_owned(),
-                            path: blob(digest)?,
-                        }),
-                        _ => Err(not_layout("a layer without mediaType or digest".into())),
-                    }
-                })
-                .collect::<Result<_, _>>()?;
-            images.push(LayoutImage {
+        match document {
+            Document::Manifest(manifest) => images.push(LayoutImage {
                 architecture,
-                layers,
-            });
-            continue;
-        }
-        let manifests = document
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .ok_or_else(|| not_layout("neither `manifests` nor `layers`".into()))?;
-        for descriptor in manifests.iter().rev() {
-            let digest = descriptor
-                .get("digest")
-                .and_then(|d| d.as_str())
-                .ok_or_else(|| not_layout("a descriptor without digest".into()))?;
-            let arch = descriptor
-                .pointer("/platform/architecture")
-                .and_then(|a| a.as_str())
-                .map(str::to_owned)
-                .or_else(|| architecture.clone());
-            pending.push((read_json(blob(digest)?)?, arch));
+                layers: layer_blobs(layout, &manifest),
+            }),
+            Document::Index(index) => {
+                for descriptor in index.manifests.iter().rev() {
+                    let arch = descriptor
+                        .platform
+                        .as_ref()
+                        .map(|p| p.architecture.clone())
+                        .or_else(|| architecture.clone());
+                    pending.push((read_document(blob_path(layout, &descriptor.digest))?, arch));
+                }
+            }
         }
     }
     Ok(images)

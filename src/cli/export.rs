@@ -65,9 +65,7 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".debless-export-")
-        .tempfile_in(dir)?;
+    let mut temp = crate::cleanup::temp_file_in(dir, ".debless-export-")?;
     std::io::Write::write_all(&mut temp, text.as_bytes())?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())

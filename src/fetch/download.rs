@@ -1,8 +1,12 @@
 //! Parallel, verified downloads of locked `.deb` files into the [`DebCache`].
 //!
-//! Each package is tried against the archive roots in order (the manifest's mirror, then
-//! `--mirror` fallbacks such as a snapshot archive); every byte is hashed while it is written,
-//! and only a file whose size and sha256 match the lock is renamed into the cache.
+//! A cached entry is hashed in full before it is used ([`DebCache::verified`]); one that no
+//! longer matches its name is evicted and downloaded again (with `--offline`, an error naming
+//! the file and the package). Each package is tried against the archive roots in order (the
+//! manifest's mirror, the `--mirror` fallbacks, then the snapshot archive at the lock's
+//! Release date, see [`super::snapshot`]); every byte is hashed while it is written, and only
+//! a file whose size and sha256 match the lock is renamed into the cache. A package that came
+//! from any root but the first is reported ([`Progress::FromFallback`]).
 
 use std::io::Write;
 use std::path::PathBuf;

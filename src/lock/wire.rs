@@ -7,7 +7,7 @@
 //! - The optional `[base]` table (issue #5) was added the same way: only locks of manifests
 //!   with `[image] base` have it.
 //! - Version 2 added `checksum`: sha256 over the version and the canonical text of everything
-//!   but the `[image]` tables (see [`super::write::checksum`]), like Cargo.lock's and uv.lock's
+//!   but the `[image]` tables (computed by the writer, `write.rs`), like Cargo.lock's and uv.lock's
 //!   guards; every package key is required and the `depends`/`required-by` lists must close
 //!   within the lock. A version 1 lock has no checksum, so nothing proves it was not edited:
 //!   readers refuse it with "run `debless lock`", and `debless lock` rewrites it.

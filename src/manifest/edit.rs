@@ -1,34 +1,44 @@
-//! Editing debless.toml as text, not re-serialising it, so comments and layout survive
-//! (`debless add`): new names go at the end of the top-level `packages` array, and the result
+//! Editing debless.toml in place with `toml_edit`, so comments and layout survive
+//! (`debless add`): new names go at the end of the top-level `packages` array, written in the
+//! array's own style (one line, or one element per line with its indentation), and the result
 //! is parsed again and compared before the caller writes it.
 
+use toml_edit::{Array, DocumentMut, Item, Value};
+
+/// Why debless.toml could not be edited.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("not valid TOML: {0}")]
+    Parse(String),
+    #[error("`packages` is not an array")]
+    NotArray,
+    #[error("`packages` holds a non-string")]
+    NonString,
+    #[error("the edited file does not parse to the expected package list")]
+    Mismatch,
+}
+
 /// Appends `names` as strings to the top-level `packages = [...]` array of a TOML text,
-/// keeping everything else byte for byte (comments, layout). A missing array is created
-/// before the first table. The result is parsed again and must hold exactly the old names
-/// followed by the new ones.
-pub fn append_packages(text: &str, names: &[&str]) -> Result<String, String> {
+/// keeping everything else as it was (comments, layout). A missing array is created with the
+/// other top-level keys, before the first table. The result is parsed again and must hold
+/// exactly the old names followed by the new ones.
+pub fn append_packages(text: &str, names: &[&str]) -> Result<String, EditError> {
     let old = packages_of(text)?;
-    let quoted: Vec<String> = names
-        .iter()
-        .map(|n| toml::Value::String((*n).to_owned()).to_string())
-        .collect();
-    let edited = match find_packages_array(text)? {
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
+    match doc.get_mut("packages") {
         None => {
-            let line = format!("packages = [{}]\n", quoted.join(", "));
-            let table = top_level_table_start(text).unwrap_or(text.len());
-            let mut out = text[..table].to_owned();
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
-            }
-            out.push_str(&line);
-            if table < text.len() {
-                out.push('\n');
-            }
-            out.push_str(&text[table..]);
-            out
+            let array: Array = names.iter().copied().collect();
+            doc.insert("packages", Item::Value(Value::Array(array)));
+            separate_first_table(&mut doc);
         }
-        Some(array) => insert_into_array(text, &array, &quoted),
-    };
+        Some(item) => {
+            let array = item.as_array_mut().ok_or(EditError::NotArray)?;
+            append_in_style(array, names);
+        }
+    }
+    let edited = doc.to_string();
     let now = packages_of(&edited)?;
     let expected: Vec<String> = old
         .iter()
@@ -36,178 +46,118 @@ pub fn append_packages(text: &str, names: &[&str]) -> Result<String, String> {
         .chain(names.iter().map(|n| (*n).to_owned()))
         .collect();
     if now != expected {
-        return Err("the edited file does not parse to the expected package list".into());
+        return Err(EditError::Mismatch);
     }
     Ok(edited)
 }
 
+/// Appends to `array` as its author wrote it: on one line, or one element per line with the
+/// last element's indentation, keeping a comment that followed the last element on its line
+/// and comments before the `]` where they were.
+fn append_in_style(array: &mut Array, names: &[&str]) {
+    let last_prefix = array
+        .iter()
+        .last()
+        .and_then(|v| v.decor().prefix())
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_owned();
+    // The text after the last element: its suffix, or, after a trailing comma, the array's
+    // trailing text.
+    let after = if array.trailing_comma() {
+        array.trailing().as_str().unwrap_or("").to_owned()
+    } else {
+        array
+            .iter()
+            .last()
+            .and_then(|v| v.decor().suffix())
+            .and_then(|p| p.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let multi_line = last_prefix.contains('\n') || after.contains('\n');
+    if !multi_line {
+        for name in names {
+            let mut value = Value::from(*name);
+            if !array.is_empty() {
+                value.decor_mut().set_prefix(" ");
+            }
+            value.decor_mut().set_suffix("");
+            array.push_formatted(value);
+        }
+        return;
+    }
+    let indent = last_prefix
+        .rsplit_once('\n')
+        .map_or("    ", |(_, indent)| indent)
+        .to_owned();
+    // What followed the last element on its own line (a comment) stays there; the rest of the
+    // trailing text (comments on their own lines) stays before the `]`.
+    let (same_line, rest) = after.split_once('\n').unwrap_or((after.as_str(), ""));
+    if !array.trailing_comma()
+        && let Some(last) = array.iter_mut().last()
+    {
+        last.decor_mut().set_suffix("");
+    }
+    for (i, name) in names.iter().enumerate() {
+        let mut value = Value::from(*name);
+        let prefix = if i == 0 {
+            format!("{same_line}\n{indent}")
+        } else {
+            format!("\n{indent}")
+        };
+        value.decor_mut().set_prefix(prefix);
+        value.decor_mut().set_suffix("");
+        array.push_formatted(value);
+    }
+    array.set_trailing(format!("\n{rest}"));
+}
+
+/// A blank line between the top-level keys and the first table, as `debless init` writes.
+fn separate_first_table(doc: &mut DocumentMut) {
+    let first = doc
+        .as_table_mut()
+        .iter_mut()
+        .filter_map(|(_, item)| match item {
+            Item::Table(table) => table.position().map(|p| (p, item)),
+            Item::ArrayOfTables(tables) => tables
+                .iter()
+                .filter_map(|t| t.position())
+                .min()
+                .map(|p| (p, item)),
+            _ => None,
+        })
+        .min_by_key(|(position, _)| *position)
+        .map(|(_, item)| item);
+    let decor = match first {
+        Some(Item::Table(table)) => table.decor_mut(),
+        Some(Item::ArrayOfTables(tables)) => match tables.iter_mut().min_by_key(|t| t.position()) {
+            Some(table) => table.decor_mut(),
+            None => return,
+        },
+        _ => return,
+    };
+    let prefix = decor
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_owned();
+    if !prefix.starts_with('\n') {
+        decor.set_prefix(format!("\n{prefix}"));
+    }
+}
+
 /// The top-level `packages` strings of a TOML text (empty when absent).
-fn packages_of(text: &str) -> Result<Vec<String>, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+fn packages_of(text: &str) -> Result<Vec<String>, EditError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| EditError::Parse(e.to_string()))?;
     match table.get("packages") {
         None => Ok(Vec::new()),
         Some(toml::Value::Array(items)) => items
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| "`packages` holds a non-string".to_owned())
-            })
+            .map(|v| v.as_str().map(str::to_owned).ok_or(EditError::NonString))
             .collect(),
-        Some(_) => Err("`packages` is not an array".into()),
+        Some(_) => Err(EditError::NotArray),
     }
-}
-
-/// Byte positions in the array: the `[`, the `]`, and the last value or comma in between
-/// (`None` for an empty array).
-struct ArraySpan {
-    open: usize,
-    close: usize,
-    last: Option<usize>,
-}
-
-/// Finds `packages = [` among the top-level keys (before any `[table]` header) and scans to
-/// its matching `]`, skipping strings and comments.
-fn find_packages_array(text: &str) -> Result<Option<ArraySpan>, String> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            return Ok(None);
-        }
-        let key_end = trimmed
-            .strip_prefix("packages")
-            .map(str::trim_start)
-            .and_then(|rest| rest.strip_prefix('='))
-            .map(str::trim_start);
-        if let Some(rest) = key_end
-            && rest.starts_with('[')
-        {
-            let open = offset + (line.len() - rest.len());
-            return scan_array(text, open).map(Some);
-        }
-        offset += line.len();
-    }
-    Ok(None)
-}
-
-fn scan_array(text: &str, open: usize) -> Result<ArraySpan, String> {
-    let bytes = text.as_bytes();
-    let mut i = open + 1;
-    let mut depth = 0usize;
-    let mut last = None;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' | b'\'' => {
-                let quote = bytes[i];
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    if quote == b'"' && bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                last = Some(i);
-            }
-            b'[' => depth += 1,
-            b']' if depth == 0 => {
-                return Ok(ArraySpan {
-                    open,
-                    close: i,
-                    last,
-                });
-            }
-            b']' => {
-                depth -= 1;
-                last = Some(i);
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => {}
-            _ => last = Some(i),
-        }
-        i += 1;
-    }
-    Err("`packages` array is not closed".into())
-}
-
-fn insert_into_array(text: &str, array: &ArraySpan, quoted: &[String]) -> String {
-    let inner = &text[array.open + 1..array.close];
-    let multiline = inner.contains('\n');
-    let mut out = String::with_capacity(text.len() + 64);
-    match (multiline, array.last) {
-        (false, None) => {
-            out.push_str(&text[..array.close]);
-            out.push_str(&quoted.join(", "));
-            out.push_str(&text[array.close..]);
-        }
-        (false, Some(last)) => {
-            let trailing_comma = text.as_bytes()[last] == b',';
-            out.push_str(&text[..=last]);
-            out.push_str(if trailing_comma { " " } else { ", " });
-            out.push_str(&quoted.join(", "));
-            out.push_str(&text[last + 1..]);
-        }
-        (true, None) => {
-            out.push_str(&text[..=array.open]);
-            for item in quoted {
-                out.push_str(&format!("\n    {item},"));
-            }
-            out.push_str(&text[array.open + 1..]);
-        }
-        (true, Some(last)) => {
-            // New lines go after the line of the last value (after its comment), indented
-            // like it, with a comma after each unless the array had no trailing comma.
-            let line_start = text[..last].rfind('\n').map_or(0, |n| n + 1);
-            let indent: String = if line_start > array.open {
-                text[line_start..]
-                    .chars()
-                    .take_while(|c| *c == ' ' || *c == '\t')
-                    .collect()
-            } else {
-                "    ".to_owned()
-            };
-            let line_end = text[last..]
-                .find('\n')
-                .map_or(array.close, |n| last + n)
-                .min(array.close);
-            let had_trailing_comma = text.as_bytes()[last] == b',';
-            out.push_str(&text[..=last]);
-            if !had_trailing_comma {
-                out.push(',');
-            }
-            out.push_str(&text[last + 1..line_end]);
-            for (i, item) in quoted.iter().enumerate() {
-                out.push('\n');
-                out.push_str(&indent);
-                out.push_str(item);
-                if had_trailing_comma || i + 1 < quoted.len() {
-                    out.push(',');
-                }
-            }
-            if line_end == array.close {
-                out.push('\n');
-            }
-            out.push_str(&text[line_end..]);
-        }
-    }
-    out
-}
-
-/// Where the first `[table]` or `[[array]]` header starts, if any.
-fn top_level_table_start(text: &str) -> Option<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with('[') {
-            return Some(offset);
-        }
-        offset += line.len();
-    }
-    None
 }
 
 #[cfg(test)]
@@ -239,6 +189,13 @@ mod tests {
         assert_eq!(
             edited,
             "packages = [\n    \"a\", # why\n    \"b\",\n    \"c\",\n    # more\n]\n"
+        );
+        // A comment after the last element without a comma stays on that element's line.
+        let commented = "packages = [\n  \"tzdata\" # zones\n]\n";
+        let edited = append_packages(commented, &["libgmp10"]).expect("editable");
+        assert_eq!(
+            edited,
+            "packages = [\n  \"tzdata\", # zones\n  \"libgmp10\"\n]\n"
         );
     }
 

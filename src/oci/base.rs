@@ -21,8 +21,9 @@ use std::io;
 use std::sync::Arc;
 
 use super::config::{ImageSpec, Platform};
+use super::model::{DigestError, ImageConfig};
 use super::unpack::{self, UnpackError};
-use super::{BuiltImage, Compression, Digest, LayerDescriptor, OciError, OciOptions};
+use super::{BuiltImage, Compression, LayerDescriptor, OciError, OciOptions};
 use crate::registry::PulledImage;
 use crate::rootfs::dpkg_db::{self, DpkgDbError};
 use crate::rootfs::overlay;
@@ -87,7 +88,10 @@ pub struct BaseFilesystem {
 impl BaseFilesystem {
     /// Applies the base's layers in order, verifying every digest.
     pub fn read(image: &PulledImage) -> Result<Self, BaseError> {
-        let diff_ids = diff_ids(&image.config)?;
+        let diff_ids = ImageConfig::parse(&image.config)
+            .map_err(|e| BaseError::Config(e.to_string()))?
+            .rootfs
+            .diff_ids;
         if diff_ids.len() != image.layers.len() {
             return Err(BaseError::Config(format!(
                 "{} diff_ids for {} layers",
@@ -98,7 +102,7 @@ impl BaseFilesystem {
         let mut tree = Tree::default();
         for ((descriptor, path), diff_id) in image.layers.iter().zip(&diff_ids) {
             let digests = unpack::apply_layer(&mut tree, path, &|_, _| true).map_err(|err| {
-                let digest = descriptor.digest.clone();
+                let digest = descriptor.digest.to_string();
                 match err {
                     UnpackError::Io { source, .. } => BaseError::Layer { digest, source },
                     UnpackError::UnsafeEntry { entry, problem, .. } => BaseError::UnsafeEntry {
@@ -112,11 +116,11 @@ impl BaseFilesystem {
                 ("the blob digest", &descriptor.digest, &digests.blob),
                 ("the diff_id", diff_id, &digests.diff_id),
             ] {
-                if expected != actual.as_str() {
+                if let Err(DigestError::Mismatch { expected, actual }) = expected.check(actual) {
                     return Err(BaseError::Mismatch {
-                        digest: descriptor.digest.clone(),
+                        digest: descriptor.digest.to_string(),
                         what,
-                        expected: expected.clone(),
+                        expected: expected.to_string(),
                         actual: actual.to_string(),
                     });
                 }
@@ -162,46 +166,22 @@ impl BaseFilesystem {
     }
 }
 
-/// The config's `rootfs.diff_ids`.
-fn diff_ids(config: &[u8]) -> Result<Vec<String>, BaseError> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(config).map_err(|e| BaseError::Config(e.to_string()))?;
-    doc.pointer("/rootfs/diff_ids")
-        .and_then(|v| v.as_array())
-        .ok_or_else(|| BaseError::Config("no `rootfs.diff_ids`".into()))?
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| BaseError::Config("a diff_id is not a string".into()))
-        })
-        .collect()
-}
-
-/// The manifest's `[image]` settings that replace the base's config values.
+/// The manifest's `[image]` settings that replace the base's config values: the image spec's
+/// entrypoint, cmd, user, workdir, labels and annotations, and the `env` table as written
+/// (set over the base's `Env` key by key; the spec's own `env` list is not used).
 #[derive(Clone, Debug, Default)]
 pub struct ConfigOverrides {
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
+    pub spec: ImageSpec,
     /// `KEY=value` pairs set over the base's `Env`.
     pub env: BTreeMap<String, String>,
-    pub user: Option<String>,
-    pub workdir: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
 }
 
 impl ConfigOverrides {
     /// The overrides an [`ImageSpec`] and the manifest's env table ask for.
     pub fn from_spec(spec: &ImageSpec, env: &BTreeMap<String, String>) -> Self {
         Self {
-            entrypoint: spec.entrypoint.clone(),
-            cmd: spec.cmd.clone(),
+            spec: spec.clone(),
             env: env.clone(),
-            user: spec.user.clone(),
-            workdir: spec.workdir.clone(),
-            labels: spec.labels.clone(),
-            annotations: spec.annotations.clone(),
         }
     }
 }
@@ -223,12 +203,15 @@ pub fn rebase(
 ) -> Result<BuiltImage, OciError> {
     let store = Arc::clone(&built.store);
     let mut layers = Vec::new();
-    let base_diff_ids = diff_ids(&base.image.config).map_err(|e| OciError::Corrupt {
-        path: base.name.into(),
-        what: e.to_string(),
-    })?;
+    let base_diff_ids = ImageConfig::parse(&base.image.config)
+        .map_err(|e| OciError::Corrupt {
+            path: base.name.into(),
+            what: format!("the base's config is not a valid image config: {e}"),
+        })?
+        .rootfs
+        .diff_ids;
     for ((descriptor, path), diff_id) in base.image.layers.iter().zip(&base_diff_ids) {
-        let digest = digest_from(&descriptor.digest)?;
+        let digest = descriptor.digest.clone();
         let target = store.path(&digest);
         if !target.exists() && fs_err::hard_link(path, &target).is_err() {
             fs_err::copy(path, &target).map_err(|source| OciError::Io {
@@ -239,7 +222,7 @@ pub fn rebase(
         layers.push(LayerDescriptor {
             media_type: oci_layer_media_type(&descriptor.media_type),
             digest,
-            diff_id: digest_from(diff_id)?,
+            diff_id: diff_id.clone(),
             size: descriptor.size,
         });
     }
@@ -255,7 +238,7 @@ pub fn rebase(
         path: base.name.into(),
         what,
     })?;
-    let mut annotations = overrides.annotations.clone();
+    let mut annotations = overrides.spec.annotations.clone();
     annotations.insert(BASE_NAME.to_owned(), base.name.to_owned());
     annotations.insert(BASE_DIGEST.to_owned(), base.image.manifest_digest.clone());
     let platform = built.manifest.platform.clone().unwrap_or_else(|| Platform {
@@ -264,20 +247,6 @@ pub fn rebase(
         variant: None,
     });
     super::finish_with_config(store, layers, &config, &annotations, platform, opts.epoch)
-}
-
-/// A `sha256:<hex>` string as a [`Digest`].
-fn digest_from(text: &str) -> Result<Digest, OciError> {
-    if !crate::registry::reference::is_sha256_digest(text) {
-        return Err(OciError::Corrupt {
-            path: text.into(),
-            what: "not a sha256 digest".to_owned(),
-        });
-    }
-    Ok(
-        serde_json::from_value(serde_json::Value::String(text.to_owned()))
-            .expect("a string deserialises into the transparent Digest"),
-    )
 }
 
 /// Docker layer media types as their OCI equivalents (same bytes).
@@ -312,16 +281,16 @@ fn inherited_config(
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .ok_or("`config` is not an object")?;
-    if let Some(entrypoint) = &overrides.entrypoint {
+    if let Some(entrypoint) = &overrides.spec.entrypoint {
         runtime.insert("Entrypoint".into(), json!(entrypoint));
     }
-    if let Some(cmd) = &overrides.cmd {
+    if let Some(cmd) = &overrides.spec.cmd {
         runtime.insert("Cmd".into(), json!(cmd));
     }
-    if let Some(user) = &overrides.user {
+    if let Some(user) = &overrides.spec.user {
         runtime.insert("User".into(), json!(user));
     }
-    if let Some(workdir) = &overrides.workdir {
+    if let Some(workdir) = &overrides.spec.workdir {
         runtime.insert("WorkingDir".into(), json!(workdir));
     }
     if !overrides.env.is_empty() {
@@ -340,13 +309,13 @@ fn inherited_config(
         }
         runtime.insert("Env".into(), json!(env));
     }
-    if !overrides.labels.is_empty() {
+    if !overrides.spec.labels.is_empty() {
         let labels = runtime.entry("Labels").or_insert_with(|| json!({}));
         if !labels.is_object() {
             *labels = json!({});
         }
         let labels = labels.as_object_mut().expect("just made an object");
-        for (key, value) in &overrides.labels {
+        for (key, value) in &overrides.spec.labels {
             labels.insert(key.clone(), json!(value));
         }
     }
@@ -371,6 +340,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::oci::Digest;
 
     fn tar_layer(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
@@ -403,7 +373,7 @@ mod tests {
             descriptors.push((
                 crate::registry::pull::Descriptor {
                     media_type: "application/vnd.docker.image.rootfs.diff.tar.gzip".into(),
-                    digest: Digest::of(&blob).to_string(),
+                    digest: Digest::of(&blob),
                     size: blob.len() as u64,
                     platform: None,
                     annotations: BTreeMap::new(),
@@ -417,9 +387,11 @@ mod tests {
             "history": [{"created_by": "base"}]});
         PulledImage {
             manifest_digest: Digest::of(b"manifest").to_string(),
-            manifest: crate::registry::pull::ManifestDoc {
+            manifest: crate::registry::pull::ImageManifest {
+                media_type: None,
                 config: descriptors[0].0.clone(),
                 layers: descriptors.iter().map(|d| d.0.clone()).collect(),
+                annotations: BTreeMap::new(),
             },
             config: serde_json::to_vec(&config).expect("json"),
             layers: descriptors,
@@ -531,8 +503,10 @@ mod tests {
         let image = pulled(&[tar_layer(&[])], dir.path());
         let overrides = ConfigOverrides {
             env: BTreeMap::from([("LANG".into(), "C.UTF-8".into())]),
-            cmd: Some(vec!["python3".into()]),
-            ..ConfigOverrides::default()
+            spec: ImageSpec {
+                cmd: Some(vec!["python3".into()]),
+                ..ImageSpec::default()
+            },
         };
         let opts = OciOptions {
             epoch: 0,

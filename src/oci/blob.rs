@@ -4,48 +4,12 @@
 //! Blobs go to a temporary file first and are renamed to their digest only when complete, so
 //! a store never holds a half-written blob under a digest name (ocidir-rs `BlobWriter`).
 
-use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-/// A `sha256:<hex>` content digest.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct Digest(String);
-
-impl Digest {
-    /// The digest of a finished SHA-256 hash.
-    pub fn from_sha256(hasher: Sha256) -> Self {
-        Self(format!("sha256:{}", hex::encode(hasher.finalize())))
-    }
-
-    /// The digest of some bytes.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self::from_sha256(Sha256::new_with_prefix(bytes))
-    }
-
-    /// The hex part, which names the blob file.
-    pub fn hex(&self) -> &str {
-        self.0
-            .strip_prefix("sha256:")
-            .expect("digests are built with the sha256: prefix")
-    }
-
-    /// `sha256:<hex>`.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use super::digest::Digest;
 
 /// Passes bytes through to `inner` while hashing and counting them.
 pub struct HashingWriter<W> {

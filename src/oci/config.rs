@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::blob::Digest;
 
@@ -52,33 +52,35 @@ impl Default for ImageSpec {
     }
 }
 
-/// An OCI platform.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// An OCI platform (written in this field order; read by [`super::model`], which ignores
+/// fields debless does not use, such as `os.version`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
     /// `amd64`, `arm64`, ...
     pub architecture: String,
     /// Always `linux` here.
     pub os: String,
     /// `v8`, `v7`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
 }
 
-/// A content descriptor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A content descriptor (written in this field order; read by [`super::model`], its digest
+/// validated while parsing).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Descriptor {
     /// Media type of the target.
-    #[serde(rename = "mediaType")]
+    #[serde(rename = "mediaType", default)]
     pub media_type: String,
     /// Its digest.
     pub digest: Digest,
     /// Its size in bytes.
     pub size: u64,
     /// Platform, in an index.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
     /// Annotations (`org.opencontainers.image.ref.name` in `index.json`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 

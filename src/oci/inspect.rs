@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use super::model::{Digest, ImageManifest};
+
 /// A layer blob of an image in a layout: its media type and where its bytes are.
 #[derive(Clone, Debug)]
 pub struct LayerBlob {
@@ -17,21 +19,24 @@ pub struct LayerBlob {
 /// The layers of the manifest `manifest_digest` (`sha256:…`) in the OCI layout at `layout`,
 /// bottom first; `None` when the layout does not hold that manifest.
 pub fn manifest_layers(layout: &Path, manifest_digest: &str) -> Option<Vec<LayerBlob>> {
-    let blob = |digest: &str| {
-        let hex = digest.strip_prefix("sha256:")?;
-        Some(layout.join("blobs").join("sha256").join(hex))
-    };
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(blob(manifest_digest)?).ok()?).ok()?;
+    let digest = Digest::parse(manifest_digest).ok()?;
+    let manifest = ImageManifest::parse(&std::fs::read(blob_path(layout, &digest)).ok()?).ok()?;
+    Some(layer_blobs(layout, &manifest))
+}
+
+/// Where blob `digest` of the OCI layout at `layout` is (`blobs/sha256/<hex>`).
+pub fn blob_path(layout: &Path, digest: &Digest) -> PathBuf {
+    layout.join("blobs").join("sha256").join(digest.hex())
+}
+
+/// The layer blobs of `manifest`, an image of the layout at `layout`, bottom first.
+pub fn layer_blobs(layout: &Path, manifest: &ImageManifest) -> Vec<LayerBlob> {
     manifest
-        .get("layers")?
-        .as_array()?
+        .layers
         .iter()
-        .map(|layer| {
-            Some(LayerBlob {
-                media_type: layer.get("mediaType")?.as_str()?.to_owned(),
-                path: blob(layer.get("digest")?.as_str()?)?,
-            })
+        .map(|layer| LayerBlob {
+            media_type: layer.media_type.clone(),
+            path: blob_path(layout, &layer.digest),
         })
         .collect()
 }

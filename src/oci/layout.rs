@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::config::{self, Descriptor, Index};
+use super::model::{self, Document};
 use super::{BuiltImage, Digest, OciError};
 use crate::rootfs::tree::ancestors;
 
@@ -307,36 +308,32 @@ pub fn fsck_layout(dir: &Path) -> Result<usize, OciError> {
     }
     let index_path = dir.join("index.json");
     let index = std::fs::read(&index_path).map_err(io_error(&index_path))?;
-    let mut pending: Vec<serde_json::Value> =
-        vec![serde_json::from_slice(&index).map_err(|e| corrupt(format!("index.json: {e}")))?];
+    let mut pending =
+        vec![Document::parse(&index).map_err(|e| corrupt(format!("index.json: {e}")))?];
     while let Some(document) = pending.pop() {
-        let children = ["manifests", "layers"]
-            .iter()
-            .filter_map(|key| document.get(*key).and_then(|v| v.as_array()))
-            .flatten()
-            .chain(document.get("config"));
+        let children: Vec<&Descriptor> = match &document {
+            Document::Index(index) => index.manifests.iter().collect(),
+            Document::Manifest(manifest) => std::iter::once(&manifest.config)
+                .chain(&manifest.layers)
+                .collect(),
+        };
         for descriptor in children {
-            let digest = descriptor["digest"].as_str().unwrap_or_default();
-            let hex = digest
-                .strip_prefix("sha256:")
-                .ok_or_else(|| corrupt(format!("unsupported digest `{digest}`")))?;
-            let path = blobs.join(hex);
+            let digest = &descriptor.digest;
+            let path = blobs.join(digest.hex());
             let size = std::fs::metadata(&path)
                 .map_err(|_| corrupt(format!("missing blob {digest}")))?
                 .len();
-            if Some(size) != descriptor["size"].as_u64() {
+            if size != descriptor.size {
                 return Err(corrupt(format!(
                     "blob {digest} has size {size}, descriptor says {}",
-                    descriptor["size"]
+                    descriptor.size
                 )));
             }
-            let media_type = descriptor["mediaType"].as_str().unwrap_or_default();
-            if media_type == config::MANIFEST_MEDIA_TYPE || media_type == config::INDEX_MEDIA_TYPE {
+            let media_type = descriptor.media_type.as_str();
+            if model::is_manifest(media_type) || model::is_index(media_type) {
                 let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-                pending.push(
-                    serde_json::from_slice(&bytes)
-                        .map_err(|e| corrupt(format!("{digest}: {e}")))?,
-                );
+                pending
+                    .push(Document::parse(&bytes).map_err(|e| corrupt(format!("{digest}: {e}")))?);
             }
         }
     }

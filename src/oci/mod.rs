@@ -10,18 +10,21 @@
 pub mod base;
 pub mod blob;
 pub mod config;
+pub mod digest;
 pub mod files;
 pub mod inspect;
 pub mod layer;
 pub mod layout;
+pub mod model;
 pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use self::blob::{BlobStore, Digest};
+pub use self::blob::BlobStore;
 pub use self::config::{Descriptor, ImageSpec, Platform};
+pub use self::digest::{Digest, DigestError};
 pub use self::layer::{Compression, LayerDescriptor};
 pub use self::layout::{fsck_layout, write_docker_archive, write_oci_archive, write_oci_layout};
 use crate::debian::Arch;

@@ -476,9 +476,7 @@ fn push_built(
             format: OutputFormat::Oci,
         }) => path.clone(),
         _ => {
-            temp = tempfile::Builder::new()
-                .prefix("debless-push-")
-                .tempdir()
+            temp = crate::cleanup::temp_dir("debless-push-")
                 .context_with(|| "creating a temporary layout to push".to_owned())?;
             let dir = temp.path().join("layout");
             oci::write_oci_layout(&dir, built, tag)?;

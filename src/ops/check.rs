@@ -185,7 +185,7 @@ fn users(list: &[String]) -> String {
 
 /// Unpacks an `oci-archive` (a tar of an OCI layout) into a temporary directory.
 fn unpack_archive(file: &Path) -> Result<tempfile::TempDir, Error> {
-    let dir = tempfile::tempdir()?;
+    let dir = crate::cleanup::temp_dir("debless-check-")?;
     let mut archive = tar::Archive::new(std::io::BufReader::new(fs_err::File::open(file)?));
     archive
         .unpack(dir.path())

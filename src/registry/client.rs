@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use super::RegistryError;
 use super::auth::{Challenge, Credentials, credentials_for};
 use super::reference::Reference;
+use crate::oci::Digest;
 
 /// Media types of manifests and indices, OCI and Docker, in the order debless prefers.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -208,7 +209,7 @@ impl RegistryClient {
                 message: err.to_string(),
             })?
             .to_vec();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let digest = Digest::of(&bytes).to_string();
         if let Some(expected) = &reference.digest
             && *expected != digest
         {
@@ -271,7 +272,7 @@ impl RegistryClient {
                 })?;
             total += read as u64;
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        let actual = Digest::from_sha256(hasher).to_string();
         if actual != digest {
             return Err(RegistryError::DigestMismatch {
                 what: url,
@@ -373,7 +374,7 @@ impl RegistryClient {
                 .body(bytes.to_vec()))
         })?;
         check_status(response, &url)?;
-        Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+        Ok(Digest::of(bytes).to_string())
     }
 }
 

@@ -11,12 +11,13 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::RegistryError;
 use super::client::RegistryClient;
 use super::reference::{ImageSource, Reference, is_sha256_digest};
+pub use crate::oci::model::{Descriptor, ImageIndex, ImageManifest, Platform};
+use crate::oci::model::{Digest, DigestError, Document, ImageConfig};
 
 /// The cache directory's versioned name.
 const CACHE_DIR: &str = "oci-blobs-v1";
@@ -48,12 +49,10 @@ impl BlobCache {
         digest: &str,
         fill: impl FnOnce(&mut dyn Write) -> Result<(), RegistryError>,
     ) -> Result<PathBuf, RegistryError> {
-        if !is_sha256_digest(digest) {
-            return Err(RegistryError::BadDocument {
-                what: digest.to_owned(),
-                reason: "not a sha256 digest".to_owned(),
-            });
-        }
+        let expected = Digest::parse(digest).map_err(|err| RegistryError::BadDocument {
+            what: digest.to_owned(),
+            reason: err.to_string(),
+        })?;
         let path = self.path(digest);
         // A name in the cache is checked, not trusted: a damaged or edited blob is replaced.
         if path.is_file() {
@@ -75,12 +74,13 @@ impl BlobCache {
             hasher: Sha256::new(),
         };
         fill(&mut writer)?;
-        let actual = format!("sha256:{}", hex::encode(writer.hasher.finalize()));
-        if actual != digest {
+        if let Err(DigestError::Mismatch { expected, actual }) =
+            expected.check(&Digest::from_sha256(writer.hasher))
+        {
             return Err(RegistryError::DigestMismatch {
                 what: format!("blob {digest}"),
-                expected: digest.to_owned(),
-                actual,
+                expected: expected.to_string(),
+                actual: actual.to_string(),
             });
         }
         let temp = writer.inner.into_inner().map_err(|e| io(e.into_error()))?;
@@ -105,47 +105,12 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// A content descriptor as found in manifests and indices.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default)]
-    pub platform: Option<PlatformDoc>,
-    #[serde(default)]
-    pub annotations: std::collections::BTreeMap<String, String>,
-}
-
-/// An index entry's platform.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct PlatformDoc {
-    pub architecture: String,
-    pub os: String,
-    #[serde(default)]
-    pub variant: Option<String>,
-}
-
-/// An image manifest (OCI or Docker schema 2).
-#[derive(Clone, Debug, Deserialize)]
-pub struct ManifestDoc {
-    pub config: Descriptor,
-    pub layers: Vec<Descriptor>,
-}
-
-/// An image index or Docker manifest list.
-#[derive(Clone, Debug, Deserialize)]
-pub struct IndexDoc {
-    pub manifests: Vec<Descriptor>,
-}
-
 /// One architecture's image, every blob in the cache.
 #[derive(Clone, Debug)]
 pub struct PulledImage {
     /// The image manifest's digest (what `org.opencontainers.image.base.digest` names).
     pub manifest_digest: String,
-    pub manifest: ManifestDoc,
+    pub manifest: ImageManifest,
     /// The config JSON.
     pub config: Vec<u8>,
     /// Cached layer blobs, bottom first, beside their descriptors.
@@ -250,11 +215,10 @@ impl Puller {
                     what: index_path.display().to_string(),
                     source,
                 })?;
-                let index: IndexDoc =
-                    serde_json::from_slice(&text).map_err(|err| RegistryError::BadDocument {
-                        what: index_path.display().to_string(),
-                        reason: err.to_string(),
-                    })?;
+                let index = ImageIndex::parse(&text).map_err(|err| RegistryError::BadDocument {
+                    what: index_path.display().to_string(),
+                    reason: err.to_string(),
+                })?;
                 let chosen: Vec<&Descriptor> = index
                     .manifests
                     .iter()
@@ -275,7 +239,7 @@ impl Puller {
                         },
                     });
                 };
-                let digest = top.digest.clone();
+                let digest = top.digest.to_string();
                 let bytes = self.blob_bytes(&digest)?;
                 Ok((digest, bytes))
             }
@@ -353,24 +317,18 @@ impl Puller {
         top: &[u8],
         architecture: &str,
     ) -> Result<String, RegistryError> {
-        let doc: serde_json::Value =
-            serde_json::from_slice(top).map_err(|err| RegistryError::BadDocument {
-                what: format!("{} ({top_digest})", self.name),
-                reason: err.to_string(),
-            })?;
-        if doc.get("manifests").is_some() {
-            let index: IndexDoc =
-                serde_json::from_value(doc).map_err(|err| RegistryError::BadDocument {
-                    what: format!("{} ({top_digest})", self.name),
-                    reason: err.to_string(),
-                })?;
+        let bad = |err: serde_json::Error| RegistryError::BadDocument {
+            what: format!("{} ({top_digest})", self.name),
+            reason: err.to_string(),
+        };
+        if let Document::Index(index) = Document::parse(top).map_err(bad)? {
             let found = index.manifests.iter().find(|d| {
                 d.platform
                     .as_ref()
                     .is_some_and(|p| p.os == "linux" && p.architecture == architecture)
             });
             return match found {
-                Some(entry) => Ok(entry.digest.clone()),
+                Some(entry) => Ok(entry.digest.to_string()),
                 None => Err(RegistryError::NoPlatform {
                     image: self.name.clone(),
                     architecture: architecture.to_owned(),
@@ -385,12 +343,9 @@ impl Puller {
             };
         }
         let image = self.pull(top_digest)?;
-        let config: serde_json::Value = serde_json::from_slice(&image.config).unwrap_or_default();
-        let found = config
-            .get("architecture")
-            .and_then(|a| a.as_str())
-            .unwrap_or_default()
-            .to_owned();
+        let found = ImageConfig::parse(&image.config)
+            .map(|config| config.architecture)
+            .unwrap_or_default();
         if found != architecture {
             return Err(RegistryError::NoPlatform {
                 image: self.name.clone(),
@@ -404,16 +359,15 @@ impl Puller {
     /// Pulls the image manifest `digest` with its config and layers into the cache.
     pub fn pull(&self, digest: &str) -> Result<PulledImage, RegistryError> {
         let bytes = self.manifest_bytes(digest)?;
-        let manifest: ManifestDoc =
-            serde_json::from_slice(&bytes).map_err(|err| RegistryError::BadDocument {
-                what: format!("manifest {digest} of {}", self.name),
-                reason: err.to_string(),
-            })?;
-        let config = self.blob_bytes(&manifest.config.digest)?;
+        let manifest = ImageManifest::parse(&bytes).map_err(|err| RegistryError::BadDocument {
+            what: format!("manifest {digest} of {}", self.name),
+            reason: err.to_string(),
+        })?;
+        let config = self.blob_bytes(manifest.config.digest.as_str())?;
         let layers = manifest
             .layers
             .iter()
-            .map(|layer| Ok((layer.clone(), self.blob_path(&layer.digest)?)))
+            .map(|layer| Ok((layer.clone(), self.blob_path(layer.digest.as_str())?)))
             .collect::<Result<Vec<_>, RegistryError>>()?;
         Ok(PulledImage {
             manifest_digest: digest.to_owned(),
@@ -458,7 +412,19 @@ mod tests {
                     })
             })
             .expect("stored");
-        assert_eq!(fs_err::read(path).expect("readable"), b"hello");
+        assert_eq!(fs_err::read(&path).expect("readable"), b"hello");
+        // A damaged entry is not a hit: it is fetched again.
+        fs_err::write(&path, b"hellO").expect("damage");
+        let refilled = cache
+            .ensure(&good, |out| {
+                out.write_all(b"hello")
+                    .map_err(|source| RegistryError::Write {
+                        what: String::new(),
+                        source,
+                    })
+            })
+            .expect("refetched");
+        assert_eq!(fs_err::read(refilled).expect("readable"), b"hello");
         let wrong = format!("sha256:{}", "0".repeat(64));
         let err = cache
             .ensure(&wrong, |out| {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::RegistryError;
 use super::client::RegistryClient;
-use super::pull::{Descriptor, IndexDoc, ManifestDoc};
+use super::pull::{Descriptor, ImageIndex, ImageManifest};
 use super::reference::Reference;
 
 /// What happened to one blob.
@@ -45,16 +45,13 @@ pub fn push_layout(
             source,
         })
     };
-    let blob = |digest: &str| {
-        dir.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
+    let blob = |digest: &crate::oci::Digest| dir.join("blobs/sha256").join(digest.hex());
     let parse_error = |what: &str, err: serde_json::Error| RegistryError::BadDocument {
         what: what.to_owned(),
         reason: err.to_string(),
     };
     let index_path = dir.join("index.json");
-    let index: IndexDoc = serde_json::from_slice(&read(&index_path)?)
+    let index = ImageIndex::parse(&read(&index_path)?)
         .map_err(|e| parse_error(&index_path.display().to_string(), e))?;
     let [top] = index.manifests.as_slice() else {
         return Err(RegistryError::BadDocument {
@@ -68,23 +65,23 @@ pub fn push_layout(
         .map(|base| base.repository.as_str());
     let mut report = PushReport::default();
     let top_bytes = read(&blob(&top.digest))?;
-    let manifests: Vec<Descriptor> = if top.media_type.contains("index") {
-        let nested: IndexDoc =
-            serde_json::from_slice(&top_bytes).map_err(|e| parse_error(&top.digest, e))?;
+    let manifests: Vec<Descriptor> = if crate::oci::model::is_index(&top.media_type) {
+        let nested =
+            ImageIndex::parse(&top_bytes).map_err(|e| parse_error(top.digest.as_str(), e))?;
         nested.manifests
     } else {
         vec![top.clone()]
     };
     for manifest in &manifests {
         let bytes = read(&blob(&manifest.digest))?;
-        let doc: ManifestDoc =
-            serde_json::from_slice(&bytes).map_err(|e| parse_error(&manifest.digest, e))?;
+        let doc =
+            ImageManifest::parse(&bytes).map_err(|e| parse_error(manifest.digest.as_str(), e))?;
         for descriptor in std::iter::once(&doc.config).chain(&doc.layers) {
             let outcome = push_blob(
                 &client,
                 target,
                 from,
-                &descriptor.digest,
+                descriptor.digest.as_str(),
                 &blob(&descriptor.digest),
             )?;
             match outcome {
@@ -96,13 +93,13 @@ pub fn push_layout(
         if manifests.len() > 1 {
             client.put_manifest(
                 &target.repository,
-                &manifest.digest,
+                manifest.digest.as_str(),
                 &bytes,
                 &manifest.media_type,
             )?;
         }
     }
-    let key = target.tag.clone().unwrap_or_else(|| top.digest.clone());
+    let key = target.tag.clone().unwrap_or_else(|| top.digest.to_string());
     report.digest = client.put_manifest(&target.repository, &key, &top_bytes, &top.media_type)?;
     if let Some(pinned) = &target.digest
         && *pinned != report.digest

@@ -212,12 +212,7 @@ impl ImageSource {
 
 /// Whether `text` is `sha256:` followed by 64 lowercase hex digits.
 pub fn is_sha256_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    crate::oci::Digest::parse(text).is_ok()
 }
 
 #[cfg(test)]

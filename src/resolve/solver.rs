@@ -13,9 +13,7 @@ use super::provides::{atom_matches, candidates_for_atom, is_tie, provided_versio
 use super::request::Request;
 use super::universe::{PkgId, Universe};
 use super::{Chosen, Resolution};
-use crate::debian::relation::display_alternatives;
-use crate::debian::suggest::suggestions;
-use crate::debian::{Alternatives, Atom};
+use crate::debian::{Alternatives, Atom, relation::display_alternatives, suggest::suggestions};
 
 /// How many times the search may back up before it gives up.
 const BACKTRACK_LIMIT: usize = 20_000;

@@ -1,11 +1,13 @@
 //! The Bazel rules under `bazel/` driven by a real Bazel (Debian's bazel-bootstrap, 4.2.3, in
 //! WORKSPACE mode; `cargo xtask test` installs it and nginx-light) on the example workspace
-//! `bazel/examples/python3-gmpy2` (python3 on bookworm, gmpy2 over it as a base image):
+//! `bazel/examples/python3-gmpy2` (python3 on bookworm, gmpy2 over it as a base image, and a
+//! two-architecture libc image):
 //!
-//! - `bazel build` gives the digests `debless build` gives, with network-less sandboxes;
+//! - `bazel build` gives the digests `debless build` gives, with network-less sandboxes, and an
+//!   image index for two architectures;
 //! - with nginx on 127.0.0.1 as an HTTP remote cache (WebDAV PUT), a second copy of the
-//!   workspace at another path with a fresh `--output_user_root` (a second machine) gets both
-//!   images as remote cache hits and runs no debless action;
+//!   workspace at another path with a fresh `--output_user_root` (a second machine) gets every
+//!   image as a remote cache hit and runs no debless action;
 //! - `bazel test` of the `.verify` targets passes, and fails once the lock records another
 //!   image digest without a rebuild;
 //! - the `.lock` run target (`-- --check`) says the locks are current, and re-locks an edited
@@ -263,6 +265,9 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     let Some(gmpy2) = debless_build(&plain_ws, &cache, "gmpy2") else {
         return;
     };
+    let Some(libc) = debless_build(&plain_ws, &cache, "libc") else {
+        return;
+    };
 
     let mut bazel = Bazel {
         repo_env: {
@@ -291,7 +296,7 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
         "//...",
     ];
 
-    // First machine: builds both images in network-less sandboxes, fills the remote cache.
+    // First machine: builds every image in network-less sandboxes, fills the remote cache.
     let first = top.join("first");
     copy_rules(&first);
     let first_ws = first.join(EXAMPLE);
@@ -307,8 +312,27 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     assert_eq!(read_digest(&bin.join("python3/python3.digest")), python3);
     assert_eq!(read_digest(&bin.join("gmpy2/gmpy2.digest")), gmpy2);
     assert!(bin.join("gmpy2/gmpy2/index.json").is_file());
+    // Two architectures: the digest is an image index's, listing both platforms.
+    assert_eq!(read_digest(&bin.join("libc/libc.digest")), libc);
+    let index = std::fs::read(
+        bin.join("libc/libc/blobs/sha256")
+            .join(libc.trim_start_matches("sha256:")),
+    )
+    .expect("the index blob");
+    let index: serde_json::Value = serde_json::from_slice(&index).expect("index JSON");
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let platforms: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .filter_map(|m| m["platform"]["architecture"].as_str())
+        .collect();
+    assert_eq!(platforms, ["amd64", "arm64"]);
     // The action never writes the workspace's lock.
-    for image in ["python3", "gmpy2"] {
+    for image in ["python3", "gmpy2", "libc"] {
         assert_eq!(
             std::fs::read(first_ws.join(image).join("debless.lock")).expect("lock"),
             std::fs::read(
@@ -332,8 +356,8 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     let summary = process_summary(&out);
     eprintln!("second machine: {summary}");
     assert!(
-        summary.contains("2 remote cache hit"),
-        "both images come from the remote cache: {summary}\n{}",
+        summary.contains("3 remote cache hit"),
+        "every image comes from the remote cache: {summary}\n{}",
         text(&out)
     );
     assert!(
@@ -343,6 +367,7 @@ fn bazel_builds_the_example_hermetically_and_remote_caches_it() {
     let bin = second_ws.join("bazel-bin");
     assert_eq!(read_digest(&bin.join("python3/python3.digest")), python3);
     assert_eq!(read_digest(&bin.join("gmpy2/gmpy2.digest")), gmpy2);
+    assert_eq!(read_digest(&bin.join("libc/libc.digest")), libc);
 
     // The verify tests pass on the checked-in locks.
     let root1 = top.join("root1");

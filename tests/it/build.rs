@@ -382,9 +382,7 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
 
     // An edited [image] table: same layers, another config.
     let text = project.read("debless.toml");
-    project.manifest(&format!(
-        "{text}\n[image]\nentrypoint = [\"/usr/bin/hello\"]\n"
-    ));
+    project.manifest(&format!("{text}\n[image]\nworkdir = \"/tmp\"\n"));
     let edited = project.run(&["build", "--verify"]);
     assert_eq!(edited.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&edited.stderr);
@@ -454,7 +452,7 @@ fn a_plain_build_never_rewrites_the_recorded_digest() {
 
     // A changed [image]: same layers, another config; warned, not recorded.
     let text = project.read("debless.toml");
-    project.manifest(&format!("{text}\n[image]\ncmd = [\"/usr/bin/hello\"]\n"));
+    project.manifest(&format!("{text}\n[image]\nworkdir = \"/tmp\"\n"));
     let edited = project.run(&["build"]);
     assert!(edited.status.success(), "{}", project.render(&edited));
     let stderr = String::from_utf8_lossy(&edited.stderr);

@@ -27,6 +27,7 @@ mod https_mirror;
 mod ldcache;
 mod live;
 mod lock;
+mod properties;
 mod registry;
 mod repo;
 mod resolve;

@@ -452,6 +452,28 @@ fn issue_12_a_lock_builds_from_the_snapshot_archive_when_the_mirror_dropped_it()
         "{err}"
     );
 
+    // The base can be set per source instead; it is not a lock input.
+    let text = project.read("debless.toml");
+    project.manifest(&format!("{text}snapshot = \"{snapshot_url}/\"\n"));
+    assert!(project.run(&["lock", "--check"]).status.success());
+    let _ = std::fs::remove_dir_all(project.cache.join("debs"));
+    let out = project.run(&["build", "--output", "img-key"]);
+    assert!(out.status.success(), "{}", project.render(&out));
+    assert!(
+        stderr(&out).contains("from the snapshot archive"),
+        "{}",
+        stderr(&out)
+    );
+    project.manifest(&format!("{text}snapshot = \"ftp://snapshot\"\n"));
+    let out = project.run(&["build", "--output", "img-bad"]);
+    assert_eq!(out.status.code(), Some(1), "{}", project.render(&out));
+    assert!(
+        stderr(&out).contains("snapshot `ftp://snapshot` must start with http"),
+        "{}",
+        stderr(&out)
+    );
+    project.manifest(&text);
+
     // The snapshot is verified like a mirror: other bytes are refused.
     let mut evil = std::fs::read(&old).expect("read");
     replace_once(&mut evil, b"good program!", b"evil program!");

@@ -9,6 +9,7 @@
 
 mod bazel;
 mod bench;
+mod fuzz;
 mod registry;
 
 use std::ffi::OsString;
@@ -48,9 +49,10 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]"
+                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]\n       cargo xtask fuzz [CASES]"
             );
             return ExitCode::from(2);
         }
