@@ -358,6 +358,7 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
         })?;
     }
     if manifest.image.alternatives {
+        tree.add_java_alternatives();
         notices.extend(
             tree.add_alternatives(epoch)
                 .context_with(|| format!("writing the {arch} alternatives' links"))?,

@@ -25,6 +25,7 @@ pub mod dpkg;
 pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
+pub mod java;
 pub mod ldcache;
 pub mod merge;
 pub mod overlay;

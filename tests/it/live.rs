@@ -496,3 +496,47 @@ fn init_manifest_for_trixie_locks_and_builds() {
         assert!(out.status.success(), "{}", context.render(&out));
     }
 }
+
+/// `lockfiles/distroless-java17`: the JRE builds with the check on (libjvm.so is only a
+/// warning), `/usr/bin/java` comes from the JRE's .jinfo, and it runs as nonroot. The java
+/// launcher finds libjli.so through `$ORIGIN`, which glibc reads from /proc/self/exe: /proc
+/// is mounted in the chroot for the run, as a container runtime would.
+#[test]
+fn distroless_java17_builds_with_the_check_on_and_java_runs() {
+    let context = TestContext::new();
+    let rootfs = context.path().join("rootfs");
+    let Some(_digest) = build_example(
+        &context,
+        "distroless-java17",
+        &["--rootfs", rootfs.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        std::fs::read_link(rootfs.join("usr/bin/java")).expect("java link"),
+        Path::new("/etc/alternatives/java")
+    );
+    if !is_root() {
+        eprintln!("skipping the run of the java image: chroot needs root");
+        return;
+    }
+    let proc_dir = rootfs.join("proc");
+    std::fs::create_dir_all(&proc_dir).expect("mkdir proc");
+    let mounted = Command::new("mount")
+        .args(["-t", "proc", "proc"])
+        .arg(&proc_dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping the run of the java image: cannot mount /proc");
+        return;
+    }
+    let out = chroot::output(&rootfs, Some("65532:65532"), &["/usr/bin/java", "-version"]);
+    let _ = Command::new("umount").arg(&proc_dir).status();
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("openjdk version \"17"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
