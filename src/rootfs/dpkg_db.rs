@@ -87,14 +87,7 @@ mod tests {
     use crate::rootfs::tree::Node;
 
     fn file(bytes: &[u8]) -> Node {
-        Node {
-            kind: NodeKind::File(bytes.to_vec()),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            owner: None,
-        }
+        Node::test_file(bytes)
     }
 
     #[test]

@@ -74,17 +74,10 @@ impl Rootfs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::{Node, NodeKind};
+    use crate::rootfs::Node;
 
     fn file(bytes: &[u8]) -> Node {
-        Node {
-            kind: NodeKind::File(bytes.to_vec()),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            owner: None,
-        }
+        Node::test_file(bytes)
     }
 
     #[test]

@@ -46,6 +46,19 @@ pub struct Node {
 }
 
 impl Node {
+    /// A root-owned 0644 file with `bytes`, for tests that lay out a tree by hand.
+    #[cfg(test)]
+    pub(crate) fn test_file(bytes: &[u8]) -> Self {
+        Self {
+            kind: NodeKind::File(bytes.to_vec()),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            owner: None,
+        }
+    }
+
     /// A directory debless creates because a package shipped a file without its parent.
     pub fn implicit_dir(owner: Option<PackageId>, mtime: i64) -> Self {
         Self {
