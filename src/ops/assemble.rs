@@ -46,8 +46,7 @@ impl Default for AssembleOptions {
 pub struct Inputs {
     pub manifest: Manifest,
     pub lock: Lock,
-    /// The verified `.deb`s, once [`Inputs::fetch`] ran.
-    debs: Option<DebCache>,
+    debs: DebCache,
     accounts: Option<Accounts>,
     pub spec: ImageSpec,
     /// `SOURCE_DATE_EPOCH`, parsed; `None`: each architecture's packages decide.
@@ -64,19 +63,11 @@ impl Inputs {
         options: &AssembleOptions,
         progress: &dyn Progress,
     ) -> Result<Self, Error> {
-        let mut inputs = Self::load(project, settings)?;
-        inputs.fetch(options, progress)?;
-        Ok(inputs)
-    }
-
-    /// [`Inputs::prepare`] without the download: `build` fetches only when the layer cache
-    /// does not hold every image ([`Inputs::fetch`] before [`assemble`]).
-    pub fn load(project: &Project, settings: &Settings) -> Result<Self, Error> {
         let manifest = project.load_manifest()?;
         let lock = load_current_lock(project, &manifest)?;
         let source_date_epoch = parse_epoch(settings.source_date_epoch.as_deref())?;
         oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, 0)?;
-        let debs = None;
+        let debs = fetch_debs(settings, options, &manifest, &lock, progress)?;
         let accounts = image_accounts(&manifest)?;
         let mut spec = image_spec(&manifest);
         if let Some(user) = &manifest.image.user {
@@ -96,25 +87,6 @@ impl Inputs {
             source_date_epoch,
             settings: settings.clone(),
         })
-    }
-
-    /// Downloads (or finds in the cache) and verifies every locked `.deb`, once.
-    pub fn fetch(
-        &mut self,
-        options: &AssembleOptions,
-        progress: &dyn Progress,
-    ) -> Result<(), Error> {
-        if self.debs.is_none() {
-            let debs = fetch_debs(
-                &self.settings,
-                options,
-                &self.manifest,
-                &self.lock,
-                progress,
-            )?;
-            self.debs = Some(debs);
-        }
-        Ok(())
     }
 }
 
@@ -311,17 +283,13 @@ fn image_spec(manifest: &Manifest) -> ImageSpec {
 /// own), the check that nothing overwrites the base, alternatives and ld.so.cache.
 pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result<Assembled, Error> {
     let (manifest, lock) = (&inputs.manifest, &inputs.lock);
-    let debs = inputs
-        .debs
-        .as_ref()
-        .ok_or_else(|| Error::internal("assembling before the .debs were fetched"))?;
     let package_debs: Vec<PackageDeb> = lock
         .packages_for(arch)
         .map(|p| PackageDeb {
             name: p.name.clone(),
             version: p.version.to_string(),
             arch: p.architecture.clone(),
-            path: debs.path_of(&p.sha256),
+            path: inputs.debs.path_of(&p.sha256),
         })
         .collect();
     let base = super::base::load(&inputs.settings, manifest, lock, arch)?;

@@ -122,7 +122,7 @@ pub fn build(
         options.rootfs.as_deref(),
         options.force,
     )?;
-    let mut inputs = Inputs::load(project, settings)?;
+    let inputs = Inputs::prepare(project, settings, &options.fetch, progress)?;
     let sbom_formats = sbom_formats(options, &inputs.manifest);
     let sbom_name = options
         .tag
@@ -161,9 +161,6 @@ pub fn build(
         };
         keys.push(key);
         cached.push(hit);
-    }
-    if cached.iter().any(Option::is_none) {
-        inputs.fetch(&options.fetch, progress)?;
     }
     let plan = Plan {
         options,
