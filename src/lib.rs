@@ -28,7 +28,9 @@
 //!   resolves again.
 //! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
-//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
+//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`]; built layers
+//!   and images (`layers-v1/`), laid out in [`oci::layer_cache`]; bounded by `debless cache
+//!   prune` ([`ops::cache`]).
 //! - the OCI image layout or archive written by [`oci`].
 //! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Two kinds of key point into the blobs, both sha256 over length-prefixed parts that start
-//! with [`FORMAT_VERSION`] (or a test's override) and debless's version, so a debless whose
-//! layer bytes could differ never reads another's entries:
+//! with [`FORMAT_VERSION`] (or a test's override), debless's version and the running binary's
+//! path, size and mtime, so a debless whose layer bytes could differ never reads another's
+//! entries:
 //!
 //! - A layer's key is its compression and its diff_id: the sha256 of the uncompressed tar
 //!   [`layer::write_tar`] writes. The compressed blob is a pure function of those bytes and
@@ -69,6 +70,7 @@ pub struct LayerCache {
     blobs: PathBuf,
     refs: PathBuf,
     format: u32,
+    program: String,
     stats: Mutex<CacheStats>,
 }
 
@@ -81,16 +83,21 @@ impl LayerCache {
             blobs: dir.join("sha256"),
             refs: dir.join("refs"),
             format,
+            program: program_identity(),
             stats: Mutex::new(CacheStats::default()),
         }
     }
 
-    /// The key of `parts`: sha256 over the format version, debless's version and each part
-    /// (length-prefixed, so parts cannot run into each other), lower-case hex.
+    /// The key of `parts`: sha256 over the format version, debless's version, the running
+    /// program's identity and each part (length-prefixed, so parts cannot run into each
+    /// other), lower-case hex.
     pub fn key(&self, parts: &[&[u8]]) -> String {
         let mut hasher = Sha256::new();
         let version = env!("CARGO_PKG_VERSION");
-        let head = format!("debless-layer-cache\0{}\0{version}", self.format);
+        let head = format!(
+            "debless-layer-cache\0{}\0{version}\0{}",
+            self.format, self.program
+        );
         for part in std::iter::once(head.as_bytes()).chain(parts.iter().copied()) {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
@@ -273,6 +280,24 @@ impl LayerCache {
         temp.persist(self.refs.join(key)).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// The running program as a path, size and mtime. Layer bytes could change between two
+/// builds of debless with the same version and format (a forgotten [`FORMAT_VERSION`] bump, a
+/// compressor update): entries are only reused by the binary that wrote them, which costs one
+/// cold build after an upgrade. Empty when the platform cannot say.
+fn program_identity() -> String {
+    std::env::current_exe()
+        .and_then(|exe| {
+            let meta = std::fs::metadata(&exe)?;
+            Ok(format!(
+                "{} {} {:?}",
+                exe.display(),
+                meta.len(),
+                meta.modified()?
+            ))
+        })
+        .unwrap_or_default()
 }
 
 /// Marks a file as just used (prune removes the least recently used first); a read-only cache

@@ -5,7 +5,7 @@
 //! outcomes (the shared-library check's report, the SBOM documents, the notes), are made
 //! from. It is conservative: when unsure, a thing is in it.
 //!
-//! - the layer format version and debless's version ([`LayerCache::key`]);
+//! - the layer format version, debless's version and binary ([`LayerCache::key`]);
 //! - the manifest file's bytes, and the contents (names, modes, link targets, bytes) of every
 //!   file it points at that lands in the image: `[[image.files]]`, `tars`, `extra-ca-certs`;
 //! - the lock as its canonical text without the recorded image digests (the packages'

@@ -112,6 +112,13 @@ fn a_warm_rebuild_is_the_cold_image() {
     let uncached_err = ok(&app, &uncached);
     assert!(!uncached_err.contains("Layer cache"), "{uncached_err}");
     assert_eq!(digest(&uncached), digest(&cold));
+
+    // Recording takes the cached image; `--verify` rebuilds from the .debs regardless.
+    let recorded = app.run(&["build", "--record", "--sbom", "spdx"]);
+    assert!(ok(&app, &recorded).contains("whole image reused"));
+    let verified = app.run(&["build", "--verify", "--sbom", "spdx"]);
+    let verified_err = ok(&app, &verified);
+    assert!(!verified_err.contains("Layer cache"), "{verified_err}");
 }
 
 #[test]
