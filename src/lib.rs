@@ -7,7 +7,7 @@
 //!
 //! | stage | module | input → output |
 //! |---|---|---|
-//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`], [`cleanup`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file; temporaries removed on SIGINT/SIGTERM and swept after SIGKILL |
+//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`], [`cleanup`], [`net`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file; temporaries removed on SIGINT/SIGTERM and swept after SIGKILL; the CA store and HTTP client configuration every fetcher shares |
 //! | manifest | [`manifest`] | `debless.toml` → validated [`manifest::Manifest`] |
 //! | repository | [`repo`] | mirror + suite → verified `InRelease` → sha256-checked `Packages` indices |
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
@@ -43,6 +43,7 @@ pub mod env;
 pub mod fetch;
 pub mod lock;
 pub mod manifest;
+pub mod net;
 pub mod oci;
 pub mod ops;
 pub mod registry;

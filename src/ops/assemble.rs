@@ -211,7 +211,7 @@ fn fetch_debs(
             roots: roots_for(&package.suite),
         });
     }
-    let http = Http::with_trust(&settings.tls)?;
+    let http = Http::from_config(&super::http_config(settings, Some(manifest)))?;
     let total: u64 = requests.iter().map(|r| r.size).sum();
     progress.fetch_started(total);
     let on_progress = |event: fetch::Progress<'_>| match event {

@@ -8,6 +8,7 @@ pub mod live;
 pub mod registry;
 pub mod signed_repo;
 pub mod syft;
+pub mod tls;
 pub mod tree;
 
 /// Set (to anything but empty) by `cargo xtask test --fast`: tests needing the live mirror or
