@@ -34,5 +34,6 @@ mod resolve;
 mod sbom;
 mod show_init;
 mod support;
+mod tls_registry;
 mod trust;
 mod why_diff;

