@@ -331,10 +331,13 @@ pub fn error_chain(err: &reqwest::Error) -> String {
     text
 }
 
-/// Whether an error chain is a certificate failure, so the message names the CA store.
+/// Whether an error chain is the server's certificate failing verification (rustls: `invalid
+/// peer certificate: UnknownIssuer`, `…: NotValidForName`, `…: Expired`), so the message names
+/// the CA store. Other handshake failures (a server asking for a client certificate, a
+/// protocol mismatch) are not about the store and keep their own words.
 fn is_certificate_error(chain: &str) -> bool {
     let chain = chain.to_ascii_lowercase();
-    chain.contains("certificate") || chain.contains("unknownissuer")
+    chain.contains("invalid peer certificate") || chain.contains("certificate verify failed")
 }
 
 fn push_unique(list: &mut Vec<PathBuf>, path: &Path) {
@@ -521,6 +524,24 @@ mod tests {
                 "{err:?} should start with {expected:?}"
             );
             assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn only_verification_failures_name_the_ca_store() {
+        for chain in [
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+            "invalid peer certificate: NotValidForName",
+            "error:0A000086:SSL routines::certificate verify failed",
+        ] {
+            assert!(is_certificate_error(chain), "{chain}");
+        }
+        for chain in [
+            "received fatal alert: CertificateRequired",
+            "received corrupt message of type InvalidContentType",
+            "tcp connect error: Connection refused (os error 111)",
+        ] {
+            assert!(!is_certificate_error(chain), "{chain}");
         }
     }
 

@@ -24,6 +24,9 @@ pub enum TransportError {
     TooLarge { url: String },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
+    /// The HTTP client's error, which names its URL itself.
+    #[error("{0}")]
+    Http(crate::repo::HttpError),
 }
 
 /// Something that can stream a URL into a writer (the HTTP client; a fake in tests).
@@ -49,10 +52,7 @@ impl Transport for crate::repo::Http {
             .map_err(|err| match err {
                 HttpError::NotFound { url } => TransportError::NotFound { url },
                 HttpError::TooLarge { url, .. } => TransportError::TooLarge { url },
-                other => TransportError::Failed {
-                    url: url.to_owned(),
-                    message: other.to_string(),
-                },
+                other => TransportError::Http(other),
             })
     }
 }
@@ -144,6 +144,9 @@ pub enum FetchError {
     Unavailable {
         label: String,
         attempts: Vec<String>,
+        /// Whether a root refused because its certificate is not trusted (then the hint says
+        /// how to trust its CA).
+        untrusted: bool,
     },
     #[error("--offline: {} package(s) are not in the cache: {}", missing.len(), missing.join(", "))]
     NotCached { missing: Vec<String> },
@@ -289,6 +292,7 @@ fn fetch_one(
         source,
     };
     let mut attempts = Vec::new();
+    let mut untrusted = false;
     for (tried, root) in request.roots.iter().enumerate() {
         let url = pool_url(root, &request.path);
         let mut pending = cache.begin().map_err(io_error)?;
@@ -304,6 +308,10 @@ fn fetch_one(
                 });
             }
             Err(err) => {
+                untrusted |= matches!(
+                    err,
+                    TransportError::Http(crate::repo::HttpError::Untrusted(_))
+                );
                 attempts.push(err.to_string());
                 continue;
             }
@@ -330,6 +338,7 @@ fn fetch_one(
     Err(FetchError::Unavailable {
         label: request.label.clone(),
         attempts,
+        untrusted,
     })
 }
 

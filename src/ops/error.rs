@@ -119,6 +119,12 @@ pub fn hint_of(err: &(dyn StdError + 'static)) -> Option<String> {
         if let Some(err) = err.downcast_ref::<crate::registry::RegistryError>() {
             return Some(registry_hint(err).to_owned());
         }
+        if let Some(crate::fetch::FetchError::Unavailable {
+            untrusted: true, ..
+        }) = err.downcast_ref::<crate::fetch::FetchError>()
+        {
+            return Some(crate::net::UNTRUSTED_HINT.to_owned());
+        }
         if let Some(err) = err.downcast_ref::<crate::fetch::FetchError>()
             && let crate::fetch::FetchError::NotCached { .. } = err
         {

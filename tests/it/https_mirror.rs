@@ -132,6 +132,33 @@ hint: trust the server's CA: add it to the system store (update-ca-certificates)
     lock_and_build(&trusted);
     let show = trusted.run(&["show", "libc6"]);
     assert!(show.status.success(), "{}", trusted.render(&show));
+
+    // `build` fetching the locked `.deb` files without the CA: the same one line.
+    std::fs::copy(
+        trusted.path().join("debless.lock"),
+        untrusted.path().join("debless.lock"),
+    )
+    .expect("copy the lock");
+    // No snapshot archive to fall back to (its root refuses connections at once).
+    let mut untrusted = untrusted;
+    untrusted
+        .env
+        .push(("DEBLESS_SNAPSHOT".into(), "http://127.0.0.1:1".into()));
+    let out = untrusted.run(&["build", "--rootfs", "rootfs"]);
+    let stderr = untrusted.filter(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let deb = "https://127.0.0.1:[PORT]/pool/main/libc/libc6/libc6_2.36-9_amd64.deb";
+    assert!(
+        stderr.starts_with(&format!(
+            "error: cannot download `libc6 2.36-9 amd64`: `{deb}`: the TLS certificate of `127.0.0.1:[PORT]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[CERTS]/other-ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots; `http://127.0.0.1:1/"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(deb).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("\n\nhint: trust the server's CA: "),
+        "{stderr}"
+    );
 }
 
 #[test]
