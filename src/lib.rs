@@ -30,6 +30,9 @@
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
 //!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
 //! - the OCI image layout or archive written by [`oci`].
+//! - CA certificates for debless's own HTTPS, read by [`net`]: `SSL_CERT_FILE`/`SSL_CERT_DIR`
+//!   (default `/etc/ssl/certs`), the manifest's `ca` files, docker's and podman's
+//!   `certs.d/<registry>/*.crt`.
 //! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.
 
