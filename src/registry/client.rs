@@ -476,4 +476,29 @@ mod tests {
         }
         assert_eq!(base64_encode(b"hi"), "aGk=");
     }
+
+    #[test]
+    fn a_connection_failure_names_the_url_once() {
+        // Bind then drop a listener: the port is closed for the duration of the test.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/app:v1")).expect("valid");
+        let client =
+            RegistryClient::new(&reference, &RegistryAuth::default(), &HttpConfig::default())
+                .expect("client");
+        let err = client
+            .manifest(&reference)
+            .expect_err("nothing listens")
+            .to_string();
+        // A local registry that speaks no TLS is tried over plain HTTP after HTTPS.
+        let url = format!("http://127.0.0.1:{port}/v2/app/manifests/v1");
+        assert!(err.starts_with(&format!("cannot reach `{url}`: ")), "{err}");
+        assert_eq!(
+            err.matches(&format!("127.0.0.1:{port}")).count(),
+            1,
+            "{err}"
+        );
+    }
 }
