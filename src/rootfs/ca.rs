@@ -23,8 +23,12 @@ pub struct ExtraCa {
     pub der: Vec<u8>,
     /// Canonical PEM text, newline-terminated.
     pub pem: String,
-    /// Subject distinguished name (`CN=Corp Root CA,O=Corp`), for aliases and messages.
+    /// Subject distinguished name (`CN=Corp Root CA,O=Corp`), for messages.
     pub subject: String,
+    /// The file it came from, as the manifest resolved it, and its PEM block's number there
+    /// (from 1): the Java trust store names it after them.
+    pub file: PathBuf,
+    pub block: usize,
 }
 
 /// Why an `extra-ca-certs` file is refused; each names the file (and the block).
@@ -109,7 +113,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ExtraCa>, CaError> {
         }
         let (_, der) = pem::decode_vec(pem_text.as_bytes())
             .map_err(|err| invalid(format!("not valid PEM: {err}")))?;
-        found.push(certificate(&der).map_err(invalid)?);
+        let mut ca = certificate(&der).map_err(invalid)?;
+        (ca.file, ca.block) = (path.to_owned(), block);
+        found.push(ca);
     }
     if found.is_empty() {
         return Err(CaError::Empty {
@@ -142,6 +148,8 @@ fn certificate(der: &[u8]) -> Result<ExtraCa, String> {
         der: canonical,
         pem,
         subject,
+        file: PathBuf::new(),
+        block: 0,
     })
 }
 
@@ -176,6 +184,15 @@ pub(crate) mod tests {
         assert_eq!(cas[0].subject, "CN=debless test CA");
         assert!(cas[0].pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(cas[0].pem.ends_with("-----END CERTIFICATE-----\n"));
+        let origins: Vec<(&Path, usize)> =
+            cas.iter().map(|c| (c.file.as_path(), c.block)).collect();
+        assert_eq!(
+            origins,
+            [
+                (Path::new("certs/corp.pem"), 1),
+                (Path::new("certs/corp.pem"), 2)
+            ]
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("corp.pem");
         std::fs::write(&file, &text).expect("write");
