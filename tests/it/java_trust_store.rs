@@ -31,12 +31,15 @@ fn repo() -> TestRepo {
             "/etc/ssl/certs/java/cacerts",
         )
         .add_to(&repo, SUITE);
+    pkg("app", "1.0", "all", &[])
+        .file("/usr/share/app/README", b"an application", 0o644)
+        .add_to(&repo, SUITE);
     repo.publish(SUITE, PublishOptions::default());
     repo
 }
 
 /// Locks and builds `packages` with `image` as the `[image]` table, `corp`'s CA as
-/// `certs/corp.pem`, into `rootfs/`.
+/// `certs/corp.pem`, into `rootfs/` (and the OCI layout `layout/`).
 fn build(repo: &TestRepo, packages: &[&str], image: &str, corp: Option<&CorpCa>) -> TestContext {
     let context = TestContext::new();
     context.manifest(&format!("{}\n[image]\n{image}", manifest(repo, packages)));
@@ -44,7 +47,10 @@ fn build(repo: &TestRepo, packages: &[&str], image: &str, corp: Option<&CorpCa>)
         std::fs::create_dir_all(context.path().join("certs")).expect("mkdir");
         std::fs::copy(corp.ca_pem(), context.path().join("certs/corp.pem")).expect("copy");
     }
-    for command in [&["lock"][..], &["build", "--rootfs", "rootfs"]] {
+    for command in [
+        &["lock"][..],
+        &["build", "--rootfs", "rootfs", "--output", "layout"],
+    ] {
         let out = context.run(command);
         assert!(out.status.success(), "{}", context.render(&out));
     }
@@ -89,6 +95,7 @@ fn a_jre_gets_the_ca_bundle_as_a_jks_store_named_like_ca_certificates_java() {
     // The same bytes on a rebuild (every entry is dated at the image epoch).
     let first = std::fs::read(&store).expect("read");
     std::fs::remove_dir_all(with_jre.path().join("rootfs")).expect("rm");
+    std::fs::remove_dir_all(with_jre.path().join("layout")).expect("rm");
     let again = with_jre.run(&["build", "--rootfs", "rootfs"]);
     assert!(again.status.success(), "{}", with_jre.render(&again));
     assert_eq!(std::fs::read(&store).expect("read"), first);
@@ -117,4 +124,50 @@ fn a_jre_without_a_ca_bundle_gets_a_notice_and_no_store() {
         "{}",
         context.render(&out)
     );
+}
+
+/// Over a base image the store is written from the base's bundle: when the JRE comes with the
+/// new packages, and when the base has the JRE and `extra-ca-certs` changes its bundle.
+#[test]
+fn over_a_base_image_the_store_follows_the_bundle_the_image_ends_up_with() {
+    if !have_tool("keytool") || !have_tool("openssl") {
+        return;
+    }
+    let repo = repo();
+    let corp = CorpCa::new("Corp Root CA");
+    let packaged = (
+        "debian:debless_test_=root=.pem".to_owned(),
+        pem_ders(TEST_CA).remove(0),
+    );
+    let corp_entry = (
+        "debian:corp.pem".to_owned(),
+        pem_ders(&std::fs::read_to_string(corp.ca_pem()).expect("read")).remove(0),
+    );
+    let on = |base: &TestContext| {
+        format!(
+            "base = \"oci-layout:{}\"\n",
+            base.path().join("layout").display()
+        )
+    };
+
+    // The base has the JRE and its store; the extra CA joins both the bundle and the store.
+    let jre_base = build(&repo, &["ca-certificates", "fake-jre"], "", None);
+    let app = build(
+        &repo,
+        &["app"],
+        &format!("{}extra-ca-certs = [\"certs/corp.pem\"]\n", on(&jre_base)),
+        Some(&corp),
+    );
+    let (_, entries) = keystore_entries(&app.path().join("rootfs").join(STORE));
+    assert_eq!(
+        entries,
+        [packaged.clone(), corp_entry].into_iter().collect()
+    );
+
+    // The base has only the bundle; the JRE on top gets a store from it.
+    let bundle_base = build(&repo, &["ca-certificates"], "", None);
+    assert!(!bundle_base.path().join("rootfs").join(STORE).exists());
+    let app = build(&repo, &["fake-jre"], &on(&bundle_base), None);
+    let (_, entries) = keystore_entries(&app.path().join("rootfs").join(STORE));
+    assert_eq!(entries, [packaged].into_iter().collect());
 }
