@@ -78,6 +78,9 @@ pub enum KeystoreError {
     /// An alias longer than writeUTF's 65,535 bytes.
     #[error("Java trust store alias `{alias}` is too long for the JKS format")]
     AliasTooLong { alias: String },
+    /// More entries than JKS's 32-bit count.
+    #[error("too many certificates for the JKS format")]
+    TooManyEntries,
     /// A certificate larger than JKS's 32-bit length.
     #[error("certificate `{alias}` is too large for the JKS format")]
     CertificateTooLarge { alias: String },
@@ -103,9 +106,7 @@ pub fn jks(
     let mut out = Vec::new();
     out.extend_from_slice(&JKS_MAGIC.to_be_bytes());
     out.extend_from_slice(&JKS_VERSION.to_be_bytes());
-    let count = u32::try_from(entries.len()).map_err(|_| KeystoreError::CertificateTooLarge {
-        alias: "(entry count)".to_owned(),
-    })?;
+    let count = u32::try_from(entries.len()).map_err(|_| KeystoreError::TooManyEntries)?;
     out.extend_from_slice(&count.to_be_bytes());
     for entry in entries {
         out.extend_from_slice(&TRUSTED_CERT_TAG.to_be_bytes());
