@@ -25,9 +25,10 @@ pub struct ExtraCa {
     pub pem: String,
     /// Subject distinguished name (`CN=Corp Root CA,O=Corp`), for messages.
     pub subject: String,
-    /// The file it came from, as the manifest resolved it, and its PEM block's number there
-    /// (from 1): the Java trust store names it after them.
+    /// The file it came from, as the manifest resolved it: the Java trust store names the
+    /// certificate after it.
     pub file: PathBuf,
+    /// Its PEM block's number in that file, from 1 (a Java alias suffix after the first).
     pub block: usize,
 }
 
@@ -113,9 +114,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ExtraCa>, CaError> {
         }
         let (_, der) = pem::decode_vec(pem_text.as_bytes())
             .map_err(|err| invalid(format!("not valid PEM: {err}")))?;
-        let mut ca = certificate(&der).map_err(invalid)?;
-        (ca.file, ca.block) = (path.to_owned(), block);
-        found.push(ca);
+        found.push(certificate(&der, path, block).map_err(invalid)?);
     }
     if found.is_empty() {
         return Err(CaError::Empty {
@@ -125,8 +124,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ExtraCa>, CaError> {
     Ok(found)
 }
 
-/// Decodes one DER certificate and insists on basicConstraints `CA:TRUE`.
-fn certificate(der: &[u8]) -> Result<ExtraCa, String> {
+/// Decodes one DER certificate (block `block` of `file`) and insists on basicConstraints
+/// `CA:TRUE`.
+fn certificate(der: &[u8], file: &Path, block: usize) -> Result<ExtraCa, String> {
     let cert =
         Certificate::from_der(der).map_err(|err| format!("not an X.509 certificate: {err}"))?;
     let subject = cert.tbs_certificate.subject.to_string();
@@ -148,8 +148,8 @@ fn certificate(der: &[u8]) -> Result<ExtraCa, String> {
         der: canonical,
         pem,
         subject,
-        file: PathBuf::new(),
-        block: 0,
+        file: file.to_owned(),
+        block,
     })
 }
 
