@@ -227,6 +227,7 @@ fn packaged_names(tree: &Tree, names: &mut HashMap<Vec<u8>, VecDeque<String>>) {
     }
 }
 
+/// [`debian_alias`] of `stem`, with `-N` before `.pem` for a file's Nth certificate (N > 1).
 fn numbered_alias(stem: &str, ordinal: usize) -> String {
     if ordinal > 1 {
         debian_alias(&format!("{stem}-{ordinal}"))
