@@ -75,7 +75,7 @@ fn assert_debian_writes_the_same(root: &Path, classes: &Path) {
     conf.sort();
     let conf_path = scratch.path().join("ca-certificates.conf");
     std::fs::write(&conf_path, conf.concat()).expect("write");
-    let out = Command::new("update-ca-certificates")
+    let out = Command::new("/usr/sbin/update-ca-certificates")
         .arg("--fresh")
         .arg("--certsconf")
         .arg(&conf_path)
