@@ -313,6 +313,7 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
     // Stamped from here on: essentials, alternatives, ld.so.cache, application files.
     let epoch = tree.epoch();
     let mut notices = Vec::new();
+    let extra_ca = rootfs::ca::load(&manifest.image.extra_ca_certs)?;
     if let Some(base) = &base {
         base.filesystem
             .check_overlay(tree.tree(), &|path| {
@@ -329,7 +330,6 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
                 )
             })?;
         // The base brings its own bundle: the extra CAs go after its certificates.
-        let extra_ca = rootfs::ca::load(&manifest.image.extra_ca_certs)?;
         if !extra_ca.is_empty() {
             let bundle_path = rootfs::essentials::CA_BUNDLE;
             let bundle = base
@@ -351,12 +351,16 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
             timezone: manifest.image.timezone.clone(),
             codename: lock.sources.first().map(|s| release_codename(&s.codename)),
             mtime: epoch,
-            extra_ca: rootfs::ca::load(&manifest.image.extra_ca_certs)?,
+            extra_ca: extra_ca.clone(),
         };
         notices = tree.add_essentials(&essentials).context_with(|| {
             format!("adding the image essentials to the {arch} root filesystem")
         })?;
     }
+    notices.extend(
+        tree.add_java_trust_store(base.as_ref().map(|b| b.filesystem.tree()), &extra_ca, epoch)
+            .context_with(|| format!("writing the {arch} Java trust store"))?,
+    );
     if manifest.image.alternatives {
         tree.add_java_alternatives();
         notices.extend(

@@ -26,6 +26,7 @@ pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
 pub mod java;
+pub mod java_keystore;
 pub mod ldcache;
 pub mod merge;
 pub mod overlay;
