@@ -307,6 +307,9 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
         allow_overwrite: manifest.image.allow_overwrite.clone(),
         generated_mtime: inputs.source_date_epoch,
         path_filter: path_filter(manifest),
+        // Large files' bytes wait on disk beside the .debs they came from, not in memory.
+        // (The directory exists once a .deb is cached, and with no package nothing spills.)
+        scratch_dir: (!package_debs.is_empty()).then(|| inputs.debs.dir().to_owned()),
     };
     let mut tree = rootfs::assemble(&package_debs, &options)
         .context_with(|| format!("assembling the {arch} root filesystem"))?;
@@ -336,7 +339,7 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
                 .filesystem
                 .tree()
                 .file_bytes(bundle_path)
-                .map(<[u8]>::to_vec)
+                .map(std::borrow::Cow::into_owned)
                 .unwrap_or_default();
             tree.add_generated_file(
                 bundle_path,

@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use self::filter::{PathFilter, PathRule};
-pub use self::tree::{Node, NodeKind, PackageId, PathProblem, Tree};
-use crate::deb::{ControlFiles, DataEntry, Deb, DebError};
+pub use self::tree::{Content, Node, NodeKind, PackageId, PathProblem, Tree};
+use crate::deb::{ControlFiles, DataEntry, Deb, DebError, SpillFile};
 
 /// A verified `.deb` on disk, as the fetch stage hands it over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +94,9 @@ pub struct RootfsOptions {
     /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
     /// md5sums lines leave the package database (see [`filter`]).
     pub path_filter: PathFilter,
+    /// Where large files' bytes go while the tree is alive (an anonymous scratch file, see
+    /// [`crate::deb::content`]); `None` keeps every file in memory.
+    pub scratch_dir: Option<PathBuf>,
 }
 
 /// Name, version and architecture of a package in the tree.
@@ -150,6 +153,12 @@ pub enum RootfsError {
     /// `--rootfs DIR` exists and is not empty.
     #[error("`{}` exists and is not empty; debless writes a rootfs only into a new or empty directory", dir.display())]
     TargetNotEmpty { dir: PathBuf },
+    /// The scratch file for large files' bytes could not be created.
+    #[error("cannot create a scratch file in `{}`: {source}", dir.display())]
+    Scratch {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     /// Writing the tree to disk failed.
     #[error("cannot write `{}`: {source}", path.display())]
     Write {
@@ -191,7 +200,19 @@ struct ReadPackage {
 
 /// Reads all packages (in parallel) and merges them in the given order.
 pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, RootfsError> {
-    let read: Vec<Result<ReadPackage, RootfsError>> = debs.par_iter().map(read_package).collect();
+    let spill = opts
+        .scratch_dir
+        .as_deref()
+        .map(SpillFile::new_in)
+        .transpose()
+        .map_err(|source| RootfsError::Scratch {
+            dir: opts.scratch_dir.clone().unwrap_or_default(),
+            source,
+        })?;
+    let read: Vec<Result<ReadPackage, RootfsError>> = debs
+        .par_iter()
+        .map(|deb| read_package(deb, spill.as_ref()))
+        .collect();
     // Report the first failing package in the given order, whatever thread finished first.
     let read = read.into_iter().collect::<Result<Vec<_>, _>>()?;
 
@@ -302,7 +323,10 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     })
 }
 
-fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
+fn read_package(
+    deb: &PackageDeb,
+    spill: Option<&std::sync::Arc<SpillFile>>,
+) -> Result<ReadPackage, RootfsError> {
     let wrap = |source| RootfsError::Deb {
         package: deb.name.clone(),
         source,
@@ -311,7 +335,7 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
     opened
         .expect_identity(&deb.name, &deb.version, &deb.arch)
         .map_err(wrap)?;
-    let entries = opened.data_entries().map_err(wrap)?;
+    let entries = opened.data_entries_spilled(spill).map_err(wrap)?;
     Ok(ReadPackage {
         control: opened.into_control_files(),
         entries,
@@ -352,7 +376,7 @@ impl Rootfs {
             if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner)
                 && let Some(size) = sizes.get_mut(owner)
             {
-                *size += data.len() as u64;
+                *size += data.len();
             }
         }
         sizes
