@@ -45,6 +45,12 @@ pub struct SpillFile {
     end: std::sync::Mutex<u64>,
 }
 
+impl fmt::Debug for SpillFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpillFile").finish_non_exhaustive()
+    }
+}
+
 impl SpillFile {
     /// An anonymous scratch file in `dir` (which should be on a disk, not a tmpfs: the point
     /// is to keep contents out of memory).

@@ -9,7 +9,7 @@
 //! from any root but the first is reported ([`Progress::FromFallback`]).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -190,8 +190,22 @@ pub fn fetch_all(
     options: FetchOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<PathBuf>, FetchError> {
+    fetch_all_then(requests, cache, transport, options, progress, &|_, _| {})
+}
+
+/// [`fetch_all`], calling `ready(index, path)` as soon as each request's `.deb` is verified in
+/// the cache (from the thread that verified it, in no particular order), so the caller can
+/// start reading it while later downloads continue.
+pub fn fetch_all_then(
+    requests: &[DebRequest],
+    cache: &DebCache,
+    transport: &dyn Transport,
+    options: FetchOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    ready: &(dyn Fn(usize, &Path) + Sync),
+) -> Result<Vec<PathBuf>, FetchError> {
     let mut paths: Vec<Option<PathBuf>> = Vec::with_capacity(requests.len());
-    for request in requests {
+    for (index, request) in requests.iter().enumerate() {
         let found = cache
             .verified(&request.sha256, request.size)
             .map_err(|source| FetchError::Cache {
@@ -204,6 +218,7 @@ pub fn fetch_all(
                     label: &request.label,
                     bytes: request.size,
                 });
+                ready(index, &path);
                 Some(path)
             }
             Lookup::Missing => None,
@@ -244,7 +259,8 @@ pub fn fetch_all(
                     let slot = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = todo.get(slot) else { break };
                     let outcome = fetch_one(&requests[index], cache, transport);
-                    if let Ok((_, from)) = &outcome {
+                    if let Ok((path, from)) = &outcome {
+                        ready(index, path);
                         if let Some(url) = from {
                             progress(Progress::FromFallback {
                                 label: &requests[index].label,

@@ -33,6 +33,7 @@ pub mod tree;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -96,7 +97,7 @@ pub struct RootfsOptions {
     pub path_filter: PathFilter,
     /// Where large files' bytes go while the tree is alive (an anonymous scratch file, see
     /// [`crate::deb::content`]); `None` keeps every file in memory.
-    pub scratch_dir: Option<PathBuf>,
+    pub scratch: Option<Arc<SpillFile>>,
 }
 
 /// Name, version and architecture of a package in the tree.
@@ -153,12 +154,6 @@ pub enum RootfsError {
     /// `--rootfs DIR` exists and is not empty.
     #[error("`{}` exists and is not empty; debless writes a rootfs only into a new or empty directory", dir.display())]
     TargetNotEmpty { dir: PathBuf },
-    /// The scratch file for large files' bytes could not be created.
-    #[error("cannot create a scratch file in `{}`: {source}", dir.display())]
-    Scratch {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
     /// Writing the tree to disk failed.
     #[error("cannot write `{}`: {source}", path.display())]
     Write {
@@ -192,26 +187,36 @@ pub struct Rootfs {
     epoch: i64,
 }
 
-/// One package after reading, before merging.
-struct ReadPackage {
+/// One package after reading, before merging: its control files and data.tar entries (large
+/// files' bytes in the scratch file). Reading depends on the `.deb` alone, so it can start as
+/// soon as the file is verified, while other packages still download.
+#[derive(Clone, Debug)]
+pub struct ExtractedDeb {
     control: ControlFiles,
     entries: Vec<DataEntry>,
 }
 
 /// Reads all packages (in parallel) and merges them in the given order.
 pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, RootfsError> {
-    let spill = opts
-        .scratch_dir
-        .as_deref()
-        .map(SpillFile::new_in)
-        .transpose()
-        .map_err(|source| RootfsError::Scratch {
-            dir: opts.scratch_dir.clone().unwrap_or_default(),
-            source,
-        })?;
-    let read: Vec<Result<ReadPackage, RootfsError>> = debs
+    assemble_with(debs, Vec::new(), opts)
+}
+
+/// [`assemble`] with some packages already read ([`extract`]): `ready[i]` is `debs[i]`'s, and
+/// the missing ones (or all, past the end of `ready`) are read here, in parallel. The result
+/// does not depend on which were ready: merging always goes in `debs` order.
+pub fn assemble_with(
+    debs: &[PackageDeb],
+    mut ready: Vec<Option<ExtractedDeb>>,
+    opts: &RootfsOptions,
+) -> Result<Rootfs, RootfsError> {
+    ready.resize(debs.len(), None);
+    let read: Vec<Result<ExtractedDeb, RootfsError>> = debs
         .par_iter()
-        .map(|deb| read_package(deb, spill.as_ref()))
+        .zip(ready)
+        .map(|(deb, ready)| match ready {
+            Some(extracted) => Ok(extracted),
+            None => extract(deb, opts.scratch.as_ref()),
+        })
         .collect();
     // Report the first failing package in the given order, whatever thread finished first.
     let read = read.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -323,10 +328,12 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     })
 }
 
-fn read_package(
+/// Reads one verified `.deb`: checks it is the package the lock names and collects its
+/// entries, large files' bytes going to `spill`.
+pub fn extract(
     deb: &PackageDeb,
-    spill: Option<&std::sync::Arc<SpillFile>>,
-) -> Result<ReadPackage, RootfsError> {
+    spill: Option<&Arc<SpillFile>>,
+) -> Result<ExtractedDeb, RootfsError> {
     let wrap = |source| RootfsError::Deb {
         package: deb.name.clone(),
         source,
@@ -336,7 +343,7 @@ fn read_package(
         .expect_identity(&deb.name, &deb.version, &deb.arch)
         .map_err(wrap)?;
     let entries = opened.data_entries_spilled(spill).map_err(wrap)?;
-    Ok(ReadPackage {
+    Ok(ExtractedDeb {
         control: opened.into_control_files(),
         entries,
     })

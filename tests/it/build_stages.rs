@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use debless::deb::SpillFile;
 use debless::debian::Arch;
 use debless::oci::{self, Compression, ImageSpec, OciOptions};
 use debless::rootfs::{self, MergedUsr, NodeKind, PackageDeb, Rootfs, RootfsError, RootfsOptions};
@@ -20,7 +21,7 @@ fn options(merged_usr: MergedUsr) -> RootfsOptions {
         allow_overwrite: Vec::new(),
         generated_mtime: Some(EPOCH),
         // Large files' bytes go to an anonymous scratch file, as in `debless build`.
-        scratch_dir: Some(std::env::temp_dir()),
+        scratch: Some(SpillFile::new_in(&std::env::temp_dir()).expect("scratch file")),
         ..RootfsOptions::default()
     }
 }
@@ -465,11 +466,11 @@ fn spilled_contents_give_the_same_image_and_leave_nothing_behind() {
     packages.push(shared("i386"));
     let scratch = tempfile::tempdir().expect("scratch dir");
     let spilled_options = RootfsOptions {
-        scratch_dir: Some(scratch.path().to_owned()),
+        scratch: Some(SpillFile::new_in(scratch.path()).expect("scratch file")),
         ..options(MergedUsr::Auto)
     };
     let in_memory_options = RootfsOptions {
-        scratch_dir: None,
+        scratch: None,
         ..options(MergedUsr::Auto)
     };
     let image = |opts: &RootfsOptions| {
