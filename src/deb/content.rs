@@ -77,7 +77,7 @@ impl SpillFile {
                 .ok_or_else(|| io::Error::other("scratch file offset overflows"))?;
             offset
         };
-        let mut buffer = vec![0u8; usize::try_from(len.min(1 << 18)).unwrap_or(1 << 18)];
+        let mut buffer = vec![0u8; usize::try_from(len.min(1 << 16)).unwrap_or(1 << 16)];
         let mut written = 0u64;
         while written < len {
             let want = usize::try_from((len - written).min(buffer.len() as u64))

@@ -422,6 +422,41 @@ mod tests {
         assert_eq!(again, paths);
     }
 
+    /// Each verified `.deb` is announced once with its index and final path, whether it was
+    /// downloaded or found in the cache; a failed one never is.
+    #[test]
+    fn ready_announces_every_verified_deb_once() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = DebCache::new(root.path());
+        let fake = Fake(BTreeMap::from([
+            ("http://a/pool/main/one.deb".into(), b"one".to_vec()),
+            ("http://a/pool/main/two.deb".into(), b"two!".to_vec()),
+        ]));
+        let mut requests = vec![
+            request("one", b"one", &["http://a"]),
+            request("two", b"two!", &["http://a"]),
+        ];
+        let fetch = |requests: &[DebRequest]| {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let result = fetch_all_then(requests, &cache, &fake, OPTS, &|_| {}, &|index, path| {
+                seen.lock()
+                    .expect("not poisoned")
+                    .push((index, path.to_owned()));
+            });
+            let mut seen = seen.into_inner().expect("not poisoned");
+            seen.sort();
+            (result, seen)
+        };
+        let (paths, seen) = fetch(&requests);
+        let paths = paths.expect("fetched");
+        assert_eq!(seen, vec![(0, paths[0].clone()), (1, paths[1].clone())]);
+        // From the cache this time, plus one that fails.
+        requests.push(request("three", b"3", &["http://a"]));
+        let (result, seen) = fetch(&requests);
+        assert!(result.is_err());
+        assert_eq!(seen, vec![(0, paths[0].clone()), (1, paths[1].clone())]);
+    }
+
     #[test]
     fn names_the_culprit() {
         let root = tempfile::tempdir().expect("tempdir");
