@@ -311,7 +311,6 @@ fn touch(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::NodeKind;
     use std::collections::BTreeMap;
 
     fn entries(nodes: &[(&'static str, Node)]) -> Vec<(&'static str, Node)> {
@@ -319,14 +318,7 @@ mod tests {
     }
 
     fn file(content: &[u8]) -> Node {
-        Node {
-            kind: NodeKind::File(content.to_vec()),
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            owner: Some(0),
-        }
+        Node::test_file(content)
     }
 
     fn write(
