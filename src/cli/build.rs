@@ -112,6 +112,7 @@ impl BuildArgs {
                 offline: self.offline,
                 mirrors: self.mirrors.clone(),
                 jobs: self.jobs,
+                read_while_fetching: true,
             },
             output: self.output.as_ref().map(|path| Output {
                 path: path.clone(),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{AssembleOptions, Assembled, Inputs, assemble};
+use super::assemble::{AssembleOptions, Assembled, Inputs, assemble, load_current_lock};
 use super::error::Context as _;
 use super::image_cache::{self, ImageEntry, RecipeOptions, Recorder};
 use super::output::{Output, OutputFormat, check_destinations};
@@ -72,7 +72,7 @@ pub struct BuiltArch {
 /// How the layer cache served one architecture's image.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CacheUse {
-    /// The whole image came from the cache: no `.deb` was read, no layer compressed.
+    /// The whole image came from the cache: no `.deb` was extracted, no layer compressed.
     pub image: bool,
     /// Layers taken from the cache (verified).
     pub reused: usize,
@@ -122,12 +122,15 @@ pub fn build(
         options.rootfs.as_deref(),
         options.force,
     )?;
-    let inputs = Inputs::prepare(project, settings, &options.fetch, progress)?;
-    let sbom_formats = sbom_formats(options, &inputs.manifest);
+    // The manifest and lock once before `Inputs::prepare`: whether the layer cache holds every
+    // image decides whether the packages are read while they are verified.
+    let manifest = project.load_manifest()?;
+    let lock = load_current_lock(project, &manifest)?;
+    let sbom_formats = sbom_formats(options, &manifest);
     let sbom_name = options
         .tag
         .clone()
-        .or_else(|| inputs.manifest.image.tag.clone())
+        .or_else(|| manifest.image.tag.clone())
         .unwrap_or_else(|| "debless-image".to_owned());
     // `--verify` proves the .debs still give the recorded image: it never reads the cache.
     let cache = (!options.no_cache && !options.verify).then(|| {
@@ -139,16 +142,21 @@ pub fn build(
         )
     });
     let recipe = RecipeOptions {
+        source_date_epoch: settings.source_date_epoch.as_deref(),
         sbom_formats: &sbom_formats,
         sbom_name: &sbom_name,
         no_check: options.no_check,
     };
     let mut keys = Vec::new();
     let mut cached = Vec::new();
-    for arch in &inputs.manifest.architectures {
+    for arch in &manifest.architectures {
         let key = match &cache {
             Some(cache) => Some(image_cache::recipe_key(
-                cache, project, &inputs, arch, &recipe,
+                cache,
+                project,
+                (&manifest, &lock),
+                arch,
+                &recipe,
             )?),
             None => None,
         };
@@ -162,6 +170,12 @@ pub fn build(
         keys.push(key);
         cached.push(hit);
     }
+    let fetch = AssembleOptions {
+        read_while_fetching: options.fetch.read_while_fetching
+            && cached.iter().any(Option::is_none),
+        ..options.fetch.clone()
+    };
+    let inputs = Inputs::prepare(project, settings, &fetch, progress)?;
     let plan = Plan {
         options,
         inputs: &inputs,
@@ -177,7 +191,12 @@ pub fn build(
         .zip(keys)
         .zip(cached)
         .map(|((arch, key), hit)| match hit {
-            Some(built) => Ok(built),
+            Some((built, messages)) => {
+                progress.step(&format!("taking the {arch} image from the layer cache"));
+                image_cache::replay(&messages, progress);
+                progress.step_done();
+                Ok(built)
+            }
             None => plan.build(arch, key.as_deref()),
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -282,15 +301,15 @@ struct Plan<'a> {
     cache: Option<&'a LayerCache>,
 }
 
-/// `arch`'s image from the cache's entry for `key`, its messages replayed; `None` when the
-/// entry or one of its blobs is missing or damaged.
+/// `arch`'s image from the cache's entry for `key`, with the messages to replay; `None` when
+/// the entry or one of its blobs is missing or damaged.
 fn from_cache(
     cache: &LayerCache,
     key: &str,
     arch: &Arch,
     sbom_formats: &[SbomFormat],
     progress: &dyn Progress,
-) -> Result<Option<BuiltArch>, Error> {
+) -> Result<Option<(BuiltArch, Vec<image_cache::Message>)>, Error> {
     let entry = ImageEntry::load(cache, key).filter(|e| e.sboms.len() == sbom_formats.len());
     let image = match &entry {
         Some(entry) => entry.image(cache)?,
@@ -303,10 +322,7 @@ fn from_cache(
     let (Some(entry), Some(image)) = (entry, image) else {
         return Ok(None);
     };
-    progress.step(&format!("taking the {arch} image from the layer cache"));
-    image_cache::replay(&entry.messages, progress);
-    progress.step_done();
-    Ok(Some(BuiltArch {
+    let built = BuiltArch {
         arch: arch.clone(),
         packages: entry.packages,
         cache: CacheUse {
@@ -317,7 +333,8 @@ fn from_cache(
         image,
         report: None,
         sboms: sbom_formats.iter().copied().zip(entry.sboms).collect(),
-    }))
+    };
+    Ok(Some((built, entry.messages)))
 }
 
 impl Plan<'_> {

@@ -1,5 +1,5 @@
-//! Whole images in the layer cache, keyed by their recipe, so an unchanged rebuild skips the
-//! `.deb`s altogether: no download check, no decompression, no assembly, no compression.
+//! Whole images in the layer cache, keyed by their recipe, so an unchanged rebuild only
+//! verifies the `.deb`s (as every build does): no decompression, no assembly, no compression.
 //!
 //! The recipe of one architecture's image is everything its bytes, and the build's other
 //! outcomes (the shared-library check's report, the SBOM documents, the notes), are made
@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::assemble::Inputs;
 use super::{Error, Progress, Project};
 use crate::debian::Arch;
+use crate::lock::Lock;
+use crate::manifest::Manifest;
 use crate::oci::config::{CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use crate::oci::{
     BlobStore, BuiltImage, Descriptor, Digest, LayerCache, LayerDescriptor, Platform,
@@ -36,6 +37,8 @@ use crate::sbom::SbomFormat;
 
 /// What the recipe takes from the build's options.
 pub(super) struct RecipeOptions<'a> {
+    /// `SOURCE_DATE_EPOCH` as given.
+    pub source_date_epoch: Option<&'a str>,
     pub sbom_formats: &'a [SbomFormat],
     pub sbom_name: &'a str,
     pub no_check: bool,
@@ -45,13 +48,12 @@ pub(super) struct RecipeOptions<'a> {
 pub(super) fn recipe_key(
     cache: &LayerCache,
     project: &Project,
-    inputs: &Inputs,
+    (manifest, lock): (&Manifest, &Lock),
     arch: &Arch,
     options: &RecipeOptions<'_>,
 ) -> Result<String, Error> {
-    let manifest = &inputs.manifest;
     let manifest_bytes = fs_err::read(&project.manifest)?;
-    let mut lock = inputs.lock.clone();
+    let mut lock = lock.clone();
     lock.images.clear();
     let lock_text = lock.render();
     let mut files = Sha256::new();
@@ -65,7 +67,7 @@ pub(super) fn recipe_key(
         hash_tree(&mut files, pem)?;
     }
     let files = files.finalize();
-    let epoch = format!("{:?}", inputs.source_date_epoch);
+    let epoch = format!("{:?}", options.source_date_epoch);
     let formats = format!("{:?}", options.sbom_formats);
     let check = [u8::from(options.no_check)];
     Ok(cache.key(&[
