@@ -285,7 +285,12 @@ impl HttpConfig {
         for path in cas {
             certificates.extend(named_ca_file(path)?);
         }
+        // `/etc/ssl/certs` holds the bundle's certificates once more, one per file.
+        let mut seen = std::collections::BTreeSet::new();
         for der in certificates {
+            if !seen.insert(der.clone()) {
+                continue;
+            }
             // Parsed already; reqwest only wraps the bytes.
             if let Ok(certificate) = reqwest::Certificate::from_der(&der) {
                 builder = builder.add_root_certificate(certificate);
