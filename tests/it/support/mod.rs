@@ -3,6 +3,7 @@
 pub mod apt;
 pub mod chroot;
 pub mod context;
+pub mod corp_ca;
 pub mod debs;
 pub mod live;
 pub mod registry;
