@@ -218,7 +218,7 @@ fn packaged_names(tree: &Tree, names: &mut HashMap<Vec<u8>, VecDeque<String>>) {
         };
         let stem = path.rsplit('/').next().unwrap_or(path);
         let stem = stem.strip_suffix(".crt").unwrap_or(stem);
-        for (index, der) in pem_certificates(bytes).0.into_iter().enumerate() {
+        for (index, der) in pem_certificates(&bytes).0.into_iter().enumerate() {
             names
                 .entry(der)
                 .or_default()
@@ -313,7 +313,7 @@ impl Rootfs {
             )]);
         };
         let trees: Vec<&Tree> = base.into_iter().chain([&self.tree]).collect();
-        let (entries, skipped) = bundle_entries(bundle, &trees, extra);
+        let (entries, skipped) = bundle_entries(&bundle, &trees, extra);
         let mut notices: Vec<String> = skipped
             .into_iter()
             .map(|why| format!("/{CA_BUNDLE}, {why}: left out of the Java trust store"))
