@@ -148,31 +148,26 @@ pub fn build(
         no_check: options.no_check,
     };
     let mut keys = Vec::new();
-    let mut cached = Vec::new();
+    let mut entries = Vec::new();
     for arch in &manifest.architectures {
-        let key = match &cache {
-            Some(cache) => Some(image_cache::recipe_key(
-                cache,
-                project,
-                (&manifest, &lock),
-                arch,
-                &recipe,
-            )?),
-            None => None,
-        };
+        // A key that cannot be computed (an application file missing) only means no cache:
+        // the build reports the problem itself.
+        let key = cache.as_ref().and_then(|cache| {
+            image_cache::recipe_key(cache, project, (&manifest, &lock), arch, &recipe).ok()
+        });
         // `--rootfs` and `--report` need the files: those builds run in full.
-        let hit = match (&cache, &key) {
+        let entry = match (&cache, &key) {
             (Some(cache), Some(key)) if options.rootfs.is_none() && !options.report => {
-                from_cache(cache, key, arch, &sbom_formats, progress)?
+                ImageEntry::load(cache, key).filter(|e| e.sboms.len() == sbom_formats.len())
             }
             _ => None,
         };
         keys.push(key);
-        cached.push(hit);
+        entries.push(entry);
     }
     let fetch = AssembleOptions {
         read_while_fetching: options.fetch.read_while_fetching
-            && cached.iter().any(Option::is_none),
+            && entries.iter().any(Option::is_none),
         ..options.fetch.clone()
     };
     let inputs = Inputs::prepare(project, settings, &fetch, progress)?;
@@ -189,15 +184,16 @@ pub fn build(
         .architectures
         .iter()
         .zip(keys)
-        .zip(cached)
-        .map(|((arch, key), hit)| match hit {
-            Some((built, messages)) => {
-                progress.step(&format!("taking the {arch} image from the layer cache"));
-                image_cache::replay(&messages, progress);
-                progress.step_done();
-                Ok(built)
+        .zip(entries)
+        .map(|((arch, key), entry)| {
+            let hit = match (plan.cache, entry) {
+                (Some(cache), Some(entry)) => plan.take_cached(cache, entry, arch)?,
+                _ => None,
+            };
+            match hit {
+                Some(built) => Ok(built),
+                None => plan.build(arch, key.as_deref()),
             }
-            None => plan.build(arch, key.as_deref()),
         })
         .collect::<Result<Vec<_>, Error>>()?;
 
@@ -301,43 +297,40 @@ struct Plan<'a> {
     cache: Option<&'a LayerCache>,
 }
 
-/// `arch`'s image from the cache's entry for `key`, with the messages to replay; `None` when
-/// the entry or one of its blobs is missing or damaged.
-fn from_cache(
-    cache: &LayerCache,
-    key: &str,
-    arch: &Arch,
-    sbom_formats: &[SbomFormat],
-    progress: &dyn Progress,
-) -> Result<Option<(BuiltArch, Vec<image_cache::Message>)>, Error> {
-    let entry = ImageEntry::load(cache, key).filter(|e| e.sboms.len() == sbom_formats.len());
-    let image = match &entry {
-        Some(entry) => entry.image(cache)?,
-        None => None,
-    };
-    let stats = cache.take_stats();
-    for warning in &stats.warnings {
-        progress.status(&format!("warning: {warning}"));
-    }
-    let (Some(entry), Some(image)) = (entry, image) else {
-        return Ok(None);
-    };
-    let built = BuiltArch {
-        arch: arch.clone(),
-        packages: entry.packages,
-        cache: CacheUse {
-            image: true,
-            reused: image.layers.len(),
-            built: 0,
-        },
-        image,
-        report: None,
-        sboms: sbom_formats.iter().copied().zip(entry.sboms).collect(),
-    };
-    Ok(Some((built, entry.messages)))
-}
-
 impl Plan<'_> {
+    /// `arch`'s image from its cache entry (every layer blob verified), the entry's messages
+    /// replayed; `None` when a blob is missing or damaged.
+    fn take_cached(
+        &self,
+        cache: &LayerCache,
+        entry: ImageEntry,
+        arch: &Arch,
+    ) -> Result<Option<BuiltArch>, Error> {
+        let progress = self.progress;
+        let image = entry.image(cache)?;
+        for warning in &cache.take_stats().warnings {
+            progress.status(&format!("warning: {warning}"));
+        }
+        let Some(image) = image else {
+            return Ok(None);
+        };
+        progress.step(&format!("taking the {arch} image from the layer cache"));
+        image_cache::replay(&entry.messages, progress);
+        progress.step_done();
+        Ok(Some(BuiltArch {
+            arch: arch.clone(),
+            packages: entry.packages,
+            cache: CacheUse {
+                image: true,
+                reused: image.layers.len(),
+                built: 0,
+            },
+            image,
+            report: None,
+            sboms: self.sbom_formats.iter().copied().zip(entry.sboms).collect(),
+        }))
+    }
+
     /// Assembles one architecture's files, checks its shared libraries, writes it to
     /// `--rootfs` when asked, and builds its image layers.
     /// With a cache and the recipe's `key`, takes unchanged layers from the cache and stores
