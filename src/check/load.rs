@@ -227,7 +227,15 @@ mod tests {
         std::fs::write(root.join("usr/lib/libx.so.1"), b"\x7fELFx").expect("write");
         std::fs::write(root.join("usr/lib/notes"), b"plain").expect("write");
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).expect("symlink");
+        // The package database keeps its bytes: the check reads owners and Recommends there.
+        std::fs::create_dir_all(root.join("var/lib/dpkg/status.d")).expect("mkdir");
+        let control = b"Package: x\nRecommends: liby1\n";
+        std::fs::write(root.join("var/lib/dpkg/status.d/x"), control).expect("write");
         let tree = tree_from_dir(root).expect("readable");
+        assert_eq!(
+            tree.get("var/lib/dpkg/status.d/x").map(|n| &n.kind),
+            Some(&NodeKind::File(control.to_vec().into()))
+        );
         assert_eq!(
             tree.get("usr/lib/libx.so.1").map(|n| &n.kind),
             Some(&NodeKind::File(b"\x7fELFx".into()))

@@ -145,8 +145,12 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
     let mut resolved: BTreeSet<(String, String)> = BTreeSet::new();
     let mut unresolved: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     let mut missing_loaders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for outcome in outcomes {
         resolved.extend(outcome.resolved);
+        for (object, dependency) in outcome.edges {
+            edges.entry(object).or_default().insert(dependency);
+        }
         unresolved.extend(outcome.unresolved);
         if let Some((loader, user)) = outcome.missing_loader {
             missing_loaders.entry(loader).or_default().insert(user);
@@ -158,6 +162,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
     let elsewhere = off_path::Index::new(&objects);
     // Read only when some library misses a soname: most images never need it.
     let mut owners: Option<optional::Owners> = None;
+    let mut at_start: Option<BTreeSet<String>> = None;
     for ((object, name), conf_dir) in unresolved {
         if resolved.contains(&(object.clone(), name.clone())) {
             continue;
@@ -186,6 +191,9 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
         if conf_dir.is_none()
             && objects.get(&object).is_some_and(optional::is_library)
+            && !at_start
+                .get_or_insert_with(|| loaded_at_start(&roots, &edges))
+                .contains(&object)
             && let Some(why) = owners
                 .get_or_insert_with(|| optional::Owners::read(view))
                 .optional(&object, &name)
@@ -268,6 +276,27 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
     report
 }
 
+/// Tree paths of every object a program of the image loads when it starts: the programs
+/// (objects with a loader) and the closure of their needs. A library among them is not an
+/// optional feature: its missing needs stop the program.
+fn loaded_at_start(
+    roots: &[(&String, &ElfInfo)],
+    edges: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let mut pending: Vec<&str> = roots
+        .iter()
+        .filter(|(_, info)| info.interpreter.is_some())
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(object) = pending.pop() {
+        if seen.insert(object.to_owned()) {
+            pending.extend(edges.get(object).into_iter().flatten().map(String::as_str));
+        }
+    }
+    seen
+}
+
 /// Every ELF file of the view parsed (in parallel): the objects by tree path, the files that
 /// failed to parse with the reason, and how many files had the ELF magic.
 type ParsedObjects = (BTreeMap<String, ElfInfo>, Vec<(String, String)>, usize);
@@ -342,6 +371,8 @@ pub fn unresolved_needs(
 #[derive(Default)]
 struct Outcome {
     resolved: Vec<(String, String)>,
+    /// `(object, dependency)` tree paths of the needs found: the load graph.
+    edges: Vec<(String, String)>,
     unresolved: Vec<((String, String), Option<String>)>,
     missing_loader: Option<(String, String)>,
 }
@@ -400,6 +431,7 @@ fn walk(
             match config.search(view, objects, name, info, searched, &runpath) {
                 Found::At { path, resolved } => {
                     outcome.resolved.push(key);
+                    outcome.edges.push((object.clone(), resolved.clone()));
                     if !chain.is_empty()
                         && let Some(dependency) = objects.get(&resolved)
                     {

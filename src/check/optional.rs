@@ -8,7 +8,8 @@
 //! `libharfbuzz0b`. The JRE runs without them; only javax.sound and font rendering fail.
 //!
 //! So a soname no file of the image provides is a warning, not an error, when the needing
-//! file is a shared library (not a program: a program needing it cannot start) and the package
+//! file is a shared library that no program of the image loads at start-up (a program needing
+//! it, directly or through its libraries, cannot start) and the package
 //! owning that file recommends or suggests a package whose name is the one Debian's library
 //! naming rule ([`policy_package_name`]) gives that soname. Owners and relations come from the
 //! image's `/var/lib/dpkg/status.d/` (each package's control file verbatim and its md5sums,
@@ -276,6 +277,35 @@ mod tests {
             report.optional.len(),
             3,
             "the libraries' needs stay warnings"
+        );
+    }
+
+    #[test]
+    fn a_library_a_program_loads_at_start_up_keeps_its_needs_errors() {
+        // A program linked against libjsound.so (found through its DT_RUNPATH) would not
+        // start without libasound.so.2: an error, though the package only recommends it.
+        let player = synthesize(
+            Class::Elf64,
+            62,
+            Some(LOADER),
+            &Dynamic {
+                needed: vec!["libjsound.so".into()],
+                runpath: Some(format!("/{JVM}/lib")),
+                ..Dynamic::default()
+            },
+        );
+        let path = format!("{JVM}/bin/player");
+        let report = jre_image(&[(&path, Some(&player), None)], JRE_SUMS);
+        assert_eq!(report.missing.len(), 1, "{report:?}");
+        assert_eq!(report.missing[0].name, "libasound.so.2");
+        assert_eq!(
+            report.missing[0].needed_by,
+            [format!("/{JVM}/lib/libjsound.so")]
+        );
+        assert_eq!(
+            report.optional.len(),
+            2,
+            "libfontmanager's needs stay warnings"
         );
     }
 
