@@ -192,7 +192,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         if conf_dir.is_none()
             && objects.get(&object).is_some_and(optional::is_library)
             && !at_start
-                .get_or_insert_with(|| loaded_at_start(&roots, &edges))
+                .get_or_insert_with(|| optional::loaded_at_start(&roots, &edges))
                 .contains(&object)
             && let Some(why) = owners
                 .get_or_insert_with(|| optional::Owners::read(view))
@@ -274,27 +274,6 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
     }
     report
-}
-
-/// Tree paths of every object a program of the image loads when it starts: the programs
-/// (objects with a loader) and the closure of their needs. A library among them is not an
-/// optional feature: its missing needs stop the program.
-fn loaded_at_start(
-    roots: &[(&String, &ElfInfo)],
-    edges: &BTreeMap<String, BTreeSet<String>>,
-) -> BTreeSet<String> {
-    let mut pending: Vec<&str> = roots
-        .iter()
-        .filter(|(_, info)| info.interpreter.is_some())
-        .map(|(path, _)| path.as_str())
-        .collect();
-    let mut seen = BTreeSet::new();
-    while let Some(object) = pending.pop() {
-        if seen.insert(object.to_owned()) {
-            pending.extend(edges.get(object).into_iter().flatten().map(String::as_str));
-        }
-    }
-    seen
 }
 
 /// Every ELF file of the view parsed (in parallel): the objects by tree path, the files that

@@ -15,7 +15,7 @@
 //! image's `/var/lib/dpkg/status.d/` (each package's control file verbatim and its md5sums,
 //! written by `build`); an image without them gets no such warnings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::elf::{ET_DYN, ElfInfo};
 use super::view::ImageView;
@@ -77,6 +77,27 @@ pub fn names_library(candidate: &str, soname: &str) -> bool {
 /// an optional feature (a program that needs a missing soname does not start).
 pub(super) fn is_library(info: &ElfInfo) -> bool {
     info.kind == ET_DYN && info.interpreter.is_none()
+}
+
+/// Tree paths of every object a program of the image loads when it starts: the programs
+/// (objects with a loader) and the closure of their needs. A library among them is not an
+/// optional feature: its missing needs stop the program.
+pub(super) fn loaded_at_start(
+    roots: &[(&String, &ElfInfo)],
+    edges: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let mut pending: Vec<&str> = roots
+        .iter()
+        .filter(|(_, info)| info.interpreter.is_some())
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(object) = pending.pop() {
+        if seen.insert(object.to_owned()) {
+            pending.extend(edges.get(object).into_iter().flatten().map(String::as_str));
+        }
+    }
+    seen
 }
 
 /// One package of the image's database: its name and weak relations.
