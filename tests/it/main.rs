@@ -24,6 +24,7 @@ mod extra_ca;
 mod filters;
 mod hermetic;
 mod https_mirror;
+mod index_cache;
 mod ldcache;
 mod live;
 mod lock;
