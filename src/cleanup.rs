@@ -73,6 +73,13 @@ pub fn temp_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
     temp_dir_in(&std::env::temp_dir(), prefix)
 }
 
+/// A scratch file in `dir` that never has a name (`O_TMPFILE` where the filesystem supports
+/// it, else created and unlinked at once): the kernel frees it when the last handle closes,
+/// so it needs no registration and survives no exit, not even SIGKILL.
+pub fn anonymous_file_in(dir: &Path) -> io::Result<std::fs::File> {
+    tempfile::tempfile_in(dir)
+}
+
 /// Removes every temporary this process registered; returns how many were still there.
 pub fn remove_live() -> usize {
     let live = LIVE

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::net::{CERTS_D, Trust};
 use crate::registry::auth::RegistryAuth;
-use crate::repo::tls::Trust;
 use crate::repo::{MirrorError, Mirrors};
 
 /// What the environment says, read once by the binary and passed down to [`crate::ops`].
@@ -28,8 +28,11 @@ pub struct Settings {
     /// no longer serves (a source's `snapshot` key wins; Debian's by default).
     pub snapshot: Option<String>,
     /// `SSL_CERT_FILE` and `SSL_CERT_DIR`: the CA store debless's own HTTPS trusts, as curl
-    /// and OpenSSL read them (see `repo::tls`).
+    /// and OpenSSL read them (see [`crate::net`]).
     pub tls: Trust,
+    /// docker's and podman's per-registry CA directories (`<dir>/<registry>/*.crt`); not
+    /// variables, but host configuration read like them ([`CERTS_D`] from [`Settings::from_env`]).
+    pub certs_d: Vec<PathBuf>,
     /// Registry credentials: `DEBLESS_REGISTRY_USERNAME` + `DEBLESS_REGISTRY_PASSWORD`, and
     /// the auth files `REGISTRY_AUTH_FILE`, `DOCKER_CONFIG` and `HOME` point at.
     pub registry_auth: RegistryAuth,
@@ -54,6 +57,7 @@ impl Settings {
                     .map(|dirs| std::env::split_paths(&dirs).collect())
                     .unwrap_or_default(),
             },
+            certs_d: CERTS_D.iter().map(PathBuf::from).collect(),
             registry_auth: RegistryAuth::new(
                 var(DEBLESS_REGISTRY_USERNAME),
                 var(DEBLESS_REGISTRY_PASSWORD),

@@ -7,7 +7,7 @@
 //!
 //! | stage | module | input → output |
 //! |---|---|---|
-//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`], [`cleanup`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file; temporaries removed on SIGINT/SIGTERM and swept after SIGKILL |
+//! | vocabulary | [`debian`], [`timestamp`], [`env`], [`elf`], [`cleanup`], [`net`] | Debian versions, deb822 stanzas, relationship fields, architectures; dates; environment variables; what ld.so reads from an ELF file; temporaries removed on SIGINT/SIGTERM and swept after SIGKILL; the CA store and HTTP client configuration every fetcher shares |
 //! | manifest | [`manifest`] | `debless.toml` → validated [`manifest::Manifest`] |
 //! | repository | [`repo`] | mirror + suite → verified `InRelease` → sha256-checked `Packages` indices |
 //! | resolution | [`resolve`] | indices + roots → the dependency closure, with why-chains |
@@ -30,6 +30,9 @@
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
 //!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
 //! - the OCI image layout or archive written by [`oci`].
+//! - CA certificates for debless's own HTTPS, read by [`net`]: `SSL_CERT_FILE`/`SSL_CERT_DIR`
+//!   (default `/etc/ssl/certs`), the manifest's `ca` files, docker's and podman's
+//!   `certs.d/<registry>/*.crt`.
 //! - SBOMs (`build --sbom`): SPDX / CycloneDX JSON made by [`sbom`], stored under
 //!   `/usr/share/sbom/` in the image and beside the `--output` path.
 
@@ -43,6 +46,7 @@ pub mod env;
 pub mod fetch;
 pub mod lock;
 pub mod manifest;
+pub mod net;
 pub mod oci;
 pub mod ops;
 pub mod registry;

@@ -81,7 +81,7 @@ pub fn tree_from_dir(root: &Path) -> Result<Tree, LoadError> {
                 } else {
                     Vec::new()
                 };
-                insert_entry(&mut tree, path, NodeKind::File(bytes), mode);
+                insert_entry(&mut tree, path, NodeKind::File(bytes.into()), mode);
             }
         }
     }
@@ -204,11 +204,11 @@ mod tests {
         assert!(tree.get("opaque/old").is_none());
         assert_eq!(
             tree.get("opaque/new").map(|n| &n.kind),
-            Some(&NodeKind::File(b"\x7fELFnew".to_vec()))
+            Some(&NodeKind::File(b"\x7fELFnew".into()))
         );
         assert_eq!(
             tree.get("usr/share/doc/readme").map(|n| &n.kind),
-            Some(&NodeKind::File(Vec::new()))
+            Some(&NodeKind::File(Vec::new().into()))
         );
         assert_eq!(
             tree.get("lib").map(|n| &n.kind),
@@ -227,11 +227,11 @@ mod tests {
         let tree = tree_from_dir(root).expect("readable");
         assert_eq!(
             tree.get("usr/lib/libx.so.1").map(|n| &n.kind),
-            Some(&NodeKind::File(b"\x7fELFx".to_vec()))
+            Some(&NodeKind::File(b"\x7fELFx".into()))
         );
         assert_eq!(
             tree.get("usr/lib/notes").map(|n| &n.kind),
-            Some(&NodeKind::File(Vec::new()))
+            Some(&NodeKind::File(Vec::new().into()))
         );
         assert_eq!(
             tree.get("lib").map(|n| &n.kind),

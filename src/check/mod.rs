@@ -231,17 +231,25 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
 type ParsedObjects = (BTreeMap<String, ElfInfo>, Vec<(String, String)>, usize);
 
 fn parse_objects(view: &ImageView<'_>) -> ParsedObjects {
-    let candidates: Vec<(&str, &[u8])> = view
+    let files: Vec<(&str, &crate::rootfs::Content)> = view
         .entries()
         .filter(|(path, _)| !path.starts_with("usr/lib/debug/"))
         .filter_map(|(path, node)| match node {
-            NodeKind::File(bytes) if elf::is_elf(bytes) => Some((path, bytes.as_slice())),
+            NodeKind::File(content) => Some((path, content)),
             _ => None,
         })
         .collect();
-    let parsed: Vec<(String, Result<ElfInfo, elf::ElfError>)> = candidates
+    // Contents are read one file at a time per thread (large ones live in the scratch file).
+    let parsed: Vec<(String, Result<ElfInfo, String>)> = files
         .par_iter()
-        .map(|(path, bytes)| ((*path).to_owned(), elf::parse(bytes)))
+        .filter(|(_, content)| content.starts_with(elf::MAGIC))
+        .map(|(path, content)| {
+            let info = content
+                .read()
+                .map_err(|err| format!("cannot read it back: {err}"))
+                .and_then(|bytes| elf::parse(bytes.as_ref()).map_err(|err| err.to_string()));
+            ((*path).to_owned(), info)
+        })
         .collect();
     let count = parsed.len();
     let mut objects = BTreeMap::new();
@@ -251,7 +259,7 @@ fn parse_objects(view: &ImageView<'_>) -> ParsedObjects {
             Ok(info) => {
                 objects.insert(path, info);
             }
-            Err(err) => unreadable.push((format!("/{path}"), err.to_string())),
+            Err(err) => unreadable.push((format!("/{path}"), err)),
         }
     }
     (objects, unreadable, count)
@@ -380,7 +388,7 @@ pub(crate) fn test_tree(entries: &[TestEntry<'_>]) -> crate::rootfs::Tree {
             .expect("test paths have directory parents");
         let kind = match (bytes, target) {
             (_, Some(target)) => NodeKind::Symlink((*target).to_owned()),
-            (Some(bytes), None) => NodeKind::File(bytes.to_vec()),
+            (Some(bytes), None) => NodeKind::File((*bytes).into()),
             (None, None) => NodeKind::Dir,
         };
         tree.insert(

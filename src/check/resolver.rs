@@ -228,10 +228,10 @@ fn read_conf(
     if depth > 8 || !seen.insert(path.to_owned()) {
         return;
     }
-    let Some((_, bytes)) = view.file(path) else {
+    let Some(bytes) = view.file(path).and_then(|(_, content)| content.read().ok()) else {
         return;
     };
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes);
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() || line.starts_with("hwcap ") {

@@ -92,8 +92,8 @@ impl<'a> ImageView<'a> {
     }
 
     /// The regular file `path` ends at after symlinks and hard links: its resolved path and
-    /// bytes.
-    pub fn file(&self, path: &str) -> Option<(String, &'a [u8])> {
+    /// content.
+    pub fn file(&self, path: &str) -> Option<(String, &'a crate::rootfs::Content)> {
         let resolved = self.resolve(path)?;
         match self.get(&resolved)? {
             NodeKind::File(bytes) => Some((resolved, bytes)),
@@ -143,7 +143,10 @@ mod tests {
         let view = ImageView::new(&layers);
         assert_eq!(
             view.file("/lib/a"),
-            Some(("usr/lib/a".to_owned(), b"top".as_slice()))
+            Some((
+                "usr/lib/a".to_owned(),
+                &crate::rootfs::Content::from(b"top")
+            ))
         );
         assert_eq!(view.resolve("/lib/../etc/x").as_deref(), Some("usr/etc/x"));
         assert_eq!(view.resolve("/../../etc").as_deref(), Some("etc"));

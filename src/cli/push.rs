@@ -12,13 +12,25 @@ use super::{Globals, status};
 pub struct PushArgs {
     /// The OCI layout directory to push (one image or one index in its index.json).
     pub layout: PathBuf,
-    /// Where to push: `HOST[:PORT]/REPO[:TAG]` (http for localhost and 127.0.0.1).
+    /// Where to push: `HOST[:PORT]/REPO[:TAG]` (HTTPS; localhost and 127.0.0.1 may be plain HTTP).
     pub reference: String,
 }
 
-/// Runs `debless push`.
+/// Runs `debless push`. A project's manifest, when there is one, adds its `[registry.*]`
+/// CA files.
 pub fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
-    let pushed = crate::ops::push::push(&globals.settings, &args.layout, &args.reference, None)?;
+    let manifest = if globals.manifest.exists() {
+        Some(crate::ops::Project::new(&globals.manifest).load_manifest()?)
+    } else {
+        None
+    };
+    let pushed = crate::ops::push::push(
+        &globals.settings,
+        manifest.as_ref(),
+        &args.layout,
+        &args.reference,
+        None,
+    )?;
     pushed_status(globals, &pushed);
     outln!("{}", pushed.report.digest);
     Ok(())

@@ -36,10 +36,12 @@ pub enum ControlError {
 pub fn read_control_tar<R: Read>(reader: R) -> Result<ControlFiles, ControlError> {
     let mut control = None;
     let mut files = ControlFiles::default();
-    visit_entries::<_, ControlError>(reader, |entry| {
+    visit_entries::<_, ControlError>(reader, None, |entry| {
         let EntryKind::File(data) = entry.kind else {
             return Ok(());
         };
+        // No scratch file was given: the bytes are in memory, this is a move.
+        let data = data.into_bytes().map_err(TarError::from)?;
         match entry.path.trim_start_matches("./") {
             "control" => control = Some(data),
             "md5sums" => files.md5sums = Some(data),

@@ -3,17 +3,20 @@
 //! A `.deb` is an ar archive of `debian-binary` (`2.x`), `control.tar[.gz|.xz|.zst]` and
 //! `data.tar[.gz|.xz|.zst|.bz2|.lzma]`; members starting with `_` are ignored, as are members
 //! after data.tar. [`Deb::open`] checks that structure and reads the control files eagerly
-//! (they are small); [`Deb::visit_data`] streams data.tar entries from the file, so the
-//! compressed data is never held in memory. Paths are returned as written: checking them is
+//! (they are small); [`Deb::visit_data`] streams data.tar entries from the file, so neither
+//! the compressed nor the decompressed data.tar is ever held in memory, and large files' bytes
+//! go to a scratch file ([`content`]). Paths are returned as written: checking them is
 //! the rootfs's job, which knows the other packages.
 
 pub mod ar;
+pub mod content;
 pub mod control;
 pub mod tar;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+pub use self::content::{Content, SpillFile};
 pub use self::control::ControlFiles;
 pub use self::tar::{DataEntry, EntryKind, MemberCompression};
 
@@ -220,10 +223,12 @@ impl Deb {
             })
     }
 
-    /// Streams every data.tar entry, in archive order, to `visit`. Decoding errors are reported
-    /// as [`DebError::Member`]; errors from `visit` are passed through.
+    /// Streams every data.tar entry, in archive order, to `visit`; files over
+    /// [`content::INLINE_MAX`] bytes go to `spill` when one is given. Decoding errors are
+    /// reported as [`DebError::Member`]; errors from `visit` are passed through.
     pub fn visit_data<E: From<DebError>>(
         &self,
+        spill: Option<&std::sync::Arc<SpillFile>>,
         mut visit: impl FnMut(DataEntry) -> Result<(), E>,
     ) -> Result<(), E> {
         let member_err = |reason: String| DebError::Member {
@@ -232,17 +237,27 @@ impl Deb {
             reason,
         };
         let reader = self.data_tar_reader()?;
-        match tar::visit_entries(reader, |entry| visit(entry).map_err(Stop::Visitor)) {
+        match tar::visit_entries(reader, spill, |entry| visit(entry).map_err(Stop::Visitor)) {
             Ok(()) => Ok(()),
             Err(Stop::Tar(e)) => Err(member_err(e.to_string()).into()),
             Err(Stop::Visitor(e)) => Err(e),
         }
     }
 
-    /// Collects every data.tar entry; convenient for tests and small packages.
+    /// Collects every data.tar entry, contents in memory; convenient for tests and small
+    /// packages.
     pub fn data_entries(&self) -> Result<Vec<DataEntry>, DebError> {
+        self.data_entries_spilled(None)
+    }
+
+    /// Collects every data.tar entry, the contents of large files in `spill`: what the rootfs
+    /// keeps of a package, metadata only.
+    pub fn data_entries_spilled(
+        &self,
+        spill: Option<&std::sync::Arc<SpillFile>>,
+    ) -> Result<Vec<DataEntry>, DebError> {
         let mut entries = Vec::new();
-        self.visit_data::<DebError>(|entry| {
+        self.visit_data::<DebError>(spill, |entry| {
             entries.push(entry);
             Ok(())
         })?;

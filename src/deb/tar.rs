@@ -1,10 +1,14 @@
 //! Decompression of the tar members of a `.deb` and a visitor over their entries.
 //!
-//! Entries are handed out one at a time with their bytes read, so a caller can keep what it
-//! needs (the rootfs keeps everything; tests keep listings). Paths are returned as written in
+//! Entries are handed out one at a time with their bytes read (into memory, or into a scratch
+//! file for large ones), so a caller can keep what it needs (the rootfs keeps everything; tests
+//! keep listings). Paths are returned as written in
 //! the archive (`./usr/bin/x`); normalising and refusing hostile names is the rootfs's job.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+
+use super::content::{Content, SpillFile};
 
 /// The compressions a `.deb` member may use (deb(5)), named by
 /// [`MemberCompression::from_member_name`]; the type is shared with every other decompressing
@@ -17,7 +21,7 @@ pub enum EntryKind {
     /// A directory.
     Dir,
     /// A regular file with its contents.
-    File(Vec<u8>),
+    File(Content),
     /// A symbolic link to the target, as written.
     Symlink(String),
     /// A hard link to an earlier entry of the same archive, as written (`./usr/bin/perl`).
@@ -61,19 +65,23 @@ pub enum TarError {
 /// GNU long names and PAX paths are resolved by the `tar` crate.
 pub fn visit_entries<R: Read, E: From<TarError>>(
     reader: R,
+    spill: Option<&Arc<SpillFile>>,
     mut visit: impl FnMut(DataEntry) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(TarError::from)? {
         let mut entry = entry.map_err(TarError::from)?;
-        let data_entry = read_entry(&mut entry)?;
+        let data_entry = read_entry(&mut entry, spill)?;
         visit(data_entry)?;
     }
     Ok(())
 }
 
 /// Converts one tar entry, reading a regular file's bytes.
-fn read_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<DataEntry, TarError> {
+fn read_entry<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    spill: Option<&Arc<SpillFile>>,
+) -> Result<DataEntry, TarError> {
     let path = utf8(entry.path_bytes().into_owned())?;
     let header = entry.header();
     let mode = header.mode()? & 0o7777;
@@ -92,10 +100,8 @@ fn read_entry<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<DataEntry, TarEr
         tar::EntryType::Symlink => EntryKind::Symlink(link_target()?),
         tar::EntryType::Link => EntryKind::Hardlink(link_target()?),
         tar::EntryType::Regular | tar::EntryType::Continuous => {
-            let mut data =
-                Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 26));
-            entry.read_to_end(&mut data)?;
-            EntryKind::File(data)
+            let size = entry.size();
+            EntryKind::File(Content::from_reader(entry, size, spill)?)
         }
         other => EntryKind::Other(other.as_byte()),
     };
@@ -134,7 +140,7 @@ mod tests {
             .expect("append");
         let bytes = builder.into_inner().expect("finish");
         let mut seen = Vec::new();
-        visit_entries::<_, TarError>(&bytes[..], |e| {
+        visit_entries::<_, TarError>(&bytes[..], None, |e| {
             seen.push(e);
             Ok(())
         })
@@ -142,6 +148,6 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].path, long);
         assert_eq!(seen[0].mode, 0o4755);
-        assert_eq!(seen[0].kind, EntryKind::File(b"abc".to_vec()));
+        assert_eq!(seen[0].kind, EntryKind::File(b"abc".into()));
     }
 }

@@ -36,6 +36,12 @@ impl DebCache {
         }
     }
 
+    /// The directory the `.deb`s live in (exists once one has been cached): a disk-backed place
+    /// for a build's anonymous scratch file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the `.deb` with this sha256 lives once cached.
     pub fn path_of(&self, sha256: &str) -> PathBuf {
         self.dir.join(sha256)

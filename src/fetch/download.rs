@@ -9,7 +9,7 @@
 //! from any root but the first is reported ([`Progress::FromFallback`]).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -24,6 +24,9 @@ pub enum TransportError {
     TooLarge { url: String },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
+    /// The HTTP client's error, which names its URL itself.
+    #[error("{0}")]
+    Http(crate::repo::HttpError),
 }
 
 /// Something that can stream a URL into a writer (the HTTP client; a fake in tests).
@@ -49,10 +52,7 @@ impl Transport for crate::repo::Http {
             .map_err(|err| match err {
                 HttpError::NotFound { url } => TransportError::NotFound { url },
                 HttpError::TooLarge { url, .. } => TransportError::TooLarge { url },
-                other => TransportError::Failed {
-                    url: url.to_owned(),
-                    message: other.to_string(),
-                },
+                other => TransportError::Http(other),
             })
     }
 }
@@ -144,6 +144,9 @@ pub enum FetchError {
     Unavailable {
         label: String,
         attempts: Vec<String>,
+        /// Whether a root refused because its certificate is not trusted (then the hint says
+        /// how to trust its CA).
+        untrusted: bool,
     },
     #[error("--offline: {} package(s) are not in the cache: {}", missing.len(), missing.join(", "))]
     NotCached { missing: Vec<String> },
@@ -190,8 +193,22 @@ pub fn fetch_all(
     options: FetchOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<PathBuf>, FetchError> {
+    fetch_all_then(requests, cache, transport, options, progress, &|_, _| {})
+}
+
+/// [`fetch_all`], calling `ready(index, path)` as soon as each request's `.deb` is verified in
+/// the cache (from the thread that verified it, in no particular order), so the caller can
+/// start reading it while later downloads continue.
+pub fn fetch_all_then(
+    requests: &[DebRequest],
+    cache: &DebCache,
+    transport: &dyn Transport,
+    options: FetchOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    ready: &(dyn Fn(usize, &Path) + Sync),
+) -> Result<Vec<PathBuf>, FetchError> {
     let mut paths: Vec<Option<PathBuf>> = Vec::with_capacity(requests.len());
-    for request in requests {
+    for (index, request) in requests.iter().enumerate() {
         let found = cache
             .verified(&request.sha256, request.size)
             .map_err(|source| FetchError::Cache {
@@ -204,6 +221,7 @@ pub fn fetch_all(
                     label: &request.label,
                     bytes: request.size,
                 });
+                ready(index, &path);
                 Some(path)
             }
             Lookup::Missing => None,
@@ -244,7 +262,8 @@ pub fn fetch_all(
                     let slot = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = todo.get(slot) else { break };
                     let outcome = fetch_one(&requests[index], cache, transport);
-                    if let Ok((_, from)) = &outcome {
+                    if let Ok((path, from)) = &outcome {
+                        ready(index, path);
                         if let Some(url) = from {
                             progress(Progress::FromFallback {
                                 label: &requests[index].label,
@@ -289,6 +308,7 @@ fn fetch_one(
         source,
     };
     let mut attempts = Vec::new();
+    let mut untrusted = false;
     for (tried, root) in request.roots.iter().enumerate() {
         let url = pool_url(root, &request.path);
         let mut pending = cache.begin().map_err(io_error)?;
@@ -304,6 +324,10 @@ fn fetch_one(
                 });
             }
             Err(err) => {
+                untrusted |= matches!(
+                    err,
+                    TransportError::Http(crate::repo::HttpError::Untrusted(_))
+                );
                 attempts.push(err.to_string());
                 continue;
             }
@@ -330,6 +354,7 @@ fn fetch_one(
     Err(FetchError::Unavailable {
         label: request.label.clone(),
         attempts,
+        untrusted,
     })
 }
 
@@ -404,6 +429,41 @@ mod tests {
         };
         let again = fetch_all(&requests, &cache, &empty, offline, &|_| {}).expect("cached");
         assert_eq!(again, paths);
+    }
+
+    /// Each verified `.deb` is announced once with its index and final path, whether it was
+    /// downloaded or found in the cache; a failed one never is.
+    #[test]
+    fn ready_announces_every_verified_deb_once() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cache = DebCache::new(root.path());
+        let fake = Fake(BTreeMap::from([
+            ("http://a/pool/main/one.deb".into(), b"one".to_vec()),
+            ("http://a/pool/main/two.deb".into(), b"two!".to_vec()),
+        ]));
+        let mut requests = vec![
+            request("one", b"one", &["http://a"]),
+            request("two", b"two!", &["http://a"]),
+        ];
+        let fetch = |requests: &[DebRequest]| {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let result = fetch_all_then(requests, &cache, &fake, OPTS, &|_| {}, &|index, path| {
+                seen.lock()
+                    .expect("not poisoned")
+                    .push((index, path.to_owned()));
+            });
+            let mut seen = seen.into_inner().expect("not poisoned");
+            seen.sort();
+            (result, seen)
+        };
+        let (paths, seen) = fetch(&requests);
+        let paths = paths.expect("fetched");
+        assert_eq!(seen, vec![(0, paths[0].clone()), (1, paths[1].clone())]);
+        // From the cache this time, plus one that fails.
+        requests.push(request("three", b"3", &["http://a"]));
+        let (result, seen) = fetch(&requests);
+        assert!(result.is_err());
+        assert_eq!(seen, vec![(0, paths[0].clone()), (1, paths[1].clone())]);
     }
 
     #[test]

@@ -9,4 +9,6 @@ pub mod export;
 pub mod snapshot;
 
 pub use cache::DebCache;
-pub use download::{DebRequest, FetchError, FetchOptions, Progress, Transport, fetch_all};
+pub use download::{
+    DebRequest, FetchError, FetchOptions, Progress, Transport, fetch_all, fetch_all_then,
+};

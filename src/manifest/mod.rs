@@ -8,6 +8,7 @@ mod accounts;
 pub mod app_files;
 pub mod edit;
 mod image;
+mod registries;
 mod sources;
 pub mod wire;
 
@@ -22,6 +23,7 @@ pub use self::app_files::{AppFile, AppTar};
 pub use self::image::{
     CompressionSetting, ImageSettings, MergedUsrSetting, SbomSetting, StripPreset, is_zone_name,
 };
+pub use self::registries::RegistrySettings;
 pub use self::sources::Source;
 use crate::debian::relation::{Relation, is_package_name};
 /// Kept here for callers that named it before it moved to [`crate::debian::suggest`].
@@ -47,6 +49,8 @@ pub struct Manifest {
     pub prefer: BTreeMap<String, String>,
     pub sources: Vec<Source>,
     pub image: ImageSettings,
+    /// `[registry."HOST[:PORT]"]` tables, by registry name; not lock inputs.
+    pub registries: BTreeMap<String, RegistrySettings>,
 }
 
 /// A root package as the manifest names it: `name`, `name:arch`, `name=version` or
@@ -178,12 +182,15 @@ impl Manifest {
             prefer: wire.prefer,
             sources,
             image: ImageSettings::validate(wire.image, base_dir)?,
+            registries: registries::validate(wire.registry, base_dir)?,
         })
     }
 
     /// A digest of everything that decides the lock's content (not the `[image]` table, which
     /// only `build` reads, except the application files' settings, see [`app_files`]): the
-    /// lock records it, and a mismatch means the lock is out of date.
+    /// lock records it, and a mismatch means the lock is out of date. CA files (`[[source]]
+    /// ca`, `[registry.*]`) are left out: they decide whom debless trusts to serve the
+    /// archive, not what resolves, and a lock made through one proxy builds through another.
     pub fn lock_inputs_digest(&self) -> String {
         let mut canon = String::new();
         let archs: Vec<_> = self.architectures.iter().map(Arch::as_str).collect();
@@ -360,6 +367,44 @@ merged-usr = "auto"
         let d = parse(&with_files).expect("valid");
         assert_eq!(d.image.files[0].src, Path::new("/work/app"));
         assert_ne!(a.lock_inputs_digest(), d.lock_inputs_digest());
+    }
+
+    #[test]
+    fn ca_files_are_resolved_against_the_manifest_and_are_not_lock_inputs() {
+        let custom = "packages = [\"foo\"]\n[[source]]\nsuite = \"stable\"\nurl = \"https://proxy.test/debian\"\n";
+        let plain = parse(custom).expect("valid");
+        let with_cas = parse(&format!(
+            "{custom}ca = \"certs/mirror-ca.pem\"\n[registry.\"registry.test:5000\"]\nca = \"certs/registry-ca.pem\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(plain.sources[0].ca, None);
+        assert_eq!(
+            with_cas.sources[0].ca.as_deref(),
+            Some(Path::new("/work/certs/mirror-ca.pem"))
+        );
+        assert_eq!(
+            with_cas.registries["registry.test:5000"].ca,
+            Path::new("/work/certs/registry-ca.pem")
+        );
+        assert_eq!(plain.lock_inputs_digest(), with_cas.lock_inputs_digest());
+        for (text, needle) in [
+            (
+                "packages = [\"foo\"]\n[[source]]\nsuite = \"bookworm\"\nca = \"ca.pem\"",
+                "suite `bookworm`: `ca` needs `url`",
+            ),
+            (&format!("{custom}ca = \"\""), "`ca` is empty"),
+            (
+                &format!("{custom}[registry.\"https://registry.test\"]\nca = \"ca.pem\""),
+                "`[registry.\"https://registry.test\"]`: name the registry as image references write it",
+            ),
+            (
+                &format!("{custom}[registry.\"registry.test\"]\ncafile = \"ca.pem\""),
+                "cafile",
+            ),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct Source {
     /// Snapshot service base (`https://snapshot.debian.org` style) that `build` falls back
     /// to when the mirror no longer serves a locked `.deb`; not a lock input.
     pub snapshot: Option<String>,
+    /// `ca`: a PEM CA file (resolved against the manifest's directory) trusted for the
+    /// servers of `url` and `snapshot` only; not a lock input (it decides whom debless
+    /// talks to, not what resolves).
+    pub ca: Option<PathBuf>,
 }
 
 impl Source {
@@ -55,7 +59,16 @@ impl Source {
                 "suite `{suite}`: snapshot `{url}` must start with http:// or https://"
             ));
         }
+        if wire.ca.as_deref().is_some_and(|ca| ca.trim().is_empty()) {
+            return Err(format!("suite `{suite}`: `ca` is empty"));
+        }
+        if wire.ca.is_some() && wire.url.is_none() {
+            return Err(format!(
+                "suite `{suite}`: `ca` needs `url` (a discovered mirror's CA belongs in the system store or SSL_CERT_FILE)"
+            ));
+        }
         Ok(Self {
+            ca: wire.ca.map(|ca| base_dir.join(ca)),
             snapshot: wire.snapshot.map(|u| u.trim_end_matches('/').to_owned()),
             suite,
             components,

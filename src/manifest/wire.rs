@@ -20,6 +20,9 @@ pub struct ManifestWire {
     pub sources: Vec<SourceWire>,
     #[serde(default)]
     pub image: ImageWire,
+    /// `[registry."HOST[:PORT]"]` tables: how debless talks to one registry.
+    #[serde(default)]
+    pub registry: BTreeMap<String, RegistryWire>,
 }
 
 /// One `[[source]]` table.
@@ -33,6 +36,16 @@ pub struct SourceWire {
     pub priority: Option<i32>,
     /// Snapshot service base for `.deb`s the mirror no longer serves (`fetch::snapshot`).
     pub snapshot: Option<String>,
+    /// A PEM CA file trusted for this source's servers only (`net`).
+    pub ca: Option<String>,
+}
+
+/// One `[registry."HOST[:PORT]"]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistryWire {
+    /// A PEM CA file trusted for this registry only (`net`).
+    pub ca: String,
 }
 
 /// The `[image]` table: what `debless build` puts around the packages.

@@ -456,9 +456,9 @@ mod tests {
         fine.insert("usr/bin".into(), node(NodeKind::Dir));
         fine.insert(
             "usr/bin/tool".into(),
-            node(NodeKind::File(b"base bytes".to_vec())),
+            node(NodeKind::File(b"base bytes".into())),
         );
-        fine.insert("usr/bin/new".into(), node(NodeKind::File(b"new".to_vec())));
+        fine.insert("usr/bin/new".into(), node(NodeKind::File(b"new".into())));
         assert_eq!(
             fs.tree().get("lib").map(|n| &n.kind),
             Some(&NodeKind::Symlink("/usr/lib".into()))
@@ -467,10 +467,7 @@ mod tests {
             .expect("same content is no clash");
 
         let mut other_bytes = fine.clone();
-        other_bytes.insert(
-            "usr/bin/tool".into(),
-            node(NodeKind::File(b"other".to_vec())),
-        );
+        other_bytes.insert("usr/bin/tool".into(), node(NodeKind::File(b"other".into())));
         let err = fs.check_overlay(&other_bytes, &owner).expect_err("clash");
         assert_eq!(
             err.to_string(),

@@ -199,8 +199,8 @@ fn append_node<W: Write>(
         }
         NodeKind::File(data) => {
             header.set_entry_type(tar::EntryType::Regular);
-            header.set_size(data.len() as u64);
-            builder.append_data(&mut header, path, data.as_slice())
+            header.set_size(data.len());
+            builder.append_data(&mut header, path, data.reader())
         }
         NodeKind::Symlink(target) | NodeKind::Hardlink(target) => {
             let entry_type = if matches!(kind, NodeKind::Symlink(_)) {
@@ -294,7 +294,7 @@ mod tests {
             ("usr/bin", node(NodeKind::Dir, 0o755, 50)),
             (
                 "usr/bin/mount",
-                node(NodeKind::File(b"elf".to_vec()), 0o4755, 5000),
+                node(NodeKind::File(b"elf".into()), 0o4755, 5000),
             ),
             (
                 "usr/bin/long",
@@ -335,7 +335,7 @@ mod tests {
             ("etc", node(NodeKind::Dir, 0o755, 0)),
             (
                 "etc/hostname",
-                node(NodeKind::File(b"box\n".to_vec()), 0o644, 0),
+                node(NodeKind::File(b"box\n".into()), 0o644, 0),
             ),
         ];
         let tree: Vec<(&str, &Node)> = nodes.iter().map(|(p, n)| (*p, n)).collect();
@@ -369,10 +369,10 @@ mod tests {
                 "a/b/f",
                 Node {
                     owner: Some(1),
-                    ..node(NodeKind::File(vec![]), 0o644, 0)
+                    ..node(NodeKind::File(Vec::new().into()), 0o644, 0)
                 },
             ),
-            ("c", node(NodeKind::File(vec![]), 0o644, 0)),
+            ("c", node(NodeKind::File(Vec::new().into()), 0o644, 0)),
         ];
         let tree: Vec<(&str, &Node)> = nodes.iter().map(|(p, n)| (*p, n)).collect();
         let chosen = select_entries(tree.iter().copied(), |n| n.owner == Some(1));

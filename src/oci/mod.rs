@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 pub use self::blob::BlobStore;
 pub use self::config::{Descriptor, ImageSpec, Platform};
 pub use self::digest::{Digest, DigestError};
@@ -103,7 +105,8 @@ pub fn build_image(
     finish_image(store, layers, spec, opts)
 }
 
-/// Writes the rootfs's layers into `store`, one per package group.
+/// Writes the rootfs's layers into `store`, one per package group, compressing them in
+/// parallel (each layer's bytes depend only on its files, so the thread count changes nothing).
 pub fn write_layers(
     store: &BlobStore,
     rootfs: &Rootfs,
@@ -117,23 +120,25 @@ pub fn write_layers(
             layer_of[package] = index;
         }
     }
-    let mut layers = Vec::with_capacity(groups.len());
-    for index in 0..groups.len() {
-        // Paths debless made up (owner None) go into the bottom layer.
-        let include =
-            |node: &crate::rootfs::Node| node.owner.map_or(0, |owner| layer_of[owner]) == index;
-        let entries = layer::select_entries(tree.iter(), include);
-        let layer = layer::write_layer(
-            store,
-            &entries,
-            |p| tree.get(p),
-            opts.epoch,
-            opts.compression,
-        )
-        .map_err(|source| OciError::Layer { index, source })?;
-        layers.push(layer);
-    }
-    Ok(layers)
+    let written: Vec<Result<LayerDescriptor, OciError>> = (0..groups.len())
+        .into_par_iter()
+        .map(|index| {
+            // Paths debless made up (owner None) go into the bottom layer.
+            let include =
+                |node: &crate::rootfs::Node| node.owner.map_or(0, |owner| layer_of[owner]) == index;
+            let entries = layer::select_entries(tree.iter(), include);
+            layer::write_layer(
+                store,
+                &entries,
+                |p| tree.get(p),
+                opts.epoch,
+                opts.compression,
+            )
+            .map_err(|source| OciError::Layer { index, source })
+        })
+        .collect();
+    // In layer order; the first failing layer in that order is the error.
+    written.into_iter().collect()
 }
 
 /// Splits `packages` packages (in lock order: sorted by name) into `count` contiguous groups

@@ -121,7 +121,7 @@ pub fn apply_layer(
                     if !keep_bytes(&path, &bytes) {
                         bytes = Vec::new();
                     }
-                    NodeKind::File(bytes)
+                    NodeKind::File(bytes.into())
                 }
                 _ => continue,
             };
@@ -234,7 +234,7 @@ mod tests {
             assert_eq!(digests.diff_id, Digest::of(&plain));
             assert_eq!(
                 tree.get("etc/hostname").map(|n| &n.kind),
-                Some(&NodeKind::File(b"box\n".to_vec()))
+                Some(&NodeKind::File(b"box\n".into()))
             );
             assert!(tree.get("etc").is_some_and(Node::is_dir), "implicit parent");
         }
@@ -309,11 +309,11 @@ mod tests {
         apply_layer(&mut tree, &path, &|_, bytes| bytes.starts_with(b"\x7fELF")).expect("ok");
         assert_eq!(
             tree.get("lib/x.so").map(|n| &n.kind),
-            Some(&NodeKind::File(b"\x7fELF".to_vec()))
+            Some(&NodeKind::File(b"\x7fELF".into()))
         );
         assert_eq!(
             tree.get("doc").map(|n| &n.kind),
-            Some(&NodeKind::File(Vec::new()))
+            Some(&NodeKind::File(Vec::new().into()))
         );
     }
 }

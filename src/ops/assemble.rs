@@ -10,6 +10,7 @@
 
 use super::error::Context as _;
 use super::{Error, Progress, Project};
+use crate::deb::SpillFile;
 use crate::debian::Arch;
 use crate::env::Settings;
 use crate::fetch::{self, DebCache, DebRequest, FetchOptions};
@@ -18,7 +19,11 @@ use crate::manifest::{Manifest, MergedUsrSetting};
 use crate::oci::{self, ImageSpec};
 use crate::repo::Http;
 use crate::rootfs::accounts::Accounts;
-use crate::rootfs::{self, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions};
+use crate::rootfs::{
+    self, ExtractedDeb, MergedUsr, PackageDeb, PathFilter, PathRule, RootfsOptions,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// How to get the locked `.deb` files.
 #[derive(Clone, Debug)]
@@ -47,6 +52,10 @@ pub struct Inputs {
     pub manifest: Manifest,
     pub lock: Lock,
     debs: DebCache,
+    /// The build's scratch file for large files' bytes (`None` with no package to read).
+    scratch: Option<Arc<SpillFile>>,
+    /// The packages read while the others were downloading, by sha256 (see [`fetch_debs`]).
+    extracted: BTreeMap<String, ExtractedDeb>,
     accounts: Option<Accounts>,
     pub spec: ImageSpec,
     /// `SOURCE_DATE_EPOCH`, parsed; `None`: each architecture's packages decide.
@@ -67,7 +76,7 @@ impl Inputs {
         let lock = load_current_lock(project, &manifest)?;
         let source_date_epoch = parse_epoch(settings.source_date_epoch.as_deref())?;
         oci::files::AppInputs::load(&manifest.image.files, &manifest.image.tars, 0)?;
-        let debs = fetch_debs(settings, options, &manifest, &lock, progress)?;
+        let (debs, scratch, extracted) = fetch_debs(settings, options, &manifest, &lock, progress)?;
         let accounts = image_accounts(&manifest)?;
         let mut spec = image_spec(&manifest);
         if let Some(user) = &manifest.image.user {
@@ -82,6 +91,8 @@ impl Inputs {
             manifest,
             lock,
             debs,
+            scratch,
+            extracted,
             accounts,
             spec,
             source_date_epoch,
@@ -154,14 +165,25 @@ fn parse_epoch(text: Option<&str>) -> Result<Option<i64>, Error> {
     .transpose()
 }
 
-/// Downloads (or finds in the cache) every locked `.deb` of every architecture.
+/// What [`fetch_debs`] leaves: the cache, the build's scratch file and the packages already read.
+type Fetched = (
+    DebCache,
+    Option<Arc<SpillFile>>,
+    BTreeMap<String, ExtractedDeb>,
+);
+
+/// Downloads (or finds in the cache) every locked `.deb` of every architecture, reading each
+/// one as soon as it is verified (on the rayon pool, while later downloads continue), so the
+/// network and the decompressors overlap. A package that fails to read is simply not kept:
+/// [`assemble`] reads it again in lock order and reports the first failure in that order,
+/// whatever finished first.
 fn fetch_debs(
     settings: &Settings,
     options: &AssembleOptions,
     manifest: &Manifest,
     lock: &Lock,
     progress: &dyn Progress,
-) -> Result<DebCache, Error> {
+) -> Result<Fetched, Error> {
     let cache = DebCache::new(&settings.cache_dir);
     let mirrors = if options.offline || manifest.sources.iter().all(|s| s.url.is_some()) {
         None
@@ -196,10 +218,17 @@ fn fetch_debs(
         roots
     };
     let mut requests: Vec<DebRequest> = Vec::new();
+    let mut identities: Vec<PackageDeb> = Vec::new();
     for package in &lock.packages {
         if requests.iter().any(|r| r.sha256 == package.sha256) {
             continue;
         }
+        identities.push(PackageDeb {
+            name: package.name.clone(),
+            version: package.version.to_string(),
+            arch: package.architecture.clone(),
+            path: cache.path_of(&package.sha256),
+        });
         requests.push(DebRequest {
             label: format!(
                 "{} {} {}",
@@ -211,7 +240,7 @@ fn fetch_debs(
             roots: roots_for(&package.suite),
         });
     }
-    let http = Http::with_trust(&settings.tls)?;
+    let http = Http::from_config(&super::http_config(settings, Some(manifest)))?;
     let total: u64 = requests.iter().map(|r| r.size).sum();
     progress.fetch_started(total);
     let on_progress = |event: fetch::Progress<'_>| match event {
@@ -223,9 +252,50 @@ fn fetch_debs(
         offline: options.offline,
         jobs: options.jobs,
     };
-    let paths = fetch::fetch_all(&requests, &cache, &http, fetch_options, &on_progress)?;
+    let scratch = if requests.is_empty() {
+        None
+    } else {
+        // Beside the .debs: on a disk (not a tmpfs), and the scratch file has no name anyway.
+        let dir = cache.dir();
+        let made = std::fs::create_dir_all(dir).and_then(|()| SpillFile::new_in(dir));
+        Some(made.map_err(|err| {
+            Error::input(
+                format!("cannot create a scratch file in `{}`: {err}", dir.display()),
+                "make the cache directory writable (DEBLESS_CACHE_DIR) and check the free space",
+            )
+        })?)
+    };
+    let extracted = Mutex::new(BTreeMap::new());
+    let fetched = rayon::in_place_scope(|scope| {
+        let ready = |index: usize, _: &std::path::Path| {
+            let (Some(deb), Some(request)) = (identities.get(index), requests.get(index)) else {
+                return;
+            };
+            let (scratch, extracted) = (scratch.as_ref(), &extracted);
+            scope.spawn(move |_| {
+                if let Ok(read) = rootfs::extract(deb, scratch) {
+                    extracted
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(request.sha256.clone(), read);
+                }
+            });
+        };
+        fetch::fetch_all_then(
+            &requests,
+            &cache,
+            &http,
+            fetch_options,
+            &on_progress,
+            &ready,
+        )
+    });
+    let paths = fetched?;
     progress.fetch_done(paths.len(), total, &settings.cache_dir);
-    Ok(cache)
+    let extracted = extracted
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((cache, scratch, extracted))
 }
 
 /// The manifest's path rules (preset, excludes, includes) as the rootfs filter.
@@ -307,12 +377,19 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
         allow_overwrite: manifest.image.allow_overwrite.clone(),
         generated_mtime: inputs.source_date_epoch,
         path_filter: path_filter(manifest),
+        // Large files' bytes wait on disk beside the .debs they came from, not in memory.
+        scratch: inputs.scratch.clone(),
     };
-    let mut tree = rootfs::assemble(&package_debs, &options)
+    let ready = lock
+        .packages_for(arch)
+        .map(|p| inputs.extracted.get(&p.sha256).cloned())
+        .collect();
+    let mut tree = rootfs::assemble_with(&package_debs, ready, &options)
         .context_with(|| format!("assembling the {arch} root filesystem"))?;
     // Stamped from here on: essentials, alternatives, ld.so.cache, application files.
     let epoch = tree.epoch();
     let mut notices = Vec::new();
+    let extra_ca = rootfs::ca::load(&manifest.image.extra_ca_certs)?;
     if let Some(base) = &base {
         base.filesystem
             .check_overlay(tree.tree(), &|path| {
@@ -329,14 +406,13 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
                 )
             })?;
         // The base brings its own bundle: the extra CAs go after its certificates.
-        let extra_ca = rootfs::ca::load(&manifest.image.extra_ca_certs)?;
         if !extra_ca.is_empty() {
             let bundle_path = rootfs::essentials::CA_BUNDLE;
             let bundle = base
                 .filesystem
                 .tree()
                 .file_bytes(bundle_path)
-                .map(<[u8]>::to_vec)
+                .map(std::borrow::Cow::into_owned)
                 .unwrap_or_default();
             tree.add_generated_file(
                 bundle_path,
@@ -351,12 +427,16 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
             timezone: manifest.image.timezone.clone(),
             codename: lock.sources.first().map(|s| release_codename(&s.codename)),
             mtime: epoch,
-            extra_ca: rootfs::ca::load(&manifest.image.extra_ca_certs)?,
+            extra_ca: extra_ca.clone(),
         };
         notices = tree.add_essentials(&essentials).context_with(|| {
             format!("adding the image essentials to the {arch} root filesystem")
         })?;
     }
+    notices.extend(
+        tree.add_java_trust_store(base.as_ref().map(|b| b.filesystem.tree()), &extra_ca, epoch)
+            .context_with(|| format!("writing the {arch} Java trust store"))?,
+    );
     if manifest.image.alternatives {
         tree.add_java_alternatives();
         notices.extend(

@@ -43,6 +43,7 @@ fn open(settings: &Settings, manifest: &Manifest, text: &str) -> Result<Puller, 
         BlobCache::new(&settings.cache_dir),
         text,
         &settings.registry_auth,
+        &super::http_config(settings, Some(manifest)),
     )
     .map_err(|err| registry_failure(text, err))
 }

@@ -193,7 +193,9 @@ pub fn build(
         None => Vec::new(),
     };
     let pushed = match &options.push {
-        Some(target) => Some(push_built(settings, lock, options, &built, &tag, target)?),
+        Some(target) => Some(push_built(
+            settings, manifest, lock, options, &built, &tag, target,
+        )?),
         None => None,
     };
     Ok(Built {
@@ -464,6 +466,7 @@ fn oci_options(manifest: &Manifest, arch: &Arch, epoch: i64) -> OciOptions {
 /// `push`: the layout just written (or a temporary one) pushed to `target`.
 fn push_built(
     settings: &Settings,
+    manifest: &Manifest,
     lock: &Lock,
     options: &BuildOptions,
     built: &[BuiltImage],
@@ -491,5 +494,11 @@ fn push_built(
         },
         None => None,
     };
-    super::push::push(settings, &layout, target, mount_from.as_ref())
+    super::push::push(
+        settings,
+        Some(manifest),
+        &layout,
+        target,
+        mount_from.as_ref(),
+    )
 }

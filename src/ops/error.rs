@@ -97,6 +97,12 @@ pub fn hint_of(err: &(dyn StdError + 'static)) -> Option<String> {
         if let Some(err) = err.downcast_ref::<Error>() {
             return err.hint();
         }
+        if err.is::<crate::net::UntrustedCertificate>() {
+            return Some(crate::net::UNTRUSTED_HINT.to_owned());
+        }
+        if err.is::<crate::net::TlsError>() {
+            return Some(crate::net::CA_FILE_HINT.to_owned());
+        }
         if let Some(err) = err.downcast_ref::<crate::repo::suites::SuitesError>()
             && let Some(hint) = err.hint()
         {
@@ -112,6 +118,12 @@ pub fn hint_of(err: &(dyn StdError + 'static)) -> Option<String> {
         }
         if let Some(err) = err.downcast_ref::<crate::registry::RegistryError>() {
             return Some(registry_hint(err).to_owned());
+        }
+        if let Some(crate::fetch::FetchError::Unavailable {
+            untrusted: true, ..
+        }) = err.downcast_ref::<crate::fetch::FetchError>()
+        {
+            return Some(crate::net::UNTRUSTED_HINT.to_owned());
         }
         if let Some(err) = err.downcast_ref::<crate::fetch::FetchError>()
             && let crate::fetch::FetchError::NotCached { .. } = err
@@ -135,6 +147,8 @@ pub fn registry_hint(err: &crate::registry::RegistryError) -> &'static str {
         }
         RegistryError::NotFound { .. } => "check the name and tag of the image",
         RegistryError::NoPlatform { .. } => "pick architectures the base image has",
+        RegistryError::Untrusted(_) => crate::net::UNTRUSTED_HINT,
+        RegistryError::Tls(_) => crate::net::CA_FILE_HINT,
         _ => "check that the registry is reachable and the image exists",
     }
 }
@@ -171,7 +185,8 @@ stage_errors!(
     crate::lock::LockError,
     crate::repo::RepoError,
     crate::repo::HttpError,
-    crate::repo::tls::TlsError,
+    crate::net::TlsError,
+    crate::net::UntrustedCertificate,
     crate::repo::MirrorError,
     crate::repo::suites::SuitesError,
     crate::repo::ReleaseError,

@@ -66,7 +66,7 @@ pub fn lock(
         return Ok(LockOutcome::Unchanged { lock });
     }
     let sources = SuiteSources::new(&manifest, || settings.mirrors())?;
-    let http = Http::with_trust(&settings.tls)?;
+    let http = Http::from_config(&super::http_config(settings, Some(&manifest)))?;
     let now = SystemTime::now();
     let releases = sources.verify(&manifest, &http, now)?;
     if let Some(old) = old {

@@ -67,6 +67,31 @@ impl Project {
     }
 }
 
+/// The HTTP configuration every fetcher of an operation shares (mirrors, snapshot archive,
+/// registries): the CA store `settings` read from the environment, docker's and podman's
+/// `certs.d`, and the manifest's `ca` files for its sources' servers and its registries.
+pub fn http_config(
+    settings: &crate::env::Settings,
+    manifest: Option<&crate::manifest::Manifest>,
+) -> crate::net::HttpConfig {
+    let mut config = crate::net::HttpConfig::new(settings.tls.clone(), settings.certs_d.clone());
+    if let Some(manifest) = manifest {
+        for source in &manifest.sources {
+            if let Some(ca) = &source.ca {
+                // The manifest checked the URLs' scheme; a URL naming no host has no server
+                // to trust the CA for.
+                for url in source.url.iter().chain(&source.snapshot) {
+                    config.add_host_ca(url, ca);
+                }
+            }
+        }
+        for (name, registry) in &manifest.registries {
+            config.add_registry_ca(name, &registry.ca);
+        }
+    }
+    config
+}
+
 /// Where operations report what they are doing. Every method has a no-op default, so a caller
 /// implements only what it shows.
 pub trait Progress: Sync {

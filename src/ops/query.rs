@@ -145,6 +145,7 @@ pub(super) fn providers_of(
         manifest,
         || settings.mirrors(),
         &settings.cache_dir,
+        &crate::repo::Http::from_config(&super::http_config(settings, Some(manifest)))?,
         arch,
         &queries,
     )?;

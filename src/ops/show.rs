@@ -13,13 +13,14 @@ use crate::env::Settings;
 use crate::lock::Lock;
 use crate::manifest::Manifest;
 use crate::repo::query::{self, NameMatch};
-use crate::repo::{VerifiedSuite, suites};
+use crate::repo::{Http, VerifiedSuite, suites};
 
 /// What the suites offer under `name` for each of the manifest's architectures, and what the
 /// lock pins; fails when no architecture has a version of it.
 pub fn show(project: &Project, settings: &Settings, name: &str) -> Result<PackageReport, Error> {
     let manifest = project.load_manifest()?;
-    let suites = suites::load_all(&manifest, || settings.mirrors(), &settings.cache_dir)?;
+    let http = Http::from_config(&super::http_config(settings, Some(&manifest)))?;
+    let suites = suites::load_all(&manifest, || settings.mirrors(), &settings.cache_dir, &http)?;
     let lock_path = &project.lock;
     let lock = Lock::load(lock_path)
         .context_with(|| format!("reading `{}` for the pinned version", lock_path.display()))?;
@@ -34,7 +35,8 @@ pub fn show(project: &Project, settings: &Settings, name: &str) -> Result<Packag
 /// there is none.
 pub fn search(project: &Project, settings: &Settings, word: &str) -> Result<Vec<NameMatch>, Error> {
     let manifest = project.load_manifest()?;
-    let suites = suites::load_all(&manifest, || settings.mirrors(), &settings.cache_dir)?;
+    let http = Http::from_config(&super::http_config(settings, Some(&manifest)))?;
+    let suites = suites::load_all(&manifest, || settings.mirrors(), &settings.cache_dir, &http)?;
     let word = word.to_ascii_lowercase();
     let hits = query::search_names(&word, &suites);
     if hits.is_empty() {

@@ -168,7 +168,7 @@ pub fn size(
 fn app_bytes(app: &crate::rootfs::Tree) -> u64 {
     app.iter()
         .map(|(_, node)| match &node.kind {
-            crate::rootfs::NodeKind::File(bytes) => bytes.len() as u64,
+            crate::rootfs::NodeKind::File(bytes) => bytes.len(),
             _ => 0,
         })
         .sum()

@@ -1,13 +1,14 @@
 //! A small blocking client for the OCI distribution API (GET/HEAD/PUT manifests, blobs,
-//! monolithic uploads, cross-repository mounts), over the `reqwest` client debless already
-//! has. Every byte read is checked against the digest that named it.
+//! monolithic uploads, cross-repository mounts), over the `reqwest` client configuration every
+//! debless fetcher shares ([`crate::net`]). Every byte read is checked against the digest
+//! that named it.
 //!
 //! Why not the `oci-client` crate: it is async (tokio) and heavy to compile, and debless
 //! needs only these few calls, blocking, with its own errors.
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -18,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 use super::RegistryError;
 use super::auth::{Challenge, Credentials, RegistryAuth};
 use super::reference::Reference;
+use crate::net::{ConfiguredClient, HttpConfig};
 use crate::oci::Digest;
 
 /// Media types of manifests and indices, OCI and Docker, in the order debless prefers.
@@ -33,44 +35,81 @@ pub struct FetchedManifest {
 
 /// A connection to one registry, keeping the last token it was given.
 pub struct RegistryClient {
-    http: Client,
-    base_url: String,
+    http: ConfiguredClient,
+    /// `https://host[:port]`, or `http://…` for a local registry that speaks no TLS; decided
+    /// on the first request ([`RegistryClient::base`]).
+    base_url: OnceLock<String>,
+    api_host: String,
+    local: bool,
     registry: String,
     credentials: Option<Credentials>,
     authorization: Mutex<Option<String>>,
 }
 
 impl RegistryClient {
-    /// A client for the registry of `reference`, with its credentials if `auth` has some.
-    pub fn new(reference: &Reference, auth: &RegistryAuth) -> Result<Self, RegistryError> {
-        // The same client configuration as the mirrors' (`repo::tls`): the host's CA store
-        // and the built-in roots.
-        let http = crate::repo::tls::client_builder(
-            &crate::repo::tls::Trust::default(),
-            None,
+    /// A client for the registry of `reference`, with its credentials if `auth` has some,
+    /// built from the configuration every debless fetcher shares (`net`): the host's CA
+    /// store plus the CA files trusted for this registry.
+    pub fn new(
+        reference: &Reference,
+        auth: &RegistryAuth,
+        config: &HttpConfig,
+    ) -> Result<Self, RegistryError> {
+        let http = config.registry_client(
+            &reference.registry,
             Duration::from_secs(15),
             Duration::from_secs(600),
-        )
-        .map_err(|err| RegistryError::Transport {
-            url: reference.registry.clone(),
-            message: err.to_string(),
-        })?
-        .build()
-        .map_err(|err| RegistryError::Transport {
-            url: reference.registry.clone(),
-            message: err.to_string(),
-        })?;
+        )?;
         Ok(Self {
             http,
-            base_url: format!("{}://{}", reference.scheme(), reference.api_host()),
+            base_url: OnceLock::new(),
+            api_host: reference.api_host().to_owned(),
+            local: reference.is_local(),
             registry: reference.registry.clone(),
             credentials: auth.credentials_for(&reference.registry),
             authorization: Mutex::new(None),
         })
     }
 
-    fn url(&self, repository: &str, tail: &str) -> String {
-        format!("{}/v2/{repository}/{tail}", self.base_url)
+    /// The registry's root URL. A registry on this machine may speak TLS or not: HTTPS is
+    /// tried first, as docker does for loopback registries, and plain HTTP only when the
+    /// server does not speak TLS at all, never after a certificate failure.
+    fn base(&self) -> Result<&str, RegistryError> {
+        if let Some(base) = self.base_url.get() {
+            return Ok(base);
+        }
+        let https = format!("https://{}", self.api_host);
+        let base = if self.local {
+            let probe = format!("{https}/v2/");
+            match self.http.client.get(&probe).send() {
+                Ok(_) => https,
+                Err(err) => {
+                    if let Some(untrusted) = self.http.untrusted(&probe, &err) {
+                        return Err(untrusted.into());
+                    }
+                    format!("http://{}", self.api_host)
+                }
+            }
+        } else {
+            https
+        };
+        Ok(self.base_url.get_or_init(|| base))
+    }
+
+    fn url(&self, repository: &str, tail: &str) -> Result<String, RegistryError> {
+        Ok(format!("{}/v2/{repository}/{tail}", self.base()?))
+    }
+
+    /// A failed request as an error naming `url` once: an untrusted certificate with the CA
+    /// store in effect, anything else with its causes.
+    fn transport(&self, url: &str, err: &reqwest::Error) -> RegistryError {
+        match self.http.untrusted(url, err) {
+            Some(untrusted) => untrusted.into(),
+            None => RegistryError::Transport {
+                url: url.to_owned(),
+                message: crate::net::error_chain(err),
+            },
+        }
     }
 
     /// Sends a request, answering one authentication challenge if the registry asks.
@@ -80,10 +119,7 @@ impl RegistryClient {
         url: &str,
         build: &dyn Fn(&Client) -> Result<RequestBuilder, RegistryError>,
     ) -> Result<Response, RegistryError> {
-        let transport = |err: reqwest::Error| RegistryError::Transport {
-            url: url.to_owned(),
-            message: err.to_string(),
-        };
+        let transport = |err: reqwest::Error| self.transport(url, &err);
         let with_auth = |request: RequestBuilder| {
             let header = self
                 .authorization
@@ -95,7 +131,9 @@ impl RegistryClient {
                 None => request,
             }
         };
-        let response = with_auth(build(&self.http)?).send().map_err(transport)?;
+        let response = with_auth(build(&self.http.client)?)
+            .send()
+            .map_err(transport)?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -120,7 +158,9 @@ impl RegistryClient {
             .authorization
             .lock()
             .expect("no thread panics holding the token") = Some(header);
-        let response = with_auth(build(&self.http)?).send().map_err(transport)?;
+        let response = with_auth(build(&self.http.client)?)
+            .send()
+            .map_err(transport)?;
         if response.status() == StatusCode::UNAUTHORIZED {
             return Err(self.unauthorized(repository));
         }
@@ -143,7 +183,7 @@ impl RegistryClient {
         service: Option<&str>,
         scope: Option<&str>,
     ) -> Result<String, RegistryError> {
-        let mut request = self.http.get(realm);
+        let mut request = self.http.client.get(realm);
         if let Some(service) = service {
             request = request.query(&[("service", service)]);
         }
@@ -153,20 +193,14 @@ impl RegistryClient {
         if let Some(creds) = &self.credentials {
             request = request.basic_auth(&creds.username, Some(&creds.password));
         }
-        let response = request.send().map_err(|err| RegistryError::Transport {
-            url: realm.to_owned(),
-            message: err.to_string(),
-        })?;
+        let response = request.send().map_err(|err| self.transport(realm, &err))?;
         if response.status() == StatusCode::UNAUTHORIZED
             || response.status() == StatusCode::FORBIDDEN
         {
             return Err(self.unauthorized(repository));
         }
         let response = check_status(response, realm)?;
-        let text = response.text().map_err(|err| RegistryError::Transport {
-            url: realm.to_owned(),
-            message: err.to_string(),
-        })?;
+        let text = response.text().map_err(|err| self.transport(realm, &err))?;
         let body: serde_json::Value =
             serde_json::from_str(&text).map_err(|err| RegistryError::Transport {
                 url: realm.to_owned(),
@@ -186,7 +220,7 @@ impl RegistryClient {
     /// `GET /v2/<repo>/manifests/<tag|digest>`; checks the digest when one was asked for.
     pub fn manifest(&self, reference: &Reference) -> Result<FetchedManifest, RegistryError> {
         let key = reference.manifest_key();
-        let url = self.url(&reference.repository, &format!("manifests/{key}"));
+        let url = self.url(&reference.repository, &format!("manifests/{key}"))?;
         let response = self.send(&reference.repository, &url, &|http| {
             Ok(http.get(&url).header(ACCEPT, MANIFEST_ACCEPT))
         })?;
@@ -204,10 +238,7 @@ impl RegistryClient {
             .unwrap_or_default();
         let bytes = response
             .bytes()
-            .map_err(|err| RegistryError::Transport {
-                url: url.clone(),
-                message: err.to_string(),
-            })?
+            .map_err(|err| self.transport(&url, &err))?
             .to_vec();
         let digest = Digest::of(&bytes).to_string();
         if let Some(expected) = &reference.digest
@@ -243,7 +274,7 @@ impl RegistryClient {
         digest: &str,
         out: &mut dyn Write,
     ) -> Result<u64, RegistryError> {
-        let url = self.url(repository, &format!("blobs/{digest}"));
+        let url = self.url(repository, &format!("blobs/{digest}"))?;
         let response = self.send(repository, &url, &|http| Ok(http.get(&url)))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Err(RegistryError::NotFound {
@@ -285,7 +316,7 @@ impl RegistryClient {
 
     /// `HEAD /v2/<repo>/blobs/<digest>`: whether the registry already has the blob.
     pub fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
-        let url = self.url(repository, &format!("blobs/{digest}"));
+        let url = self.url(repository, &format!("blobs/{digest}"))?;
         let response = self.send(repository, &url, &|http| Ok(http.head(&url)))?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(false),
@@ -302,7 +333,7 @@ impl RegistryClient {
         digest: &str,
         from: &str,
     ) -> Result<bool, RegistryError> {
-        let url = self.url(repository, "blobs/uploads/");
+        let url = self.url(repository, "blobs/uploads/")?;
         let response = self.send(repository, &url, &|http| {
             Ok(http.post(&url).query(&[("mount", digest), ("from", from)]))
         })?;
@@ -316,7 +347,7 @@ impl RegistryClient {
         digest: &str,
         path: &Path,
     ) -> Result<(), RegistryError> {
-        let url = self.url(repository, "blobs/uploads/");
+        let url = self.url(repository, "blobs/uploads/")?;
         let response = self.send(repository, &url, &|http| Ok(http.post(&url)))?;
         let response = check_status(response, &url)?;
         let location = response
@@ -331,7 +362,7 @@ impl RegistryClient {
         {
             location.to_owned()
         } else {
-            format!("{}{location}", self.base_url)
+            format!("{}{location}", self.base()?)
         };
         upload_url.push(if upload_url.contains('?') { '&' } else { '?' });
         upload_url.push_str("digest=");
@@ -366,7 +397,7 @@ impl RegistryClient {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<String, RegistryError> {
-        let url = self.url(repository, &format!("manifests/{key}"));
+        let url = self.url(repository, &format!("manifests/{key}"))?;
         let response = self.send(repository, &url, &|http| {
             Ok(http
                 .put(&url)
@@ -444,5 +475,30 @@ mod tests {
             );
         }
         assert_eq!(base64_encode(b"hi"), "aGk=");
+    }
+
+    #[test]
+    fn a_connection_failure_names_the_url_once() {
+        // Bind then drop a listener: the port is closed for the duration of the test.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let reference = Reference::parse(&format!("127.0.0.1:{port}/app:v1")).expect("valid");
+        let client =
+            RegistryClient::new(&reference, &RegistryAuth::default(), &HttpConfig::default())
+                .expect("client");
+        let err = client
+            .manifest(&reference)
+            .expect_err("nothing listens")
+            .to_string();
+        // A local registry that speaks no TLS is tried over plain HTTP after HTTPS.
+        let url = format!("http://127.0.0.1:{port}/v2/app/manifests/v1");
+        assert!(err.starts_with(&format!("cannot reach `{url}`: ")), "{err}");
+        assert_eq!(
+            err.matches(&format!("127.0.0.1:{port}")).count(),
+            1,
+            "{err}"
+        );
     }
 }

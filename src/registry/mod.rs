@@ -23,6 +23,12 @@ pub enum RegistryError {
     /// The connection failed or the answer could not be read.
     #[error("cannot reach `{url}`: {message}")]
     Transport { url: String, message: String },
+    /// The registry's certificate is not vouched for by the CA store in effect.
+    #[error("{0}")]
+    Untrusted(#[from] crate::net::UntrustedCertificate),
+    /// The client could not be set up (a CA file that cannot be used).
+    #[error(transparent)]
+    Tls(#[from] crate::net::TlsError),
     /// `401` even after answering the challenge.
     #[error("registry `{registry}` refused access to `{repository}` (401 unauthorized{})", if *had_credentials { ", with the configured credentials" } else { ", no credentials configured" })]
     Unauthorized {

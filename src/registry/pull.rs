@@ -130,7 +130,7 @@ enum PullerKind {
     /// Only what the cache already holds.
     CacheOnly,
     Registry {
-        client: RegistryClient,
+        client: Box<RegistryClient>,
         reference: Reference,
     },
     Layout {
@@ -141,17 +141,19 @@ enum PullerKind {
 }
 
 impl Puller {
-    /// Opens `source`; `relative_to` anchors relative layout and archive paths.
+    /// Opens `source`; `relative_to` anchors relative layout and archive paths; `auth` and
+    /// `http` (credentials, trusted CAs) serve a registry.
     pub fn open(
         source: &ImageSource,
         relative_to: &Path,
         cache: BlobCache,
         name: &str,
         auth: &super::auth::RegistryAuth,
+        http: &crate::net::HttpConfig,
     ) -> Result<Self, RegistryError> {
         let kind = match source {
             ImageSource::Registry(reference) => PullerKind::Registry {
-                client: RegistryClient::new(reference, auth)?,
+                client: Box::new(RegistryClient::new(reference, auth, http)?),
                 reference: reference.clone(),
             },
             ImageSource::Layout { path, tag } => {

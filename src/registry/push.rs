@@ -33,12 +33,13 @@ pub struct PushReport {
 
 /// Pushes the image of the layout at `dir` (its only `index.json` entry) to `target`.
 /// `mount_from`: a repository of the same registry that may already hold some blobs (the
-/// base image's).
+/// base image's). `auth` and `http`: credentials and trusted CAs.
 pub fn push_layout(
     dir: &Path,
     target: &Reference,
     mount_from: Option<&Reference>,
     auth: &super::auth::RegistryAuth,
+    http: &crate::net::HttpConfig,
 ) -> Result<PushReport, RegistryError> {
     let read = |path: &Path| {
         fs_err::read(path).map_err(|source| RegistryError::Write {
@@ -60,7 +61,7 @@ pub fn push_layout(
             reason: format!("{} images; push needs exactly one", index.manifests.len()),
         });
     };
-    let client = RegistryClient::new(target, auth)?;
+    let client = RegistryClient::new(target, auth, http)?;
     let from = mount_from
         .filter(|base| base.registry == target.registry && base.repository != target.repository)
         .map(|base| base.repository.as_str());

@@ -122,18 +122,15 @@ impl Reference {
         }
     }
 
-    /// `http` for a registry on this machine, `https` for any other.
-    pub fn scheme(&self) -> &'static str {
+    /// Whether the registry runs on this machine (`localhost`, `127.0.0.1`, `[::1]`): such a
+    /// registry may speak plain HTTP, as docker allows for loopback registries.
+    pub fn is_local(&self) -> bool {
         let host = self
             .registry
             .rsplit_once(':')
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
             .map_or(self.registry.as_str(), |(host, _)| host);
-        if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            "http"
-        } else {
-            "https"
-        }
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
     }
 
     /// The digest if pinned, else the tag: what `GET /v2/<repo>/manifests/<it>` takes.
@@ -265,9 +262,10 @@ mod tests {
         let pinned = Reference::parse(&format!("gcr.io/distroless/base@{digest}")).expect("valid");
         assert_eq!(pinned.tag, None);
         assert_eq!(pinned.manifest_key(), digest);
-        assert_eq!(pinned.scheme(), "https");
+        assert!(!pinned.is_local());
         let local = Reference::parse("localhost:5000/x").expect("valid");
-        assert_eq!((local.scheme(), local.manifest_key()), ("http", "latest"));
+        assert!(local.is_local());
+        assert_eq!(local.manifest_key(), "latest");
         assert_eq!(local.to_string(), "localhost:5000/x:latest");
     }
 

@@ -2,17 +2,22 @@
 //! attempts with backoff for transient failures, 404 as its own error, and errors that name
 //! the URL. Shared by `repo` (InRelease, indices) and `fetch` (.deb files); cloning is cheap
 //! and a clone may be used from any thread (reqwest's blocking client is `Send + Sync`).
+//! Built from [`HttpConfig`], the configuration every fetcher shares: one client for the
+//! host's CA store, and one per server that a source's `ca` names (see [`crate::net`]).
 //!
 //! What is transient: connection failures, timeouts, 5xx statuses and bodies cut short. A
 //! download cut short resumes with a `Range` request (or skips what was already written when
 //! the server ignores the range), so [`Http::get_to`] never writes a byte twice.
 
-use std::error::Error as _;
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
+
+use crate::net::{self, ConfiguredClient, HttpConfig};
 
 /// How many times a transient failure is tried in all.
 const ATTEMPTS: u32 = 3;
@@ -22,19 +27,22 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// A mirror client (see the module doc).
 #[derive(Clone, Debug)]
 pub struct Http {
-    client: Client,
+    /// For servers without CA files of their own.
+    default: ConfiguredClient,
+    /// For the servers a source's `ca` names, by `host:port` ([`net::authority`]).
+    per_host: Arc<BTreeMap<String, ConfiguredClient>>,
     backoff: Duration,
-    /// The CA store in effect, named in certificate errors.
-    trust: std::sync::Arc<str>,
 }
 
 /// Why a download failed; every variant names its URL.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("cannot set up the HTTP client: {0}")]
-    Client(String),
-    #[error("cannot set up the HTTP client: {0}")]
-    Tls(#[from] super::tls::TlsError),
+    Tls(#[from] net::TlsError),
+    /// A certificate the CA store in effect does not vouch for (never retried); kept as the
+    /// source so the hint finds it.
+    #[error("{0}")]
+    Untrusted(#[from] net::UntrustedCertificate),
     #[error("`{url}` was not found (404)")]
     NotFound { url: String },
     #[error("`{url}` answered HTTP {status}")]
@@ -63,35 +71,39 @@ enum Failure {
 
 impl Http {
     /// A client with a 15 s connect timeout and a 60 s idle read timeout, trusting the
-    /// host's default CA store ([`Trust::default`](super::tls::Trust)).
+    /// host's default CA store.
     pub fn new() -> Result<Http, HttpError> {
-        Http::with_trust(&super::tls::Trust::default())
+        Http::from_config(&HttpConfig::default())
     }
 
-    /// Like [`Http::new`], trusting `trust` (`SSL_CERT_FILE`/`SSL_CERT_DIR` from
-    /// `env::Settings`).
-    pub fn with_trust(trust: &super::tls::Trust) -> Result<Http, HttpError> {
-        Http::configured(trust, Duration::from_secs(15), Duration::from_secs(60))
+    /// Like [`Http::new`], with the configuration every debless fetcher shares
+    /// (`SSL_CERT_FILE`/`SSL_CERT_DIR` and the sources' own CA files).
+    pub fn from_config(config: &HttpConfig) -> Result<Http, HttpError> {
+        Http::configured(config, Duration::from_secs(15), Duration::from_secs(60))
     }
 
     /// A client with explicit timeouts (short ones let tests probe a mirror quickly).
     pub fn with_timeouts(connect: Duration, read: Duration) -> Result<Http, HttpError> {
-        Http::configured(&super::tls::Trust::default(), connect, read)
+        Http::configured(&HttpConfig::default(), connect, read)
     }
 
     fn configured(
-        trust: &super::tls::Trust,
+        config: &HttpConfig,
         connect: Duration,
         read: Duration,
     ) -> Result<Http, HttpError> {
-        let client = super::tls::client_builder(trust, None, connect, read)?
-            .build()
-            .map_err(|err| HttpError::Client(err.to_string()))?;
         Ok(Http {
-            client,
+            default: config.default_client(connect, read)?,
+            per_host: Arc::new(config.host_clients(connect, read)?),
             backoff: FIRST_BACKOFF,
-            trust: trust.describe().into(),
         })
+    }
+
+    /// The client for the server `url` names.
+    fn client_for(&self, url: &str) -> &ConfiguredClient {
+        net::authority(url)
+            .and_then(|authority| self.per_host.get(&authority))
+            .unwrap_or(&self.default)
     }
 
     /// The whole body of `url`.
@@ -135,13 +147,12 @@ impl Http {
         max_bytes: Option<u64>,
         written: &mut u64,
     ) -> Result<(), Failure> {
-        let mut request = self.client.get(url);
+        let client = self.client_for(url);
+        let mut request = client.client.get(url);
         if *written > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={written}-"));
         }
-        let response = request
-            .send()
-            .map_err(|err| classify(url, &err, &self.trust))?;
+        let response = request.send().map_err(|err| classify(url, &err, client))?;
         let status = response.status();
         // Bytes of this response that were already written by an earlier attempt.
         let skip = match status {
@@ -219,22 +230,12 @@ fn copy_body(
     }
 }
 
-fn classify(url: &str, err: &reqwest::Error, trust: &str) -> Failure {
-    let chain = error_chain(err);
-    if super::tls::is_certificate_error(&chain) {
-        // Not transient: the same certificate fails the same way on every attempt.
-        let host = reqwest::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        return Failure::Fatal(HttpError::Transport {
-            url: url.to_owned(),
-            reason: format!(
-                "TLS: the certificate of `{host}` is not trusted ({chain}); trusted CA store: {trust}"
-            ),
-            attempts: 1,
-        });
+fn classify(url: &str, err: &reqwest::Error, client: &ConfiguredClient) -> Failure {
+    // Not transient: the same certificate fails the same way on every attempt.
+    if let Some(untrusted) = client.untrusted(url, err) {
+        return Failure::Fatal(HttpError::Untrusted(untrusted));
     }
+    let chain = net::error_chain(err);
     if err.is_connect() || err.is_timeout() || err.is_request() || err.is_body() {
         Failure::Transient(chain)
     } else {
@@ -244,23 +245,6 @@ fn classify(url: &str, err: &reqwest::Error, trust: &str) -> Failure {
             attempts: 1,
         })
     }
-}
-
-/// The error and its causes on one line (reqwest's own message hides the cause).
-/// reqwest's own message repeats the URL (`error sending request for url (…)`), which the
-/// error already names: it is dropped.
-fn error_chain(err: &reqwest::Error) -> String {
-    let mut text = match err.url() {
-        Some(url) => err.to_string().replace(&format!(" for url ({url})"), ""),
-        None => err.to_string(),
-    };
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //!    and sha256 checked before decompression, and kept in an [`IndexCache`] so a warm run
 //!    fetches only InRelease ([`index`]; `listed` fetches any Release-listed file).
 //!
-//! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`),
+//! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`, built
+//! from the [`crate::net`] configuration every fetcher shares),
 //! [`signature`], [`release`], [`index`]; [`query`] answers `show` and `search` from verified
 //! suites.
 
@@ -26,7 +27,6 @@ pub mod query;
 pub mod release;
 pub mod signature;
 pub mod suites;
-pub mod tls;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -31,12 +31,12 @@ pub fn find(
     manifest: &Manifest,
     mirrors: impl FnOnce() -> Result<Mirrors, MirrorError>,
     cache_dir: &Path,
+    http: &Http,
     arch: &Arch,
     queries: &[ContentsQuery],
 ) -> Result<Vec<Provider>, SuitesError> {
     let sources = SuiteSources::new(manifest, mirrors)?;
-    let http = Http::new()?;
-    let releases = sources.verify(manifest, &http, SystemTime::now())?;
+    let releases = sources.verify(manifest, http, SystemTime::now())?;
     let cache = IndexCache::new(cache_dir);
     let jobs: Vec<(usize, &String)> = manifest
         .sources

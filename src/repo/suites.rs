@@ -55,12 +55,12 @@ pub fn load_all(
     manifest: &Manifest,
     mirrors: impl FnOnce() -> Result<Mirrors, MirrorError>,
     cache_dir: &Path,
+    http: &Http,
 ) -> Result<Vec<VerifiedSuite>> {
     let sources = SuiteSources::new(manifest, mirrors)?;
-    let http = Http::new()?;
-    let releases = sources.verify(manifest, &http, SystemTime::now())?;
+    let releases = sources.verify(manifest, http, SystemTime::now())?;
     let cache = IndexCache::new(cache_dir);
-    sources.load(manifest, &http, &cache, releases)
+    sources.load(manifest, http, &cache, releases)
 }
 
 /// Where each `[[source]]` is fetched from and which keys it trusts.

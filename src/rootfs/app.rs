@@ -260,7 +260,7 @@ fn load_file(file: &AppFile, epoch: i64, out: &mut Vec<Staged>) -> Result<(), Ap
         let mode = file.mode.unwrap_or_else(|| default_mode(&meta));
         out.push(Staged {
             path: dst,
-            node: node(NodeKind::File(bytes), mode),
+            node: node(NodeKind::File(bytes.into()), mode),
             origin,
         });
         return Ok(());
@@ -310,7 +310,7 @@ fn load_file(file: &AppFile, epoch: i64, out: &mut Vec<Staged>) -> Result<(), Ap
                 )
             } else if meta.is_file() {
                 let mode = file.mode.unwrap_or_else(|| default_mode(&meta));
-                node(NodeKind::File(read(&child)?), mode)
+                node(NodeKind::File(read(&child)?.into()), mode)
             } else {
                 return Err(AppFilesError::Special { path: child });
             };
@@ -383,7 +383,7 @@ fn load_tar(tar: &AppTar, out: &mut Vec<Staged>) -> Result<(), AppFilesError> {
         entry: entry.to_owned(),
         why,
     };
-    visit_entries::<_, AppFilesError>(plain.as_slice(), |entry| {
+    visit_entries::<_, AppFilesError>(plain.as_slice(), None, |entry| {
         let path =
             normalize_entry_name(&entry.path).map_err(|p| refuse(&entry.path, p.to_string()))?;
         if path.is_empty() {

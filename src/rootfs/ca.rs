@@ -23,8 +23,13 @@ pub struct ExtraCa {
     pub der: Vec<u8>,
     /// Canonical PEM text, newline-terminated.
     pub pem: String,
-    /// Subject distinguished name (`CN=Corp Root CA,O=Corp`), for aliases and messages.
+    /// Subject distinguished name (`CN=Corp Root CA,O=Corp`), for messages.
     pub subject: String,
+    /// The file it came from, as the manifest resolved it: the Java trust store names the
+    /// certificate after it.
+    pub file: PathBuf,
+    /// Its PEM block's number in that file, from 1 (a Java alias suffix after the first).
+    pub block: usize,
 }
 
 /// Why an `extra-ca-certs` file is refused; each names the file (and the block).
@@ -109,7 +114,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ExtraCa>, CaError> {
         }
         let (_, der) = pem::decode_vec(pem_text.as_bytes())
             .map_err(|err| invalid(format!("not valid PEM: {err}")))?;
-        found.push(certificate(&der).map_err(invalid)?);
+        found.push(certificate(&der, path, block).map_err(invalid)?);
     }
     if found.is_empty() {
         return Err(CaError::Empty {
@@ -119,8 +124,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ExtraCa>, CaError> {
     Ok(found)
 }
 
-/// Decodes one DER certificate and insists on basicConstraints `CA:TRUE`.
-fn certificate(der: &[u8]) -> Result<ExtraCa, String> {
+/// Decodes one DER certificate (block `block` of `file`) and insists on basicConstraints
+/// `CA:TRUE`.
+fn certificate(der: &[u8], file: &Path, block: usize) -> Result<ExtraCa, String> {
     let cert =
         Certificate::from_der(der).map_err(|err| format!("not an X.509 certificate: {err}"))?;
     let subject = cert.tbs_certificate.subject.to_string();
@@ -142,6 +148,8 @@ fn certificate(der: &[u8]) -> Result<ExtraCa, String> {
         der: canonical,
         pem,
         subject,
+        file: file.to_owned(),
+        block,
     })
 }
 
@@ -176,6 +184,15 @@ pub(crate) mod tests {
         assert_eq!(cas[0].subject, "CN=debless test CA");
         assert!(cas[0].pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(cas[0].pem.ends_with("-----END CERTIFICATE-----\n"));
+        let origins: Vec<(&Path, usize)> =
+            cas.iter().map(|c| (c.file.as_path(), c.block)).collect();
+        assert_eq!(
+            origins,
+            [
+                (Path::new("certs/corp.pem"), 1),
+                (Path::new("certs/corp.pem"), 2)
+            ]
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("corp.pem");
         std::fs::write(&file, &text).expect("write");

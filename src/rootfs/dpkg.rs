@@ -65,7 +65,7 @@ pub fn add_status_d(
     tree.ensure_dirs(&dir, None, mtime)?;
     for record in records {
         let file = |data: Vec<u8>| Node {
-            kind: NodeKind::File(data),
+            kind: NodeKind::File(data.into()),
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -120,13 +120,13 @@ mod tests {
         let status = tree.get("var/lib/dpkg/status.d/a").expect("status file");
         assert_eq!(
             status.kind,
-            NodeKind::File(b"Package: a\nStatus: install ok installed\n".to_vec())
+            NodeKind::File(b"Package: a\nStatus: install ok installed\n".into())
         );
         assert_eq!((status.mode, status.owner), (0o644, Some(0)));
         let sums = tree
             .get("var/lib/dpkg/status.d/a.md5sums")
             .expect("md5sums");
-        assert_eq!(sums.kind, NodeKind::File(b"x  y\n".to_vec()));
+        assert_eq!(sums.kind, NodeKind::File(b"x  y\n".into()));
         assert!(tree.get("var/lib/dpkg").is_some_and(Node::is_dir));
     }
 }

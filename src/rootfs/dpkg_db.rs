@@ -48,7 +48,8 @@ pub fn installed_packages(tree: &Tree) -> Result<Vec<InstalledPackage>, DpkgDbEr
             path: path.to_owned(),
             reason,
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
+        let bytes = bytes.read().map_err(|e| bad(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| bad(e.to_string()))?;
         for stanza in deb822::parse(text).map_err(|e| bad(e.to_string()))? {
             if stanza.is_empty() {
                 continue;

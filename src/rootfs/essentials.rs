@@ -198,7 +198,7 @@ pub fn ca_bundle(tree: &Tree) -> Vec<u8> {
             let Some(bytes) = tree.file_bytes(path) else {
                 continue;
             };
-            bundle.extend_from_slice(bytes);
+            bundle.extend_from_slice(&bytes);
             if !bytes.ends_with(b"\n") {
                 bundle.push(b'\n');
             }
@@ -286,7 +286,7 @@ impl Writer<'_> {
         self.tree.insert(
             at,
             Node {
-                kind: NodeKind::File(bytes),
+                kind: NodeKind::File(bytes.into()),
                 mode: 0o644,
                 uid: 0,
                 gid: 0,
@@ -411,7 +411,7 @@ mod tests {
     fn bundle_is_in_byte_order_and_newline_terminated() {
         let mut tree = Tree::default();
         let file = |bytes: &[u8]| Node {
-            kind: NodeKind::File(bytes.to_vec()),
+            kind: NodeKind::File(bytes.into()),
             mode: 0o644,
             uid: 0,
             gid: 0,

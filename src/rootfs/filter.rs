@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::deb::{DataEntry, EntryKind};
+use crate::deb::{Content, DataEntry, EntryKind};
 
 /// One `path-exclude` or `path-include` rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl PathFilter {
             return entries;
         }
         // Filtered files by archive name (normalised), so hard links to them can be resolved.
-        let mut dropped_files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut dropped_files: BTreeMap<String, Content> = BTreeMap::new();
         // Filtered hard-link targets that a kept link took over: old name -> new name.
         let mut moved: BTreeMap<String, String> = BTreeMap::new();
         let mut kept = Vec::with_capacity(entries.len());
@@ -363,16 +363,10 @@ mod tests {
         let filter = docs_filter();
         let entries = vec![
             entry("./usr/share/doc/a/", EntryKind::Dir),
-            entry(
-                "./usr/share/doc/a/copyright",
-                EntryKind::File(b"c".to_vec()),
-            ),
-            entry("./usr/share/doc/a/NEWS", EntryKind::File(b"news".to_vec())),
+            entry("./usr/share/doc/a/copyright", EntryKind::File(b"c".into())),
+            entry("./usr/share/doc/a/NEWS", EntryKind::File(b"news".into())),
             entry("./usr/share/man/man1/", EntryKind::Dir),
-            entry(
-                "./usr/share/man/man1/x.1.gz",
-                EntryKind::File(b"m".to_vec()),
-            ),
+            entry("./usr/share/man/man1/x.1.gz", EntryKind::File(b"m".into())),
             entry(
                 "./usr/bin/news",
                 EntryKind::Hardlink("./usr/share/doc/a/NEWS".into()),
@@ -393,7 +387,7 @@ mod tests {
                 "./usr/bin/news2"
             ]
         );
-        assert_eq!(kept[2].kind, EntryKind::File(b"news".to_vec()));
+        assert_eq!(kept[2].kind, EntryKind::File(b"news".into()));
         assert_eq!(kept[3].kind, EntryKind::Hardlink("./usr/bin/news".into()));
     }
 

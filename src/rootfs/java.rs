@@ -27,7 +27,7 @@ pub fn jinfo_registrations(tree: &Tree) -> Vec<Registration> {
         let Some(bytes) = tree.file_bytes(path) else {
             continue;
         };
-        let text = String::from_utf8_lossy(bytes);
+        let text = String::from_utf8_lossy(&bytes);
         let package = text
             .lines()
             .find_map(|line| line.strip_prefix("name="))

@@ -82,7 +82,7 @@ pub fn conf_dirs(tree: &Tree) -> Vec<String> {
         let Some(bytes) = tree.file_bytes(conf) else {
             continue;
         };
-        for line in String::from_utf8_lossy(bytes).lines() {
+        for line in String::from_utf8_lossy(&bytes).lines() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.is_empty() || line.starts_with("include") || line.starts_with("hwcap") {
                 continue;
@@ -157,7 +157,7 @@ fn libraries_in(tree: &Tree, dir: &str) -> Vec<CacheEntry> {
         let Some(bytes) = tree.file_bytes(path) else {
             continue;
         };
-        let Some(elf) = ElfLibrary::parse(bytes) else {
+        let Some(elf) = ElfLibrary::parse(&bytes) else {
             continue;
         };
         let Some(flags) = elf.cache_flags() else {

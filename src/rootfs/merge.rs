@@ -66,7 +66,9 @@ pub fn interpreter_only_under_usr(packages: &[&[DataEntry]]) -> Option<String> {
         .iter()
         .flat_map(|entries| entries.iter())
         .filter_map(|entry| match &entry.kind {
-            EntryKind::File(bytes) if elf::is_elf(bytes) => elf::parse(bytes).ok()?.interpreter,
+            EntryKind::File(content) if content.starts_with(elf::MAGIC) => {
+                elf::parse(&content.read().ok()?).ok()?.interpreter
+            }
             _ => None,
         })
         .collect();
@@ -412,7 +414,7 @@ mod tests {
     fn an_interpreter_shipped_only_under_usr_asks_for_merging() {
         let file = |path: &str, bytes: Vec<u8>| DataEntry {
             path: path.into(),
-            kind: EntryKind::File(bytes),
+            kind: EntryKind::File(bytes.into()),
             mode: 0o755,
             uid: 0,
             gid: 0,

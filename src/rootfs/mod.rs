@@ -26,6 +26,7 @@ pub mod dpkg_db;
 pub mod essentials;
 pub mod filter;
 pub mod java;
+pub mod java_keystore;
 pub mod ldcache;
 pub mod merge;
 pub mod overlay;
@@ -33,12 +34,13 @@ pub mod tree;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 pub use self::filter::{PathFilter, PathRule};
-pub use self::tree::{Node, NodeKind, PackageId, PathProblem, Tree};
-use crate::deb::{ControlFiles, DataEntry, Deb, DebError};
+pub use self::tree::{Content, Node, NodeKind, PackageId, PathProblem, Tree};
+use crate::deb::{ControlFiles, DataEntry, Deb, DebError, SpillFile};
 
 /// A verified `.deb` on disk, as the fetch stage hands it over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +96,9 @@ pub struct RootfsOptions {
     /// `path-exclude`/`path-include` rules: filtered entries never reach the tree and their
     /// md5sums lines leave the package database (see [`filter`]).
     pub path_filter: PathFilter,
+    /// Where large files' bytes go while the tree is alive (an anonymous scratch file, see
+    /// [`crate::deb::content`]); `None` keeps every file in memory.
+    pub scratch: Option<Arc<SpillFile>>,
 }
 
 /// Name, version and architecture of a package in the tree.
@@ -183,15 +188,37 @@ pub struct Rootfs {
     epoch: i64,
 }
 
-/// One package after reading, before merging.
-struct ReadPackage {
+/// One package after reading, before merging: its control files and data.tar entries (large
+/// files' bytes in the scratch file). Reading depends on the `.deb` alone, so it can start as
+/// soon as the file is verified, while other packages still download.
+#[derive(Clone, Debug)]
+pub struct ExtractedDeb {
     control: ControlFiles,
     entries: Vec<DataEntry>,
 }
 
 /// Reads all packages (in parallel) and merges them in the given order.
 pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, RootfsError> {
-    let read: Vec<Result<ReadPackage, RootfsError>> = debs.par_iter().map(read_package).collect();
+    assemble_with(debs, Vec::new(), opts)
+}
+
+/// [`assemble`] with some packages already read ([`extract`]): `ready[i]` is `debs[i]`'s, and
+/// the missing ones (or all, past the end of `ready`) are read here, in parallel. The result
+/// does not depend on which were ready: merging always goes in `debs` order.
+pub fn assemble_with(
+    debs: &[PackageDeb],
+    mut ready: Vec<Option<ExtractedDeb>>,
+    opts: &RootfsOptions,
+) -> Result<Rootfs, RootfsError> {
+    ready.resize(debs.len(), None);
+    let read: Vec<Result<ExtractedDeb, RootfsError>> = debs
+        .par_iter()
+        .zip(ready)
+        .map(|(deb, ready)| match ready {
+            Some(extracted) => Ok(extracted),
+            None => extract(deb, opts.scratch.as_ref()),
+        })
+        .collect();
     // Report the first failing package in the given order, whatever thread finished first.
     let read = read.into_iter().collect::<Result<Vec<_>, _>>()?;
 
@@ -302,7 +329,12 @@ pub fn assemble(debs: &[PackageDeb], opts: &RootfsOptions) -> Result<Rootfs, Roo
     })
 }
 
-fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
+/// Reads one verified `.deb`: checks it is the package the lock names and collects its
+/// entries, large files' bytes going to `spill`.
+pub fn extract(
+    deb: &PackageDeb,
+    spill: Option<&Arc<SpillFile>>,
+) -> Result<ExtractedDeb, RootfsError> {
     let wrap = |source| RootfsError::Deb {
         package: deb.name.clone(),
         source,
@@ -311,8 +343,8 @@ fn read_package(deb: &PackageDeb) -> Result<ReadPackage, RootfsError> {
     opened
         .expect_identity(&deb.name, &deb.version, &deb.arch)
         .map_err(wrap)?;
-    let entries = opened.data_entries().map_err(wrap)?;
-    Ok(ReadPackage {
+    let entries = opened.data_entries_spilled(spill).map_err(wrap)?;
+    Ok(ExtractedDeb {
         control: opened.into_control_files(),
         entries,
     })
@@ -352,7 +384,7 @@ impl Rootfs {
             if let (NodeKind::File(data), Some(owner)) = (&node.kind, node.owner)
                 && let Some(size) = sizes.get_mut(owner)
             {
-                *size += data.len() as u64;
+                *size += data.len();
             }
         }
         sizes

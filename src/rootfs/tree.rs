@@ -6,8 +6,15 @@
 //! layers and `--rootfs` directories are written in: a parent (a prefix) sorts before its
 //! children. Symlinks are stored as written and only followed *inside this map* when an entry's
 //! parent passes through one (the same thing dpkg does on disk, minus the escape).
+//!
+//! The tree holds metadata; a regular file's bytes are a [`Content`]: in memory when small or
+//! generated, in the build's scratch file when extracted from a large data.tar entry. Read them
+//! with [`Tree::file_bytes`] (whole, on demand) or [`Content::reader`] (streamed into a layer).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
+
+pub use crate::deb::Content;
 
 /// Index of a package in [`super::Rootfs::packages`].
 pub type PackageId = usize;
@@ -20,8 +27,8 @@ const MAX_SYMLINK_HOPS: usize = 40;
 pub enum NodeKind {
     /// A directory.
     Dir,
-    /// A regular file and its bytes.
-    File(Vec<u8>),
+    /// A regular file and its bytes (in memory or in the scratch file).
+    File(Content),
     /// A symbolic link, target as written in the package.
     Symlink(String),
     /// A hard link to the regular file at this normalised path, which sorts before the link.
@@ -50,7 +57,7 @@ impl Node {
     #[cfg(test)]
     pub(crate) fn test_file(bytes: &[u8]) -> Self {
         Self {
-            kind: NodeKind::File(bytes.to_vec()),
+            kind: NodeKind::File(bytes.into()),
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -191,13 +198,20 @@ impl Tree {
     }
 
     /// The bytes of the regular file at `path`, through symlinks (inside the tree) and hard
+    /// links, read from the scratch file if spilled; `None` when it is missing, escapes, or is
+    /// not a file (see [`Tree::file_content`] for a read error).
+    pub fn file_bytes(&self, path: &str) -> Option<Cow<'_, [u8]>> {
+        self.file_content(path)?.read().ok()
+    }
+
+    /// The content of the regular file at `path`, through symlinks (inside the tree) and hard
     /// links; `None` when it is missing, escapes, or is not a file.
-    pub fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+    pub fn file_content(&self, path: &str) -> Option<&Content> {
         let resolved = self.resolve(path, true).ok()?;
         match &self.get(&resolved)?.kind {
-            NodeKind::File(bytes) => Some(bytes),
+            NodeKind::File(content) => Some(content),
             NodeKind::Hardlink(target) => match &self.get(target)?.kind {
-                NodeKind::File(bytes) => Some(bytes),
+                NodeKind::File(content) => Some(content),
                 _ => None,
             },
             _ => None,
@@ -394,7 +408,7 @@ mod tests {
         tree.insert("lib".into(), node(NodeKind::Symlink("usr/lib".into())));
         tree.insert("abs".into(), node(NodeKind::Symlink("/usr/lib".into())));
         tree.insert("usr/up".into(), node(NodeKind::Symlink("../../..".into())));
-        tree.insert("f".into(), node(NodeKind::File(vec![])));
+        tree.insert("f".into(), node(NodeKind::File(b"".into())));
         assert_eq!(tree.resolve("lib/x", true).as_deref(), Ok("usr/lib/x"));
         assert_eq!(tree.resolve("abs/x", true).as_deref(), Ok("usr/lib/x"));
         assert_eq!(tree.resolve("lib", false).as_deref(), Ok("lib"));
@@ -413,13 +427,13 @@ mod tests {
     #[test]
     fn hardlink_groups_put_the_file_first() {
         let mut tree = Tree::default();
-        tree.insert("b".into(), node(NodeKind::File(b"data".to_vec())));
+        tree.insert("b".into(), node(NodeKind::File(b"data".into())));
         tree.insert("a".into(), node(NodeKind::Hardlink("b".into())));
         tree.insert("c".into(), node(NodeKind::Hardlink("b".into())));
         tree.canonicalize_hardlinks();
         assert_eq!(
             tree.get("a").map(|n| &n.kind),
-            Some(&NodeKind::File(b"data".to_vec()))
+            Some(&NodeKind::File(b"data".into()))
         );
         assert_eq!(
             tree.get("b").map(|n| &n.kind),
@@ -438,7 +452,7 @@ mod tests {
             .expect("creatable");
         assert!(tree.get("usr").is_some_and(Node::is_dir));
         assert!(tree.get("usr/share/doc").is_some_and(Node::is_dir));
-        tree.insert("file".into(), node(NodeKind::File(vec![])));
+        tree.insert("file".into(), node(NodeKind::File(b"".into())));
         assert_eq!(
             tree.ensure_dirs("file/x", None, 0),
             Err(PathProblem::NotADirectory("file".into()))

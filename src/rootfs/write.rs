@@ -6,7 +6,7 @@
 //! are applied last, deepest first, so a `0555` directory does not block its own children.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::{PermissionsExt, lchown, symlink};
 use std::path::Path;
 
@@ -46,7 +46,7 @@ pub(super) fn write_tree(tree: &Tree, dir: &Path) -> Result<(), RootfsError> {
                     .create_new(true)
                     .open(&target)
                     .map_err(write_err(&target))?;
-                file.write_all(data).map_err(write_err(&target))?;
+                std::io::copy(&mut data.reader(), &mut file).map_err(write_err(&target))?;
                 let mtime = std::time::UNIX_EPOCH
                     + std::time::Duration::from_secs(node.mtime.max(0).unsigned_abs());
                 file.set_modified(mtime).map_err(write_err(&target))?;

@@ -249,7 +249,10 @@ fn licenses_of(tree: &Tree, package: &str) -> Licenses {
         },
         _ => return Licenses::Missing,
     };
-    Licenses::from_copyright(&String::from_utf8_lossy(bytes))
+    let Ok(bytes) = bytes.read() else {
+        return Licenses::Missing;
+    };
+    Licenses::from_copyright(&String::from_utf8_lossy(&bytes))
 }
 
 /// A UUID (version 5 layout: version and variant bits set) made from the first 16 bytes of

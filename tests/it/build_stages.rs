@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use debless::deb::SpillFile;
 use debless::debian::Arch;
 use debless::oci::{self, Compression, ImageSpec, OciOptions};
 use debless::rootfs::{self, MergedUsr, NodeKind, PackageDeb, Rootfs, RootfsError, RootfsOptions};
@@ -19,6 +20,8 @@ fn options(merged_usr: MergedUsr) -> RootfsOptions {
         merged_usr,
         allow_overwrite: Vec::new(),
         generated_mtime: Some(EPOCH),
+        // Large files' bytes go to an anonymous scratch file, as in `debless build`.
+        scratch: Some(SpillFile::new_in(&std::env::temp_dir()).expect("scratch file")),
         ..RootfsOptions::default()
     }
 }
@@ -271,7 +274,7 @@ fn conflicting_files_name_both_packages() {
     let tree = assemble(&[a.clone(), b.clone()], &allowed).expect("beta may overwrite");
     assert_eq!(
         tree.tree().get("usr/bin/tool").map(|n| &n.kind),
-        Some(&NodeKind::File(b"two".to_vec()))
+        Some(&NodeKind::File(b"two".into()))
     );
     let by_glob = RootfsOptions {
         allow_overwrite: vec!["/usr/bin/*".into()],
@@ -382,7 +385,9 @@ fn merged_usr_moves_unmerged_paths_into_usr() {
 fn status_d_holds_control_and_md5sums() {
     let tree = assemble(&sample_packages(), &options(MergedUsr::Auto)).expect("assembles");
     let file = |path: &str| match tree.tree().get(path).map(|n| (&n.kind, n.mode, n.uid)) {
-        Some((NodeKind::File(data), 0o644, 0)) => String::from_utf8(data.clone()).expect("utf-8"),
+        Some((NodeKind::File(data), 0o644, 0)) => {
+            String::from_utf8(data.read().expect("readable").into_owned()).expect("utf-8")
+        }
         other => panic!("{path}: {other:?}"),
     };
     let status = file("var/lib/dpkg/status.d/mount");
@@ -436,6 +441,71 @@ fn image_digest_does_not_depend_on_thread_count() {
         one_thread.0,
         "layer count changes the image"
     );
+}
+
+/// Files over the inline limit live in the scratch file while the tree does; the image is the
+/// same byte for byte as with every file in memory, hard links and shared `Multi-Arch: same`
+/// files included, and the scratch directory is left as it was, whether assembling succeeds
+/// or fails.
+#[test]
+fn spilled_contents_give_the_same_image_and_leave_nothing_behind() {
+    let big = |seed: u8| -> Vec<u8> { (0..70_000u32).map(|i| (i as u8) ^ seed).collect() };
+    let shared = |arch: &str| {
+        DebBuilder::new("libbig1", "1", arch)
+            .control_fields("Multi-Arch: same\n")
+            .file("usr/share/big/table", &big(7), 0o644)
+    };
+    let mut packages = sample_packages();
+    packages.push(
+        DebBuilder::new("bigtool", "1", "amd64")
+            .file("usr/bin/bigtool", &big(1), 0o755)
+            .hardlink("usr/bin/bigtool-alias", "usr/bin/bigtool")
+            .file("usr/share/bigtool/data", &big(2), 0o644),
+    );
+    packages.push(shared("amd64"));
+    packages.push(shared("i386"));
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let spilled_options = RootfsOptions {
+        scratch: Some(SpillFile::new_in(scratch.path()).expect("scratch file")),
+        ..options(MergedUsr::Auto)
+    };
+    let in_memory_options = RootfsOptions {
+        scratch: None,
+        ..options(MergedUsr::Auto)
+    };
+    let image = |opts: &RootfsOptions| {
+        let rootfs = assemble(&packages, opts).expect("assembles");
+        let image =
+            oci::build_image(&rootfs, &ImageSpec::default(), &oci_options(2)).expect("image");
+        (rootfs, image.manifest.digest.to_string())
+    };
+    let (spilled, spilled_digest) = image(&spilled_options);
+    let (_, in_memory_digest) = image(&in_memory_options);
+    assert_eq!(spilled_digest, in_memory_digest);
+    let table = spilled
+        .tree()
+        .file_content("usr/share/big/table")
+        .expect("a file");
+    assert!(!table.is_inline(), "a 70 kB file is spilled");
+    assert_eq!(
+        spilled
+            .tree()
+            .file_bytes("usr/bin/bigtool-alias")
+            .as_deref(),
+        Some(big(1).as_slice())
+    );
+    drop(spilled);
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).expect("list").collect();
+    assert!(left.is_empty(), "scratch files have no name: {left:?}");
+
+    // A conflict midway fails the assembly; nothing is left behind either.
+    let clash = DebBuilder::new("zclash", "1", "amd64").file("usr/bin/bigtool", &big(9), 0o755);
+    packages.push(clash);
+    assert!(matches!(
+        assemble(&packages, &spilled_options),
+        Err(RootfsError::Conflict { .. })
+    ));
+    assert_eq!(std::fs::read_dir(scratch.path()).expect("list").count(), 0);
 }
 
 /// `type mode uid:gid mtime path [-> target]` for every entry of a layer blob.

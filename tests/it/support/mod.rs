@@ -3,11 +3,13 @@
 pub mod apt;
 pub mod chroot;
 pub mod context;
+pub mod corp_ca;
 pub mod debs;
 pub mod live;
 pub mod registry;
 pub mod signed_repo;
 pub mod syft;
+pub mod tls;
 pub mod tree;
 
 /// Set (to anything but empty) by `cargo xtask test --fast`: tests needing the live mirror or

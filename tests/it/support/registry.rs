@@ -1,5 +1,6 @@
 //! Registries for the tests: the real one (`docker-registry`, Debian's package of the
-//! distribution registry) on 127.0.0.1, and tiny in-process fakes that misbehave on purpose.
+//! distribution registry) on 127.0.0.1, plain or with the TLS and auth settings a test passes
+//! to [`start_with`], and tiny in-process fakes that misbehave on purpose.
 //!
 //! `cargo xtask test` starts one registry for the whole run and passes its address in
 //! `DEBLESS_TEST_REGISTRY`. Without it, [`registry`] starts a private one when the
@@ -48,10 +49,7 @@ pub fn registry() -> Option<TestRegistry> {
             _storage: None,
         });
     }
-    let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file());
-    let Some(binary) = binary else {
+    let Some(binary) = binary() else {
         eprintln!(
             "skipping registry test: {REGISTRY_ENV} is unset and docker-registry is not installed (`cargo xtask test` installs it)"
         );
@@ -66,9 +64,32 @@ pub fn registry() -> Option<TestRegistry> {
     }
 }
 
+/// The installed `docker-registry` binary, if any.
+pub fn binary() -> Option<&'static str> {
+    ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+}
+
 /// Starts `docker-registry serve` on a free port with temporary storage; waits until `/v2/`
 /// answers.
 pub fn start(binary: &str) -> Result<TestRegistry, String> {
+    let registry = start_with(binary, "", "")?;
+    for _ in 0..100 {
+        let ready = reqwest::blocking::get(format!("http://{}/v2/", registry.address))
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return Ok(registry);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{} did not answer within 10 s", registry.address))
+}
+
+/// Starts `docker-registry serve` on a free port with temporary storage, `http_extra` added
+/// under `http:` and `top_extra` at the top of its config (both YAML, indented as they go);
+/// waits until the port accepts connections.
+pub fn start_with(binary: &str, http_extra: &str, top_extra: &str) -> Result<TestRegistry, String> {
     let storage = tempfile::tempdir().map_err(|e| e.to_string())?;
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -79,7 +100,7 @@ pub fn start(binary: &str) -> Result<TestRegistry, String> {
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n{http_extra}{top_extra}",
             storage.path().join("data").display()
         ),
     )
@@ -97,14 +118,12 @@ pub fn start(binary: &str) -> Result<TestRegistry, String> {
         _storage: Some(storage),
     };
     for _ in 0..100 {
-        let ready = reqwest::blocking::get(format!("http://{}/v2/", registry.address))
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
+        if std::net::TcpStream::connect(&registry.address).is_ok() {
             return Ok(registry);
         }
         thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("{} did not answer within 10 s", registry.address))
+    Err(format!("{} did not listen within 10 s", registry.address))
 }
 
 /// One canned answer of a fake registry.
