@@ -145,8 +145,13 @@ fn checksum(file: &[u8]) -> u64 {
 /// Checks a packed file made from the index `index_sha256` and returns its packages, in
 /// index order (see the module doc for what is checked).
 pub fn decode(bytes: &[u8], index_sha256: &str) -> Result<Vec<BinaryPackage>, PackedError> {
+    use rayon::prelude::*;
     let view = View::new(bytes, index_sha256)?;
-    (0..view.count).map(|i| view.package(i)).collect()
+    // Records are independent: building the 60,000 packages of a suite splits across cores.
+    (0..view.count)
+        .into_par_iter()
+        .map(|i| view.package(i))
+        .collect()
 }
 
 /// A checked packed file.
