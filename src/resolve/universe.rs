@@ -68,13 +68,15 @@ impl Universe {
                 .collect()
         };
         let native = architectures[0].clone();
+        let stanzas: usize = sources.iter().map(|s| s.packages.len()).sum();
         let mut universe = Self {
             entries: Vec::new(),
             labels: Vec::new(),
             architectures,
-            by_name: HashMap::default(),
-            providers: HashMap::default(),
-            first_mention: HashMap::default(),
+            // Sized up front: growing maps of 60,000 names rehashes them several times.
+            by_name: HashMap::with_capacity_and_hasher(stanzas, Default::default()),
+            providers: HashMap::with_capacity_and_hasher(stanzas / 8, Default::default()),
+            first_mention: HashMap::with_capacity_and_hasher(stanzas, Default::default()),
         };
         for (source, suite) in sources.into_iter().enumerate() {
             universe.labels.push(suite.label);
