@@ -68,7 +68,7 @@ pub enum TlsError {
     #[error("CA file `{}`: {reason}", path.display())]
     CaFile { path: PathBuf, reason: String },
     /// reqwest refused the configuration.
-    #[error("cannot set up the HTTP client: {0}")]
+    #[error("the TLS library refused the configuration: {0}")]
     Client(String),
 }
 
@@ -82,6 +82,7 @@ pub const CA_FILE_HINT: &str = "a CA file holds PEM `CERTIFICATE` blocks; fix th
 #[derive(Debug, thiserror::Error)]
 #[error("`{url}`: the TLS certificate of `{host}` is not trusted ({reason}); CA store: {store}")]
 pub struct UntrustedCertificate {
+    /// The request that failed.
     pub url: String,
     /// `host[:port]` as the URL writes it.
     pub host: String,
@@ -165,7 +166,9 @@ pub struct HttpConfig {
 /// A client built from an [`HttpConfig`], and the CA store it trusts (named in errors).
 #[derive(Clone, Debug)]
 pub struct ConfiguredClient {
+    /// Cheap to clone; shared by threads.
     pub client: Client,
+    /// What [`UntrustedCertificate::store`] says for this client.
     pub store: Arc<str>,
 }
 
@@ -285,7 +288,12 @@ impl HttpConfig {
         for path in cas {
             certificates.extend(named_ca_file(path)?);
         }
+        // `/etc/ssl/certs` holds the bundle's certificates once more, one per file.
+        let mut seen = std::collections::BTreeSet::new();
         for der in certificates {
+            if !seen.insert(der.clone()) {
+                continue;
+            }
             // Parsed already; reqwest only wraps the bytes.
             if let Ok(certificate) = reqwest::Certificate::from_der(&der) {
                 builder = builder.add_root_certificate(certificate);

@@ -1,8 +1,9 @@
 //! Images the check reads from disk: a root filesystem directory (`build --rootfs`) or the
 //! images of an OCI layout (`build --output`), each turned into an in-memory tree.
 //!
-//! Only what the check reads keeps its bytes: files starting with the ELF magic and the
-//! `/etc/ld.so.conf*` files. Every other file is kept as an empty file, so paths, symlinks and
+//! Only what the check reads keeps its bytes: files starting with the ELF magic, the
+//! `/etc/ld.so.conf*` files and the package database of `/var/lib/dpkg/status.d/` (who owns
+//! a file and what it recommends, see `optional`). Every other file is kept as an empty file, so paths, symlinks and
 //! the existence of `/etc/ld.so.cache` stay visible without holding the image in memory.
 
 use std::io::{self, Read};
@@ -38,7 +39,9 @@ pub struct LayoutImage {
 
 /// Whether the check keeps this file's bytes (`path` normalised, no leading `/`).
 fn keeps_bytes(path: &str, head: &[u8]) -> bool {
-    super::elf::is_elf(head) || path.starts_with("etc/ld.so.conf")
+    super::elf::is_elf(head)
+        || path.starts_with("etc/ld.so.conf")
+        || path.starts_with("var/lib/dpkg/status.d/")
 }
 
 /// Reads a root filesystem directory (symlinks are read, never followed).
@@ -224,7 +227,15 @@ mod tests {
         std::fs::write(root.join("usr/lib/libx.so.1"), b"\x7fELFx").expect("write");
         std::fs::write(root.join("usr/lib/notes"), b"plain").expect("write");
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).expect("symlink");
+        // The package database keeps its bytes: the check reads owners and Recommends there.
+        std::fs::create_dir_all(root.join("var/lib/dpkg/status.d")).expect("mkdir");
+        let control = b"Package: x\nRecommends: liby1\n";
+        std::fs::write(root.join("var/lib/dpkg/status.d/x"), control).expect("write");
         let tree = tree_from_dir(root).expect("readable");
+        assert_eq!(
+            tree.get("var/lib/dpkg/status.d/x").map(|n| &n.kind),
+            Some(&NodeKind::File(control.to_vec().into()))
+        );
         assert_eq!(
             tree.get("usr/lib/libx.so.1").map(|n| &n.kind),
             Some(&NodeKind::File(b"\x7fELFx".into()))

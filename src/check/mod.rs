@@ -22,6 +22,7 @@
 pub mod entrypoint;
 pub mod load;
 mod off_path;
+pub mod optional;
 pub mod resolver;
 pub mod view;
 
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 
 use self::elf::ElfInfo;
 pub use self::off_path::explanation as off_path_explanation;
+pub use self::optional::{Optional, explanation as optional_explanation};
 use self::resolver::{Found, SearchConfig, dir_of};
 use self::view::ImageView;
 /// The ELF reader lives with the vocabulary (rootfs reads `PT_INTERP` too); re-exported
@@ -79,6 +81,10 @@ pub struct Missing {
     /// directory the loader searches for its users.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub found_off_path: Vec<String>,
+    /// For a library in [`CheckReport::optional`]: the package of its users that recommends
+    /// or suggests the package shipping it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<Optional>,
 }
 
 /// The result of checking one image.
@@ -101,6 +107,10 @@ pub struct CheckReport {
     /// loaded under the same soname, so a user loaded after its provider (the `java` launcher
     /// `dlopen`s libjvm.so by path first; plugins load after their host library) runs.
     pub off_path: Vec<Missing>,
+    /// Sonames no file of the image provides, needed only by shared libraries whose package
+    /// merely recommends or suggests the library package ([`optional`]): an optional feature
+    /// the image goes without, a warning.
+    pub optional: Vec<Missing>,
     /// Files with the ELF magic that could not be parsed, with the reason.
     pub unreadable: Vec<(String, String)>,
 }
@@ -135,8 +145,12 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
     let mut resolved: BTreeSet<(String, String)> = BTreeSet::new();
     let mut unresolved: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     let mut missing_loaders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for outcome in outcomes {
         resolved.extend(outcome.resolved);
+        for (object, dependency) in outcome.edges {
+            edges.entry(object).or_default().insert(dependency);
+        }
         unresolved.extend(outcome.unresolved);
         if let Some((loader, user)) = outcome.missing_loader {
             missing_loaders.entry(loader).or_default().insert(user);
@@ -144,7 +158,11 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
     }
     let mut by_name: BTreeMap<(String, MissingKind), Missing> = BTreeMap::new();
     let mut off_path: BTreeMap<String, Missing> = BTreeMap::new();
+    let mut optional: BTreeMap<(String, Optional), Missing> = BTreeMap::new();
     let elsewhere = off_path::Index::new(&objects);
+    // Read only when some library misses a soname: most images never need it.
+    let mut owners: Option<optional::Owners> = None;
+    let mut at_start: Option<BTreeSet<String>> = None;
     for ((object, name), conf_dir) in unresolved {
         if resolved.contains(&(object.clone(), name.clone())) {
             continue;
@@ -163,11 +181,36 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 only_in_conf_dir: None,
                 only_under_usr: None,
                 found_off_path: Vec::new(),
+                optional: None,
             });
             entry.needed_by.push(format!("/{object}"));
             entry
                 .found_off_path
                 .extend(found.into_iter().map(|path| format!("/{path}")));
+            continue;
+        }
+        if conf_dir.is_none()
+            && objects.get(&object).is_some_and(optional::is_library)
+            && !at_start
+                .get_or_insert_with(|| optional::loaded_at_start(&roots, &edges))
+                .contains(&object)
+            && let Some(why) = owners
+                .get_or_insert_with(|| optional::Owners::read(view))
+                .optional(&object, &name)
+        {
+            optional
+                .entry((name.clone(), why.clone()))
+                .or_insert_with(|| Missing {
+                    name,
+                    kind: MissingKind::Library,
+                    needed_by: Vec::new(),
+                    only_in_conf_dir: None,
+                    only_under_usr: None,
+                    found_off_path: Vec::new(),
+                    optional: Some(why),
+                })
+                .needed_by
+                .push(format!("/{object}"));
             continue;
         }
         let entry = by_name
@@ -179,6 +222,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 only_in_conf_dir: None,
                 only_under_usr: None,
                 found_off_path: Vec::new(),
+                optional: None,
             });
         entry.needed_by.push(format!("/{object}"));
         if entry.only_in_conf_dir.is_none() {
@@ -200,6 +244,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
                 only_in_conf_dir: None,
                 only_under_usr,
                 found_off_path: Vec::new(),
+                optional: None,
             },
         );
     }
@@ -209,6 +254,11 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         warning.found_off_path.sort();
         warning.found_off_path.dedup();
         report.off_path.push(warning);
+    }
+    for (_, mut warning) in optional {
+        warning.needed_by.sort();
+        warning.needed_by.dedup();
+        report.optional.push(warning);
     }
     for (_, mut missing) in by_name {
         missing.needed_by.sort();
@@ -300,6 +350,8 @@ pub fn unresolved_needs(
 #[derive(Default)]
 struct Outcome {
     resolved: Vec<(String, String)>,
+    /// `(object, dependency)` tree paths of the needs found: the load graph.
+    edges: Vec<(String, String)>,
     unresolved: Vec<((String, String), Option<String>)>,
     missing_loader: Option<(String, String)>,
 }
@@ -358,6 +410,7 @@ fn walk(
             match config.search(view, objects, name, info, searched, &runpath) {
                 Found::At { path, resolved } => {
                     outcome.resolved.push(key);
+                    outcome.edges.push((object.clone(), resolved.clone()));
                     if !chain.is_empty()
                         && let Some(dependency) = objects.get(&resolved)
                     {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{Globals, Ui, status};
-use crate::check::{CheckReport, MissingKind, off_path_explanation};
+use crate::check::{CheckReport, MissingKind, off_path_explanation, optional_explanation};
 use crate::ops::check::{Target, check, failure};
 
 /// Arguments of `debless check`.
@@ -116,6 +116,18 @@ pub fn render(label: &str, report: &CheckReport) -> String {
             "    ({})\n",
             off_path_explanation(&warning.found_off_path)
         ));
+    }
+    for warning in &report.optional {
+        out.push_str(&format!(
+            "  warning library {} (not an error)\n",
+            warning.name
+        ));
+        for user in &warning.needed_by {
+            out.push_str(&format!("    needed by {user}\n"));
+        }
+        if let Some(why) = &warning.optional {
+            out.push_str(&format!("    ({})\n", optional_explanation(why)));
+        }
     }
     for (path, reason) in &report.unreadable {
         out.push_str(&format!("  unreadable ELF file {path}: {reason}\n"));

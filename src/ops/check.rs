@@ -10,7 +10,9 @@ use super::{Class, Error, Progress, Project};
 use crate::check::entrypoint::check_program;
 use crate::check::load::{layout_images, tree_from_dir, tree_from_layers};
 use crate::check::view::ImageView;
-use crate::check::{CheckOptions, CheckReport, MissingKind, check_image, off_path_explanation};
+use crate::check::{
+    CheckOptions, CheckReport, MissingKind, check_image, off_path_explanation, optional_explanation,
+};
 use crate::debian::Arch;
 use crate::env::Settings;
 use crate::manifest::Manifest;
@@ -118,7 +120,8 @@ pub fn check(
 
 /// `build`'s own check of one architecture (its trees top first: application, packages,
 /// base): fails with the missing names unless allowed, or when the entrypoint cannot start;
-/// returns lines to show for the rest (allowed names, sonames found off the search path).
+/// returns lines to show for the rest (allowed names, sonames found off the search path,
+/// sonames of features the packages only recommend).
 pub fn check_built_layers(
     manifest: &Manifest,
     arch: &Arch,
@@ -140,6 +143,16 @@ pub fn check_built_layers(
             users(&warning.needed_by),
             off_path_explanation(&warning.found_off_path)
         ));
+    }
+    for warning in &report.optional {
+        if let Some(why) = &warning.optional {
+            lines.push(format!(
+                "Warning: {arch}: `{}` needed by {}: {}",
+                warning.name,
+                users(&warning.needed_by),
+                optional_explanation(why)
+            ));
+        }
     }
     if let Some(err) = failure(&[(arch.as_str().to_owned(), report)], true) {
         return Err(err);
@@ -286,6 +299,7 @@ mod tests {
             only_in_conf_dir: None,
             only_under_usr: None,
             found_off_path: Vec::new(),
+            optional: None,
         }
     }
 

@@ -160,6 +160,27 @@ fn elf_repo() -> TestRepo {
         )
         .file("/usr/share/fake-jre/README", b"not a program", 0o644)
         .add_to(&repo, SUITE);
+    // Trixie's JRE: its sound library needs a soname the package only recommends; the same
+    // library in a package that does not recommend it.
+    let jvm21 = "/usr/lib/jvm/java-21-openjdk-amd64/lib";
+    for (name, fields) in [
+        (
+            "fake-jre21",
+            &[
+                ("Depends", "libc6"),
+                ("Recommends", "libfontconfig1, libsound2t64 (>= 1.0.16)"),
+            ][..],
+        ),
+        ("fake-jre21-norec", &[("Depends", "libc6")][..]),
+    ] {
+        pkg(name, "21.0-1", "amd64", fields)
+            .file(
+                &format!("{jvm21}/libjsound.so"),
+                &lib64(&["libsound.so.2", "libc.so.6"]),
+                0o644,
+            )
+            .add_to(&repo, SUITE);
+    }
     repo.publish(SUITE, PublishOptions::default());
     repo
 }
@@ -463,6 +484,41 @@ fn a_library_off_the_search_path_warns_and_one_nowhere_fails() {
     let build = context.run(&["build", "--output", "oci"]);
     assert_eq!(build.status.code(), Some(4), "{}", context.render(&build));
     assert!(String::from_utf8_lossy(&build.stderr).contains("`libgreet.so.1` (amd64)"));
+}
+
+#[test]
+fn a_soname_only_recommended_warns_naming_the_package_and_otherwise_fails() {
+    let repo = elf_repo();
+    let context = project(&repo, &["fake-jre21"], "");
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    assert!(build.status.success(), "{}", context.render(&build));
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(
+        stderr.contains(
+            "Warning: amd64: `libsound.so.2` needed by `/usr/lib/jvm/java-21-openjdk-amd64/lib/libjsound.so`: not in the image; fake-jre21 only recommends libsound2t64 (an optional feature; add it to `packages` if you need it)"
+        ),
+        "{stderr}"
+    );
+    // The layout read back (status.d from the layer) says the same.
+    let json = context.run(&["check", "oci", "--json"]);
+    assert!(json.status.success(), "{}", context.render(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert_eq!(
+        report[0]["optional"],
+        serde_json::json!([{
+            "kind": "library",
+            "name": "libsound.so.2",
+            "needed-by": ["/usr/lib/jvm/java-21-openjdk-amd64/lib/libjsound.so"],
+            "optional": {"package": "fake-jre21", "field": "Recommends", "provider": "libsound2t64"},
+        }])
+    );
+    // The same library in a package without that Recommends: an error.
+    let context = project(&repo, &["fake-jre21-norec"], "");
+    assert!(context.run(&["lock"]).status.success());
+    let build = context.run(&["build", "--output", "oci"]);
+    assert_eq!(build.status.code(), Some(4), "{}", context.render(&build));
+    assert!(String::from_utf8_lossy(&build.stderr).contains("`libsound.so.2` (amd64)"));
 }
 
 #[test]

@@ -3,56 +3,13 @@
 //! builds when the CA is given by `SSL_CERT_FILE` or by the source's `ca`, and is refused
 //! without it, in one line naming the URL once, the host and the CA store.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::hermetic::{SUITE, standard_repo};
 use crate::support::context::TestContext;
+use crate::support::corp_ca::HttpsServer;
 use crate::support::signed_repo::TestRepo;
 use crate::support::tls::TestCerts;
-
-/// `openssl s_server -WWW` serving `root` on 127.0.0.1; killed on drop.
-struct HttpsServer {
-    child: Child,
-    port: u16,
-}
-
-impl HttpsServer {
-    fn start(root: &Path, certs: &TestCerts) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let (cert, key) = certs.server();
-        let child = Command::new("openssl")
-            .current_dir(root)
-            .args(["s_server", "-quiet", "-WWW", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "openssl s_server did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        HttpsServer { child, port }
-    }
-}
-
-impl Drop for HttpsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The standard archive served over HTTPS with a certificate of `certs`' test CA.
 struct HttpsArchive {
@@ -65,7 +22,7 @@ impl HttpsArchive {
     fn start() -> Self {
         let repo = standard_repo();
         let certs = TestCerts::new();
-        let server = HttpsServer::start(repo.root(), &certs);
+        let server = certs.serve_files(repo.root());
         HttpsArchive {
             repo,
             certs,
@@ -74,7 +31,7 @@ impl HttpsArchive {
     }
 
     fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.server.port)
+        format!("https://127.0.0.1:{}", self.server.port())
     }
 
     /// A project asking for libc6 from the archive, its source's table ending with `extra`,
@@ -90,7 +47,7 @@ impl HttpsArchive {
         project.filters.extend(self.certs.filters());
         project
             .filters
-            .push((format!(":{}", self.server.port), ":[PORT]".into()));
+            .push((format!(":{}", self.server.port()), ":[PORT]".into()));
         project
     }
 }
@@ -121,7 +78,7 @@ fn lock_and_build_over_https_trust_ssl_cert_file_and_refuse_without_it() {
         "exit: 1
 --- stdout
 --- stderr
-error: `https://127.0.0.1:[PORT]/dists/stable/InRelease`: the TLS certificate of `127.0.0.1:[PORT]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[CERTS]/other-ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots
+error: `https://127.0.0.1:[PORT]/dists/stable/InRelease`: the TLS certificate of `127.0.0.1:[PORT]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[OTHER]/ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots
 
 hint: trust the server's CA: add it to the system store (update-ca-certificates) or SSL_CERT_FILE, or name it with `ca` in its `[[source]]` or `[registry.\"HOST:PORT\"]` table of debless.toml
 "
@@ -150,7 +107,7 @@ hint: trust the server's CA: add it to the system store (update-ca-certificates)
     let deb = "https://127.0.0.1:[PORT]/pool/main/libc/libc6/libc6_2.36-9_amd64.deb";
     assert!(
         stderr.starts_with(&format!(
-            "error: cannot download `libc6 2.36-9 amd64`: `{deb}`: the TLS certificate of `127.0.0.1:[PORT]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[CERTS]/other-ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots; `http://127.0.0.1:1/"
+            "error: cannot download `libc6 2.36-9 amd64`: `{deb}`: the TLS certificate of `127.0.0.1:[PORT]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[OTHER]/ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots; `http://127.0.0.1:1/"
         )),
         "{stderr}"
     );

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::support::apt::apt_closure;
 use crate::support::chroot::{self, is_root};
 use crate::support::context::TestContext;
-use crate::support::live::{self, build_example, example};
+use crate::support::live::{self, build_example, build_example_output, example};
 
 /// Copies a checked-in example (manifest and lock) into the test's project directory, so
 /// commands that write the lock never touch the checked-in files.
@@ -516,9 +516,23 @@ fn distroless_java17_builds_with_the_check_on_and_java_runs() {
         std::fs::read_link(rootfs.join("usr/bin/java")).expect("java link"),
         Path::new("/etc/alternatives/java")
     );
+    let Some(out) = java_version(&rootfs) else {
+        return;
+    };
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("openjdk version \"17"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `/usr/bin/java -version` in `rootfs` as nonroot (65532), with /proc mounted for the
+/// run; `None` (skip, with the reason printed) when not root or /proc cannot be mounted.
+fn java_version(rootfs: &Path) -> Option<std::process::Output> {
     if !is_root() {
         eprintln!("skipping the run of the java image: chroot needs root");
-        return;
+        return None;
     }
     let proc_dir = rootfs.join("proc");
     std::fs::create_dir_all(&proc_dir).expect("mkdir proc");
@@ -529,13 +543,51 @@ fn distroless_java17_builds_with_the_check_on_and_java_runs() {
         .is_ok_and(|s| s.success());
     if !mounted {
         eprintln!("skipping the run of the java image: cannot mount /proc");
-        return;
+        return None;
     }
-    let out = chroot::output(&rootfs, Some("65532:65532"), &["/usr/bin/java", "-version"]);
+    let out = chroot::output(rootfs, Some("65532:65532"), &["/usr/bin/java", "-version"]);
     let _ = Command::new("umount").arg(&proc_dir).status();
+    Some(out)
+}
+
+/// `lockfiles/trixie-java21`: trixie's JRE only recommends the sound and font libraries its
+/// `libjsound.so` and `libfontmanager.so` need, so the build with the check on warns about
+/// them, naming the package, and succeeds with the recorded digest; `java` runs as nonroot.
+#[test]
+fn trixie_java21_builds_with_recommends_as_warnings_and_java_runs() {
+    let context = TestContext::new();
+    let rootfs = context.path().join("rootfs");
+    let Some(out) = build_example_output(
+        &context,
+        "trixie-java21",
+        &["--verify", "--rootfs", rootfs.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (soname, user, provider) in [
+        ("libasound.so.2", "libjsound.so", "libasound2t64"),
+        ("libfreetype.so.6", "libfontmanager.so", "libfreetype6"),
+        ("libharfbuzz.so.0", "libfontmanager.so", "libharfbuzz0b"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("Warning: amd64: `{soname}` needed by")))
+            .unwrap_or_else(|| panic!("a warning for {soname}: {stderr}"));
+        assert!(
+            line.contains(&format!("/lib/{user}`"))
+                && line.ends_with(&format!(
+                    "not in the image; openjdk-21-jre-headless only recommends {provider} (an optional feature; add it to `packages` if you need it)"
+                )),
+            "{line}"
+        );
+    }
+    let Some(out) = java_version(&rootfs) else {
+        return;
+    };
     assert!(
         out.status.success()
-            && String::from_utf8_lossy(&out.stderr).contains("openjdk version \"17"),
+            && String::from_utf8_lossy(&out.stderr).contains("openjdk version \"21"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

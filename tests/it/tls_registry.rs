@@ -186,7 +186,7 @@ fn push_and_pull_through_a_tls_registry_with_htpasswd_trusting_ssl_cert_file() {
         "exit: 1
 --- stdout
 --- stderr
-error: base image `[REGISTRY]/tls/base:v1`: `https://[REGISTRY]/v2/`: the TLS certificate of `[REGISTRY]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[CERTS]/other-ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots
+error: base image `[REGISTRY]/tls/base:v1`: `https://[REGISTRY]/v2/`: the TLS certificate of `[REGISTRY]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[OTHER]/ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots
 
 hint: trust the server's CA: add it to the system store (update-ca-certificates) or SSL_CERT_FILE, or name it with `ca` in its `[[source]]` or `[registry.\"HOST:PORT\"]` table of debless.toml
 "
@@ -197,7 +197,7 @@ hint: trust the server's CA: add it to the system store (update-ca-certificates)
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.starts_with(&format!(
-            "error: cannot push `{layout}` to `[REGISTRY]/tls/base:v1`: `https://[REGISTRY]/v2/`: the TLS certificate of `[REGISTRY]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[CERTS]/other-ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots\n\nhint: trust the server's CA"
+            "error: cannot push `{layout}` to `[REGISTRY]/tls/base:v1`: `https://[REGISTRY]/v2/`: the TLS certificate of `[REGISTRY]` is not trusted (invalid peer certificate: UnknownIssuer); CA store: SSL_CERT_FILE=[OTHER]/ca.pem, SSL_CERT_DIR [EMPTY], debless's built-in Mozilla roots\n\nhint: trust the server's CA"
         )),
         "{stderr}"
     );

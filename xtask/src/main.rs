@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build]\n       cargo xtask fuzz [CASES]"
+                "usage: cargo xtask test [--fast] [CARGO TEST ARGS…]\n       cargo xtask bench [lock|build|scale|all] [--runs N] [--readme]\n       cargo xtask fuzz [CASES]"
             );
             return ExitCode::from(2);
         }

@@ -109,15 +109,34 @@ impl CorpCa {
         self.dir.path().join("ca.pem")
     }
 
+    /// The server certificate and its key, PEM.
+    pub fn server_files(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("server.pem"),
+            self.dir.path().join("server.key"),
+        )
+    }
+
     /// An HTTPS server on 127.0.0.1 presenting the server certificate; it answers every GET
     /// with 200 and a status page (`s_server -www`).
     pub fn serve(&self) -> HttpsServer {
+        self.start_server("-www", self.dir.path())
+    }
+
+    /// Like [`CorpCa::serve`], serving the files under `root` (`s_server -WWW`): an archive
+    /// behind a corporate CA.
+    pub fn serve_files(&self, root: &Path) -> HttpsServer {
+        self.start_server("-WWW", root)
+    }
+
+    fn start_server(&self, mode: &str, root: &Path) -> HttpsServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
+            .current_dir(root)
+            .args(["s_server", "-quiet", mode, "-accept"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("-cert")
             .arg(self.dir.path().join("server.pem"))
@@ -147,6 +166,11 @@ impl HttpsServer {
     /// `https://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}/", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 }
 

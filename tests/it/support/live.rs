@@ -2,6 +2,7 @@
 //! When it does not answer, live tests print why and return early (they pass as skipped).
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -57,6 +58,12 @@ pub fn copy_example(context: &TestContext, name: &str) {
 /// stdout. `None` (skip, with the reason printed) without a mirror, or when the mirror no
 /// longer serves a version the example pins (the example then needs a re-lock).
 pub fn build_example(context: &TestContext, name: &str, args: &[&str]) -> Option<String> {
+    let out = build_example_output(context, name, args)?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Like [`build_example`], the whole successful output (for tests reading the warnings).
+pub fn build_example_output(context: &TestContext, name: &str, args: &[&str]) -> Option<Output> {
     mirror()?;
     copy_example(context, name);
     let mut command = vec!["build"];
@@ -70,5 +77,5 @@ pub fn build_example(context: &TestContext, name: &str, args: &[&str]) -> Option
         return None;
     }
     assert!(out.status.success(), "{}", context.render(&out));
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Some(out)
 }

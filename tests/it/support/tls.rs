@@ -1,140 +1,52 @@
-//! Certificates for the HTTPS tests, made with the `openssl` command (`cargo xtask test`
-//! installs it): a test CA, a server certificate for 127.0.0.1 it signed, and a second CA that
-//! signed nothing (a CA store that does not vouch for the server), plus the environment that
-//! makes a debless run trust exactly what a test says.
+//! What the tests of debless's own HTTPS trust: the CA that signed the servers' certificate
+//! ([`CorpCa`]), a second CA that signed nothing (a store that does not vouch for the
+//! servers), and the environment that makes a debless run trust exactly what a test says,
+//! whatever the host's store holds.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// Runs `openssl ARGS` in `dir`, asserting success.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs (cargo xtask test installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use super::corp_ca::{CorpCa, HttpsServer};
 
-/// A self-signed P-256 CA `NAME.pem` + `NAME.key` in `dir`.
-fn make_ca(dir: &Path, name: &str, subject: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            subject,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-}
-
-/// The certificates of one test, in a temporary directory.
+/// The certificates of one test.
 pub struct TestCerts {
-    dir: tempfile::TempDir,
-    /// An empty directory, for `SSL_CERT_DIR`, so the host's store does not leak in.
+    ca: CorpCa,
+    other: CorpCa,
+    /// An empty directory, for `SSL_CERT_DIR`.
     empty: tempfile::TempDir,
 }
 
 impl TestCerts {
-    /// `ca.pem`, `server.pem` + `server.key` (127.0.0.1, signed by `ca.pem`) and `other-ca.pem`.
+    /// A test CA with a certificate for 127.0.0.1, and an unrelated CA.
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path();
-        make_ca(path, "ca", "/CN=debless test CA");
-        make_ca(path, "other-ca", "/CN=debless unrelated CA");
-        openssl(
-            path,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        );
-        std::fs::write(
-            path.join("server.ext"),
-            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("write");
-        openssl(
-            path,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-                "-out",
-                "server.pem",
-            ],
-        );
         TestCerts {
-            dir,
+            ca: CorpCa::new("debless test CA"),
+            other: CorpCa::new("debless unrelated CA"),
             empty: tempfile::tempdir().expect("temp dir"),
         }
     }
 
-    /// The directory holding the files.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// The CA that signed the server's certificate.
     pub fn ca(&self) -> PathBuf {
-        self.path().join("ca.pem")
+        self.ca.ca_pem()
     }
 
     /// A CA that signed nothing the tests serve.
     pub fn other_ca(&self) -> PathBuf {
-        self.path().join("other-ca.pem")
+        self.other.ca_pem()
     }
 
     /// The server's certificate and key.
     pub fn server(&self) -> (PathBuf, PathBuf) {
-        (
-            self.path().join("server.pem"),
-            self.path().join("server.key"),
-        )
+        self.ca.server_files()
+    }
+
+    /// `openssl s_server` serving the files under `root` with the server's certificate.
+    pub fn serve_files(&self, root: &Path) -> HttpsServer {
+        self.ca.serve_files(root)
     }
 
     /// `SSL_CERT_FILE=bundle` and `SSL_CERT_DIR=<empty dir>`: debless trusts `bundle` and its
-    /// built-in roots, whatever the host's store holds.
+    /// built-in roots only.
     pub fn store_env(&self, bundle: &Path) -> Vec<(String, String)> {
         vec![
             ("SSL_CERT_FILE".into(), bundle.display().to_string()),
@@ -145,10 +57,17 @@ impl TestCerts {
         ]
     }
 
-    /// Output filters naming the certificate paths.
+    /// Output filters: `[CA]/ca.pem`, `[OTHER]/ca.pem`, `[EMPTY]`.
     pub fn filters(&self) -> Vec<(String, String)> {
+        let dir = |path: PathBuf| {
+            path.parent()
+                .expect("a file in a directory")
+                .display()
+                .to_string()
+        };
         vec![
-            (self.path().display().to_string(), "[CERTS]".into()),
+            (dir(self.ca()), "[CA]".into()),
+            (dir(self.other_ca()), "[OTHER]".into()),
             (self.empty.path().display().to_string(), "[EMPTY]".into()),
         ]
     }
