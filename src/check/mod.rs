@@ -295,7 +295,7 @@ fn parse_objects(view: &ImageView<'_>) -> ParsedObjects {
         .filter(|(_, content)| content.starts_with(elf::MAGIC))
         .map(|(path, content)| {
             let info = content
-                .read()
+                .read_elf()
                 .map_err(|err| format!("cannot read it back: {err}"))
                 .and_then(|bytes| elf::parse(bytes.as_ref()).map_err(|err| err.to_string()));
             ((*path).to_owned(), info)

@@ -153,6 +153,20 @@ impl Content {
         }
     }
 
+    /// An ELF file as [`crate::elf::parse`] needs it: whole when inline, else a sparse copy
+    /// ([`crate::elf::sparse_copy`]) that reads the headers, the non-loaded segments and the
+    /// string table only, so parsing a 100 MB library does not bring 100 MB into memory.
+    pub fn read_elf(&self) -> io::Result<Cow<'_, [u8]>> {
+        match &self.0 {
+            Repr::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
+            Repr::Spilled { file, offset, len } => {
+                let mut read_at =
+                    |at: u64, buf: &mut [u8]| file.file.read_exact_at(buf, offset + at);
+                crate::elf::sparse_copy(*len, &mut read_at).map(Cow::Owned)
+            }
+        }
+    }
+
     /// The whole file as an owned vector (no copy when inline).
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self.0 {

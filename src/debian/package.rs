@@ -51,10 +51,11 @@ pub struct BinaryPackage {
     pub sha256: String,
     pub installed_size: Option<u64>,
     pub section: Option<String>,
-    depends: Option<Box<str>>,
-    pre_depends: Option<Box<str>>,
-    breaks: Option<Box<str>>,
-    conflicts: Option<Box<str>>,
+    // Raw until asked for (see the module doc); crate-visible for the packed index cache.
+    pub(crate) depends: Option<Box<str>>,
+    pub(crate) pre_depends: Option<Box<str>>,
+    pub(crate) breaks: Option<Box<str>>,
+    pub(crate) conflicts: Option<Box<str>>,
 }
 
 /// Why a `Packages` stanza is unusable.
@@ -220,6 +221,16 @@ impl BinaryPackage {
             .into_iter()
             .flatten()
             .collect())
+    }
+
+    /// `Depends`, `Pre-Depends`, `Breaks`, `Conflicts` as the index wrote them.
+    pub fn raw_relations(&self) -> [Option<&str>; 4] {
+        [
+            self.depends.as_deref(),
+            self.pre_depends.as_deref(),
+            self.breaks.as_deref(),
+            self.conflicts.as_deref(),
+        ]
     }
 
     /// The raw `Depends` text as the index wrote it, for error messages and `show`.

@@ -59,7 +59,7 @@ pub struct Inputs {
     /// The build's scratch file for large files' bytes (`None` with no package to read).
     scratch: Option<Arc<SpillFile>>,
     /// The packages read while the others were downloading, by sha256 (see [`fetch_debs`]).
-    extracted: BTreeMap<String, ExtractedDeb>,
+    extracted: Mutex<BTreeMap<String, ExtractedDeb>>,
     accounts: Option<Accounts>,
     pub spec: ImageSpec,
     /// `SOURCE_DATE_EPOCH`, parsed; `None`: each architecture's packages decide.
@@ -96,7 +96,7 @@ impl Inputs {
             lock,
             debs,
             scratch,
-            extracted,
+            extracted: Mutex::new(extracted),
             accounts,
             spec,
             source_date_epoch,
@@ -389,7 +389,25 @@ pub fn assemble(inputs: &Inputs, arch: &Arch, progress: &dyn Progress) -> Result
     };
     let ready = lock
         .packages_for(arch)
-        .map(|p| inputs.extracted.get(&p.sha256).cloned())
+        .map(|p| {
+            let mut extracted = inputs
+                .extracted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Taken when no other lock entry (another architecture) reads the same file, so
+            // the metadata is not held twice.
+            if lock
+                .packages
+                .iter()
+                .filter(|q| q.sha256 == p.sha256)
+                .count()
+                == 1
+            {
+                extracted.remove(&p.sha256)
+            } else {
+                extracted.get(&p.sha256).cloned()
+            }
+        })
         .collect();
     let mut tree = rootfs::assemble_with(&package_debs, ready, &options)
         .context_with(|| format!("assembling the {arch} root filesystem"))?;

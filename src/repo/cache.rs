@@ -5,6 +5,10 @@
 //! listed in a verified `Release`. Files are written to a temporary name in the same
 //! directory, then renamed, and are re-hashed when read, so a torn or altered file is fetched
 //! again instead of trusted. Bump `v1` when the layout changes.
+//!
+//! Beside them, `<cache root>/packed-v<N>/sha256/<hex>` holds the pre-parsed form of the
+//! `Packages` index `<hex>` ([`super::packed`], format version `N`), written the same way and
+//! checked (checksum, bounds, fields) on every read; a file that fails is replaced.
 
 use std::path::{Path, PathBuf};
 
@@ -12,19 +16,36 @@ use sha2::{Digest, Sha256};
 
 use super::RepoError;
 use super::release::IndexFile;
+use crate::debian::BinaryPackage;
 
 /// Verified compressed indices, addressed by sha256 (see the module doc).
 #[derive(Clone, Debug)]
 pub struct IndexCache {
     dir: PathBuf,
+    packed_dir: PathBuf,
 }
 
 impl IndexCache {
     /// A cache under `cache_root` (the directory is created on first write).
     pub fn new(cache_root: impl AsRef<Path>) -> IndexCache {
+        let root = cache_root.as_ref();
         IndexCache {
-            dir: cache_root.as_ref().join("indices-v1").join("sha256"),
+            dir: root.join("indices-v1").join("sha256"),
+            packed_dir: packed_dir(root),
         }
+    }
+
+    /// The packages of the `Packages` index `sha256` from its packed file, if one exists and
+    /// passes every check ([`super::packed::decode`]); `None` means "parse the index".
+    pub fn packed(&self, sha256: &str) -> Option<Vec<BinaryPackage>> {
+        let bytes = std::fs::read(self.packed_dir.join(sha256)).ok()?;
+        super::packed::decode(&bytes, sha256).ok()
+    }
+
+    /// Stores the packed form of the verified `Packages` index `sha256` (temp file + rename,
+    /// so a concurrent reader sees the old file or the whole new one).
+    pub(crate) fn put_packed(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        write_atomically(&self.dir, &self.packed_dir, sha256, bytes)
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {
@@ -44,17 +65,36 @@ impl IndexCache {
     /// Stores verified bytes under their sha256 (temp file + rename). Crate-private: the
     /// name must be a hex digest taken from a parsed Release, never arbitrary text.
     pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
-        let cache_error = |source: std::io::Error| RepoError::Cache {
-            path: self.dir.display().to_string(),
-            source,
-        };
-        fs_err::create_dir_all(&self.dir).map_err(cache_error)?;
-        let mut temp = crate::cleanup::temp_file_in(&self.dir, ".tmp-").map_err(cache_error)?;
-        std::io::Write::write_all(&mut temp, bytes).map_err(cache_error)?;
-        temp.persist(self.path_of(sha256))
-            .map_err(|err| cache_error(err.error))?;
-        Ok(())
+        write_atomically(&self.dir, &self.dir, sha256, bytes)
     }
+}
+
+/// Where the packed indices of format [`super::packed::FORMAT_VERSION`] live under a cache root.
+pub fn packed_dir(cache_root: &Path) -> PathBuf {
+    cache_root
+        .join(format!("packed-v{}", super::packed::FORMAT_VERSION))
+        .join("sha256")
+}
+
+/// Writes `dir/name` through a temporary in `temp_dir` (the compressed indices' directory,
+/// where `cleanup::sweep` looks for what a killed run left) and a rename.
+fn write_atomically(
+    temp_dir: &Path,
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), RepoError> {
+    let cache_error = |source: std::io::Error| RepoError::Cache {
+        path: dir.display().to_string(),
+        source,
+    };
+    fs_err::create_dir_all(temp_dir).map_err(cache_error)?;
+    fs_err::create_dir_all(dir).map_err(cache_error)?;
+    let mut temp = crate::cleanup::temp_file_in(temp_dir, ".tmp-").map_err(cache_error)?;
+    std::io::Write::write_all(&mut temp, bytes).map_err(cache_error)?;
+    temp.persist(dir.join(name))
+        .map_err(|err| cache_error(err.error))?;
+    Ok(())
 }
 
 /// Lower-case hex sha256 of `bytes`.

@@ -1,5 +1,6 @@
 //! `Packages` indices: choosing the file to fetch from the verified `Release` (fetched, checked
-//! and cached by `listed` in the [`IndexCache`]), and reading its stanzas.
+//! and cached by `listed` in the [`IndexCache`]), and reading its stanzas. The first read of an
+//! index also stores its pre-parsed form ([`super::packed`]), which later runs read instead.
 
 use std::io::Read;
 
@@ -72,8 +73,23 @@ impl IndexSource<'_> {
                 arch: arch.clone(),
             });
         }
-        let (file, compressed) = self.0.fetch(&candidates)?;
-        let packages = parse_index(self.0.suite, file, &compressed)?;
+        // A packed file of any listed candidate means no decompression and no deb822 parse.
+        let packed = candidates.iter().find_map(|file| {
+            self.0
+                .cache
+                .packed(&file.sha256)
+                .map(|found| (*file, found))
+        });
+        let (file, packages) = match packed {
+            Some(hit) => hit,
+            None => {
+                let (file, compressed) = self.0.fetch(&candidates)?;
+                let packages = parse_index(self.0.suite, file, &compressed)?;
+                let packed = super::packed::encode(&packages, &file.sha256);
+                self.0.cache.put_packed(&file.sha256, &packed)?;
+                (file, packages)
+            }
+        };
         let index = IndexRef {
             component: component.to_owned(),
             arch: arch.clone(),

@@ -21,6 +21,7 @@ pub mod http;
 pub mod index;
 mod listed;
 pub mod mirror;
+pub mod packed;
 pub mod provides;
 pub mod query;
 pub mod release;

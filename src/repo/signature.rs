@@ -41,7 +41,9 @@ const DEBIAN_KEYRING: &[u8] = include_bytes!("../../keys/debian-archive-keyring.
 /// The certificates whose signatures a suite may carry.
 #[derive(Clone, Debug)]
 pub struct Keyring {
-    certs: Vec<Cert>,
+    /// Shared: parsing the embedded keyring checks its self-signatures (RSA in pure Rust), a
+    /// cost paid once per process however many suites use it.
+    certs: std::sync::Arc<[Cert]>,
 }
 
 /// Text whose signature checked out, and who signed it.
@@ -76,7 +78,12 @@ pub enum SignatureError {
 impl Keyring {
     /// The embedded Debian archive keyring (archive, security and release keys).
     pub fn debian() -> Keyring {
-        Keyring::from_bytes(DEBIAN_KEYRING).expect("the embedded Debian keyring parses")
+        static DEBIAN: std::sync::OnceLock<Keyring> = std::sync::OnceLock::new();
+        DEBIAN
+            .get_or_init(|| {
+                Keyring::from_bytes(DEBIAN_KEYRING).expect("the embedded Debian keyring parses")
+            })
+            .clone()
     }
 
     /// Reads a keyring file, binary or ASCII-armored, holding one or more certificates.
@@ -107,7 +114,9 @@ impl Keyring {
         if certs.is_empty() {
             return Err(invalid("no OpenPGP certificate found".to_owned()));
         }
-        Ok(Keyring { certs })
+        Ok(Keyring {
+            certs: certs.into(),
+        })
     }
 
     /// Primary fingerprints of the certificates, upper-case hex.
@@ -337,8 +346,24 @@ impl<'a> Helper<'a> {
 }
 
 impl VerificationHelper for Helper<'_> {
-    fn get_certs(&mut self, _ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
-        Ok(self.keyring.certs.clone())
+    /// Only the certificates holding an issuer of the file's signatures: sequoia validates
+    /// every certificate it is handed (binding signatures, in pure-Rust RSA), and the Debian
+    /// keyring holds many more keys than any one Release is signed with. Signatures naming no
+    /// issuer get the whole keyring, as before.
+    fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        if ids.is_empty() {
+            return Ok(self.keyring.certs.to_vec());
+        }
+        Ok(self
+            .keyring
+            .certs
+            .iter()
+            .filter(|cert| {
+                cert.keys()
+                    .any(|key| ids.iter().any(|id| id.aliases(key.key().key_handle())))
+            })
+            .cloned()
+            .collect())
     }
 
     fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
@@ -520,7 +545,7 @@ mod tests {
             "dash-escaped: {signed_str}"
         );
         let keyring = Keyring {
-            certs: vec![cert.clone()],
+            certs: vec![cert.clone()].into(),
         };
         let verified = verify_inrelease(&signed, &keyring, SystemTime::now()).expect("good");
         assert_eq!(verified.text, text);
@@ -532,7 +557,7 @@ mod tests {
         let text = "Origin: Test\nSuite: stable\n";
         let (cert, signed) = clearsign(text);
         let keyring = Keyring {
-            certs: vec![cert.clone()],
+            certs: vec![cert.clone()].into(),
         };
         let tampered = String::from_utf8(signed.clone())
             .expect("ascii")
@@ -545,7 +570,7 @@ mod tests {
         );
         let (stranger, _) = clearsign("x\n");
         let strangers = Keyring {
-            certs: vec![stranger],
+            certs: vec![stranger].into(),
         };
         let err = verify_inrelease(&signed, &strangers, SystemTime::now()).expect_err("unknown");
         assert!(
@@ -567,7 +592,7 @@ mod tests {
             .expect("key generation");
         let signed = clearsign_with(&cert, "Origin: Old\n", now - 9 * day);
         let keyring = Keyring {
-            certs: vec![cert.clone()],
+            certs: vec![cert.clone()].into(),
         };
         let then = verify_inrelease(&signed, &keyring, now - 9 * day).expect("valid back then");
         assert_eq!(then.signers, vec![cert.fingerprint().to_hex()]);
@@ -632,7 +657,7 @@ mod tests {
         signer.write_all(b"Origin: Two").expect("sign");
         signer.finalize().expect("finalize");
         let keyring = Keyring {
-            certs: vec![known.clone()],
+            certs: vec![known.clone()].into(),
         };
         let verified = verify_inrelease(&out, &keyring, SystemTime::now()).expect("one good");
         assert_eq!(verified.signers, vec![known.fingerprint().to_hex()]);
@@ -675,14 +700,14 @@ mod tests {
         spliced.extend(armored);
 
         let only_good = Keyring {
-            certs: vec![good_key.clone()],
+            certs: vec![good_key.clone()].into(),
         };
         let verified = verify_inrelease(&spliced, &only_good, SystemTime::now())
             .expect("the bad signature is from an unknown key: ignored");
         assert_eq!(verified.signers, vec![good_key.fingerprint().to_hex()]);
 
         let both = Keyring {
-            certs: vec![good_key, other_key.clone()],
+            certs: vec![good_key, other_key.clone()].into(),
         };
         let err = verify_inrelease(&spliced, &both, SystemTime::now()).expect_err("one BAD");
         assert!(

@@ -154,7 +154,8 @@ fn libraries_in(tree: &Tree, dir: &str) -> Vec<CacheEntry> {
         {
             continue;
         }
-        let Some(bytes) = tree.file_bytes(path) else {
+        // Headers, dynamic section and strings only: libraries can be 100 MB.
+        let Some(bytes) = tree.file_content(path).and_then(|c| c.read_elf().ok()) else {
             continue;
         };
         let Some(elf) = ElfLibrary::parse(&bytes) else {

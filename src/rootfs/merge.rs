@@ -67,7 +67,7 @@ pub fn interpreter_only_under_usr(packages: &[&[DataEntry]]) -> Option<String> {
         .flat_map(|entries| entries.iter())
         .filter_map(|entry| match &entry.kind {
             EntryKind::File(content) if content.starts_with(elf::MAGIC) => {
-                elf::parse(&content.read().ok()?).ok()?.interpreter
+                elf::parse(&content.read_elf().ok()?).ok()?.interpreter
             }
             _ => None,
         })

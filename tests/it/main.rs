@@ -25,6 +25,7 @@ mod extra_ca;
 mod filters;
 mod hermetic;
 mod https_mirror;
+mod index_cache;
 mod java_trust_store;
 mod layer_cache;
 mod ldcache;
