@@ -1,9 +1,9 @@
-//! Live: the checked-in Java (17 and 21), curl and python3 images talk TLS to a corporate server with nothing but
-//! `[image] extra-ca-certs` added. A CA made in the test signs the certificate of an
-//! `openssl s_server` on 127.0.0.1 (chroot shares the host's network); inside each image, as
-//! nonroot, Java (a class compiled on the host), curl and python3 reach it with the CA and fail without.
-//! The Java trust store is also checked against the one Debian's own tools write from the same
-//! certificates (update-ca-certificates, then ca-certificates-java's Java code).
+//! Live: the checked-in Java (17 and 21), curl and python3 images talk TLS to a corporate server
+//! with nothing but `[image] extra-ca-certs` added. A CA made in the test signs the certificate of
+//! an `openssl s_server` on 127.0.0.1 (chroot shares the host's network); inside each image, as
+//! nonroot, Java (a class compiled on the host), curl and python3 reach it with the CA and fail
+//! without. The Java trust store is also checked against the one Debian's own tools write from the
+//! same certificates (update-ca-certificates, then ca-certificates-java's Java code).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
