@@ -34,10 +34,18 @@ pub const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Paths of the temporaries this process made, for the signal handler.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-fn register(path: &Path) {
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     LIVE.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(path.to_owned());
+}
+
+/// Records `path` and creates it (`create`) under one hold of the list, so the signal handler,
+/// which takes the list for good, never sees a temporary created but not yet recorded (it
+/// would outlive the run) nor one recorded but created after its sweep.
+fn register_while<T>(path: &Path, create: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let mut live = live();
+    live.push(path.to_owned());
+    create()
 }
 
 fn pid_prefix(prefix: &str) -> String {
@@ -50,21 +58,24 @@ pub fn temp_file_in(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempF
     tempfile::Builder::new()
         .prefix(&prefix)
         .make_in(dir, |path| {
-            register(path);
-            let mut options = std::fs::OpenOptions::new();
-            options.read(true).write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
-            options.open(path)
+            register_while(path, || {
+                let mut options = std::fs::OpenOptions::new();
+                options.read(true).write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
+                options.open(path)
+            })
         })
 }
 
 /// A temporary directory in `dir`, mode `0777 & !umask`, removed on drop or on a signal.
 pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<tempfile::TempDir> {
+    // Created and recorded under one hold of the list (see `register_while`).
+    let mut live = live();
     let made = tempfile::Builder::new()
         .prefix(&pid_prefix(prefix))
         .tempdir_in(dir)?;
-    register(made.path());
+    live.push(made.path().to_owned());
     Ok(made)
 }
 
@@ -82,10 +93,7 @@ pub fn anonymous_file_in(dir: &Path) -> io::Result<std::fs::File> {
 
 /// Removes every temporary this process registered; returns how many were still there.
 pub fn remove_live() -> usize {
-    let live = LIVE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    remove_all(&live)
+    remove_all(&live())
 }
 
 fn remove_all(paths: &[PathBuf]) -> usize {
@@ -104,7 +112,7 @@ fn remove_any(path: &Path) -> bool {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {
             // Another thread may still be adding files; a few tries settle it.
-            for _ in 0..5 {
+            for _ in 0..20 {
                 if std::fs::remove_dir_all(path).is_ok() {
                     break;
                 }
@@ -125,9 +133,10 @@ pub fn install() -> io::Result<()> {
         .name("debless-signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                remove_live();
-                // Hold the list so no thread registers (and creates) another temporary.
-                let _held = LIVE.lock();
+                // Hold the list from the sweep to the exit: no thread can create and record
+                // another temporary in between.
+                let held = live();
+                remove_all(&held);
                 std::process::exit(128 + signal);
             }
         })?;

@@ -133,7 +133,7 @@ fn checked_in_example_reproduces_its_recorded_digest() {
     let lock = context.read("debless.lock");
     assert!(
         lock.contains(
-            "amd64 = \"sha256:90b2ed6c6de47e7b33670db140a9cc42d67c8bd7f3640abf715d09bdf1b15a7c\""
+            "amd64 = \"sha256:3c406f4d1387ceb64a84676dc4c57c49b1cae82955bc5ecdde59380470ceb6cb\""
         ),
         "the golden digest is recorded: {lock}"
     );
