@@ -191,6 +191,8 @@ pub fn temporary_places(cache_root: &Path) -> Vec<(PathBuf, &'static str)> {
         (cache_root.join("debs").join("sha256"), ".tmp-"),
         (cache_root.join("indices-v1").join("sha256"), ".tmp-"),
         (cache_root.join("oci-blobs-v1").join("sha256"), ".tmp-"),
+        (cache_root.join("layers-v1").join("sha256"), ".tmp-"),
+        (cache_root.join("layers-v1").join("refs"), ".tmp-"),
         (tmp.clone(), "debless-blobs-"),
         (tmp.clone(), "debless-base-"),
         (tmp.clone(), "debless-check-"),

@@ -105,6 +105,10 @@ pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// `.deb` (default: Debian's public snapshot service); a source's `snapshot` key wins.
 pub const DEBLESS_SNAPSHOT: &str = "DEBLESS_SNAPSHOT";
 
+/// Hidden, for tests: the layer format version `build` keys its layer cache with instead of
+/// the built-in one, so a test can see a version bump invalidate every cached layer and image.
+pub const DEBLESS_TEST_LAYER_FORMAT: &str = "DEBLESS_TEST_LAYER_FORMAT";
+
 /// The CA bundle file debless's HTTPS trusts instead of `/etc/ssl/certs/ca-certificates.crt`
 /// (OpenSSL's and curl's variable; a corporate proxy's CA goes here or in the system store).
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";

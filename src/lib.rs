@@ -28,7 +28,9 @@
 //!   resolves again.
 //! - the cache (`$DEBLESS_CACHE_DIR`, else `$XDG_CACHE_HOME/debless`, else `~/.cache/debless`):
 //!   verified indices and `.deb` files addressed by sha256, laid out in [`fetch`] and [`repo`];
-//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`].
+//!   base-image blobs by digest (`oci-blobs-v1/`), laid out in [`registry`]; built layers
+//!   and images (`layers-v1/`), laid out in [`oci::layer_cache`]; bounded by `debless cache
+//!   prune` ([`ops::cache`]).
 //! - the OCI image layout or archive written by [`oci`].
 //! - CA certificates for debless's own HTTPS, read by [`net`]: `SSL_CERT_FILE`/`SSL_CERT_DIR`
 //!   (default `/etc/ssl/certs`), the manifest's `ca` files, docker's and podman's

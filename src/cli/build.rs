@@ -98,6 +98,10 @@ pub struct BuildArgs {
     /// image needs a library or loader the image lacks; see `debless check`).
     #[arg(long)]
     pub no_check: bool,
+    /// Build without the layer cache: decompress every package and compress every layer
+    /// (the cache is neither read nor written; `--verify` never reads it).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 impl BuildArgs {
@@ -108,6 +112,7 @@ impl BuildArgs {
                 offline: self.offline,
                 mirrors: self.mirrors.clone(),
                 jobs: self.jobs,
+                read_while_fetching: true,
             },
             output: self.output.as_ref().map(|path| Output {
                 path: path.clone(),
@@ -122,6 +127,9 @@ impl BuildArgs {
             sbom: self.sbom.as_deref().and_then(SbomSetting::parse),
             no_check: self.no_check,
             push: self.push.clone(),
+            no_cache: self.no_cache,
+            cache_format: crate::env::var(crate::env::DEBLESS_TEST_LAYER_FORMAT)
+                .and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -154,6 +162,24 @@ fn render(globals: &Globals, args: &BuildArgs, built: &Built, started: Instant) 
                 image.image.manifest.digest
             ),
         );
+        let cache = &image.cache;
+        if cache.image {
+            status(
+                globals,
+                format_args!(
+                    "Layer cache ({}): whole image reused, layers verified: {}",
+                    image.arch, cache.reused
+                ),
+            );
+        } else if cache.reused > 0 {
+            status(
+                globals,
+                format_args!(
+                    "Layer cache ({}): layers reused: {}, built: {}",
+                    image.arch, cache.reused, cache.built
+                ),
+            );
+        }
     }
     let lock_path = globals.lock_path();
     match (&built.recorded, args.verify, args.record) {

@@ -122,10 +122,13 @@ pub enum Command {
     /// Print the lock as JSON for build systems (Bazel): every .deb with its URLs, the
     /// recorded image digests and the base pin.
     Export(export::ExportArgs),
+    /// Show or prune the cache (.debs, indices, base blobs, built layers).
+    Cache(cache::CacheArgs),
 }
 
 pub mod add;
 pub mod build;
+pub mod cache;
 pub mod check;
 pub mod completions;
 pub mod diff;
@@ -174,6 +177,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Add(args) => add::run(globals, args),
         Command::Size(args) => size::run(globals, args),
         Command::Export(args) => export::run(globals, args),
+        Command::Cache(args) => cache::run(globals, args),
     }
 }
 

@@ -150,7 +150,27 @@ pub fn write_layer<'a>(
 ) -> io::Result<LayerDescriptor> {
     let blob = store.writer()?;
     let tar_stream = HashingWriter::new(Encoder::new(blob, compression)?);
-    let mut builder = tar::Builder::new(tar_stream);
+    let tar_stream = write_tar(tar_stream, entries, lookup, epoch)?;
+    let (encoder, diff_id, _) = tar_stream.finish();
+    let (digest, size) = encoder.finish()?.commit()?;
+    Ok(LayerDescriptor {
+        media_type: compression.media_type().to_owned(),
+        digest,
+        diff_id,
+        size,
+    })
+}
+
+/// Writes the uncompressed layer tar of `entries` (see [`write_layer`]) into `out`: the bytes
+/// whose sha256 is the layer's diff_id. The layer cache hashes this stream to find a layer it
+/// already compressed.
+pub fn write_tar<'a, W: Write>(
+    out: W,
+    entries: &BTreeMap<&'a str, &'a Node>,
+    lookup: impl Fn(&str) -> Option<&'a Node>,
+    epoch: i64,
+) -> io::Result<W> {
+    let mut builder = tar::Builder::new(out);
     for (path, node) in entries {
         let kind = match &node.kind {
             NodeKind::Hardlink(target) if !entries.contains_key(target.as_str()) => {
@@ -167,15 +187,7 @@ pub fn write_layer<'a>(
         };
         append_node(&mut builder, path, node, kind, epoch)?;
     }
-    let tar_stream = builder.into_inner()?;
-    let (encoder, diff_id, _) = tar_stream.finish();
-    let (digest, size) = encoder.finish()?.commit()?;
-    Ok(LayerDescriptor {
-        media_type: compression.media_type().to_owned(),
-        digest,
-        diff_id,
-        size,
-    })
+    builder.into_inner()
 }
 
 /// Appends one tree node with a header built from its own metadata.

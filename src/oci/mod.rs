@@ -14,6 +14,7 @@ pub mod digest;
 pub mod files;
 pub mod inspect;
 pub mod layer;
+pub mod layer_cache;
 pub mod layout;
 pub mod model;
 pub mod unpack;
@@ -28,6 +29,7 @@ pub use self::blob::BlobStore;
 pub use self::config::{Descriptor, ImageSpec, Platform};
 pub use self::digest::{Digest, DigestError};
 pub use self::layer::{Compression, LayerDescriptor};
+pub use self::layer_cache::LayerCache;
 pub use self::layout::{fsck_layout, write_docker_archive, write_oci_archive, write_oci_layout};
 use crate::debian::Arch;
 use crate::rootfs::{PackageId, Rootfs};
@@ -101,16 +103,18 @@ pub fn build_image(
     opts: &OciOptions,
 ) -> Result<BuiltImage, OciError> {
     let store = Arc::new(BlobStore::new().map_err(OciError::Blob)?);
-    let layers = write_layers(&store, rootfs, opts)?;
+    let layers = write_layers(&store, rootfs, opts, None)?;
     finish_image(store, layers, spec, opts)
 }
 
 /// Writes the rootfs's layers into `store`, one per package group, compressing them in
-/// parallel (each layer's bytes depend only on its files, so the thread count changes nothing).
+/// parallel (each layer's bytes depend only on its files, so the thread count changes nothing)
+/// and taking those `cache` already holds from it.
 pub fn write_layers(
     store: &BlobStore,
     rootfs: &Rootfs,
     opts: &OciOptions,
+    cache: Option<&LayerCache>,
 ) -> Result<Vec<LayerDescriptor>, OciError> {
     let groups = plan_layers(rootfs.packages().len(), opts.layers);
     let tree = rootfs.tree();
@@ -127,18 +131,26 @@ pub fn write_layers(
             let include =
                 |node: &crate::rootfs::Node| node.owner.map_or(0, |owner| layer_of[owner]) == index;
             let entries = layer::select_entries(tree.iter(), include);
-            layer::write_layer(
-                store,
-                &entries,
-                |p| tree.get(p),
-                opts.epoch,
-                opts.compression,
-            )
-            .map_err(|source| OciError::Layer { index, source })
+            write_layer(store, cache, &entries, |p| tree.get(p), opts)
+                .map_err(|source| OciError::Layer { index, source })
         })
         .collect();
     // In layer order; the first failing layer in that order is the error.
     written.into_iter().collect()
+}
+
+/// [`layer::write_layer`], through `cache` when there is one.
+pub fn write_layer<'a>(
+    store: &BlobStore,
+    cache: Option<&LayerCache>,
+    entries: &BTreeMap<&'a str, &'a crate::rootfs::Node>,
+    lookup: impl Fn(&str) -> Option<&'a crate::rootfs::Node>,
+    opts: &OciOptions,
+) -> std::io::Result<LayerDescriptor> {
+    match cache {
+        Some(cache) => cache.write_layer(store, entries, lookup, opts.epoch, opts.compression),
+        None => layer::write_layer(store, entries, lookup, opts.epoch, opts.compression),
+    }
 }
 
 /// Splits `packages` packages (in lock order: sorted by name) into `count` contiguous groups

@@ -34,6 +34,9 @@ pub struct AssembleOptions {
     pub mirrors: Vec<String>,
     /// Downloads at once.
     pub jobs: usize,
+    /// Read each package as soon as it is verified, overlapping the downloads [default:
+    /// true]; `build` turns it off when its layer cache holds every image, which reads none.
+    pub read_while_fetching: bool,
 }
 
 impl Default for AssembleOptions {
@@ -42,6 +45,7 @@ impl Default for AssembleOptions {
             offline: false,
             mirrors: Vec::new(),
             jobs: 8,
+            read_while_fetching: true,
         }
     }
 }
@@ -271,6 +275,9 @@ fn fetch_debs(
             let (Some(deb), Some(request)) = (identities.get(index), requests.get(index)) else {
                 return;
             };
+            if !options.read_while_fetching {
+                return;
+            }
             let (scratch, extracted) = (scratch.as_ref(), &extracted);
             scope.spawn(move |_| {
                 if let Ok(read) = rootfs::extract(deb, scratch) {

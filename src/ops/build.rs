@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{AssembleOptions, Assembled, Inputs, assemble};
+use super::assemble::{AssembleOptions, Assembled, Inputs, assemble, load_current_lock};
 use super::error::Context as _;
+use super::image_cache::{self, ImageEntry, RecipeOptions, Recorder};
 use super::output::{Output, OutputFormat, check_destinations};
 use super::size::SizeReport;
 use super::{Error, Progress, Project};
@@ -17,7 +18,7 @@ use crate::debian::Arch;
 use crate::env::Settings;
 use crate::lock::{Lock, RecordedImage};
 use crate::manifest::{CompressionSetting, Manifest, SbomSetting};
-use crate::oci::{self, BuiltImage, Compression, OciOptions};
+use crate::oci::{self, BuiltImage, Compression, LayerCache, OciOptions};
 use crate::sbom::{BaseInput, Sbom, SbomFormat};
 
 /// How to build.
@@ -47,6 +48,11 @@ pub struct BuildOptions {
     pub no_check: bool,
     /// Push the image to this registry reference.
     pub push: Option<String>,
+    /// Build without the layer cache (neither read nor written). `verify` never reads it.
+    pub no_cache: bool,
+    /// The layer format version the cache keys carry [default:
+    /// [`oci::layer_cache::FORMAT_VERSION`]]; tests set another to see entries invalidated.
+    pub cache_format: Option<u32>,
 }
 
 /// One architecture's image.
@@ -59,6 +65,19 @@ pub struct BuiltArch {
     pub report: Option<SizeReport>,
     /// The SBOM documents stored in the image (copied beside `--output`).
     pub sboms: Vec<(SbomFormat, String)>,
+    /// How the layer cache served this image.
+    pub cache: CacheUse,
+}
+
+/// How the layer cache served one architecture's image.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CacheUse {
+    /// The whole image came from the cache: no `.deb` was extracted, no layer compressed.
+    pub image: bool,
+    /// Layers taken from the cache (verified).
+    pub reused: usize,
+    /// Layers this build compressed.
+    pub built: usize,
 }
 
 /// How the built digests compare with those recorded in the lock.
@@ -103,23 +122,79 @@ pub fn build(
         options.rootfs.as_deref(),
         options.force,
     )?;
-    let inputs = Inputs::prepare(project, settings, &options.fetch, progress)?;
-    let manifest = &inputs.manifest;
+    // The manifest and lock once before `Inputs::prepare`: whether the layer cache holds every
+    // image decides whether the packages are read while they are verified.
+    let manifest = project.load_manifest()?;
+    let lock = load_current_lock(project, &manifest)?;
+    let sbom_formats = sbom_formats(options, &manifest);
+    let sbom_name = options
+        .tag
+        .clone()
+        .or_else(|| manifest.image.tag.clone())
+        .unwrap_or_else(|| "debless-image".to_owned());
+    // `--verify` proves the .debs still give the recorded image: it never reads the cache.
+    let cache = (!options.no_cache && !options.verify).then(|| {
+        LayerCache::new(
+            &settings.cache_dir,
+            options
+                .cache_format
+                .unwrap_or(oci::layer_cache::FORMAT_VERSION),
+        )
+    });
+    let recipe = RecipeOptions {
+        source_date_epoch: settings.source_date_epoch.as_deref(),
+        sbom_formats: &sbom_formats,
+        sbom_name: &sbom_name,
+        no_check: options.no_check,
+    };
+    let mut keys = Vec::new();
+    let mut entries = Vec::new();
+    for arch in &manifest.architectures {
+        // A key that cannot be computed (an application file missing) only means no cache:
+        // the build reports the problem itself.
+        let key = cache.as_ref().and_then(|cache| {
+            image_cache::recipe_key(cache, project, (&manifest, &lock), arch, &recipe).ok()
+        });
+        // `--rootfs` and `--report` need the files: those builds run in full.
+        let entry = match (&cache, &key) {
+            (Some(cache), Some(key)) if options.rootfs.is_none() && !options.report => {
+                ImageEntry::load(cache, key).filter(|e| e.sboms.len() == sbom_formats.len())
+            }
+            _ => None,
+        };
+        keys.push(key);
+        entries.push(entry);
+    }
+    let fetch = AssembleOptions {
+        read_while_fetching: options.fetch.read_while_fetching
+            && entries.iter().any(Option::is_none),
+        ..options.fetch.clone()
+    };
+    let inputs = Inputs::prepare(project, settings, &fetch, progress)?;
     let plan = Plan {
         options,
         inputs: &inputs,
-        sbom_formats: sbom_formats(options, manifest),
-        sbom_name: options
-            .tag
-            .clone()
-            .or_else(|| manifest.image.tag.clone())
-            .unwrap_or_else(|| "debless-image".to_owned()),
+        sbom_formats,
+        sbom_name,
         progress,
+        cache: cache.as_ref(),
     };
+    let manifest = &inputs.manifest;
     let images = manifest
         .architectures
         .iter()
-        .map(|arch| plan.build(arch))
+        .zip(keys)
+        .zip(entries)
+        .map(|((arch, key), entry)| {
+            let hit = match (plan.cache, entry) {
+                (Some(cache), Some(entry)) => plan.take_cached(cache, entry, arch)?,
+                _ => None,
+            };
+            match hit {
+                Some(built) => Ok(built),
+                None => plan.build(arch, key.as_deref()),
+            }
+        })
         .collect::<Result<Vec<_>, Error>>()?;
 
     let built_digests: BTreeMap<String, RecordedImage> = images
@@ -218,13 +293,55 @@ struct Plan<'a> {
     /// The image name SBOMs carry (the tag, else `debless-image`).
     sbom_name: String,
     progress: &'a dyn Progress,
+    /// The layer cache, unless disabled.
+    cache: Option<&'a LayerCache>,
 }
 
 impl Plan<'_> {
+    /// `arch`'s image from its cache entry (every layer blob verified), the entry's messages
+    /// replayed; `None` when a blob is missing or damaged.
+    fn take_cached(
+        &self,
+        cache: &LayerCache,
+        entry: ImageEntry,
+        arch: &Arch,
+    ) -> Result<Option<BuiltArch>, Error> {
+        let progress = self.progress;
+        let image = entry.image(cache)?;
+        for warning in &cache.take_stats().warnings {
+            progress.status(&format!("warning: {warning}"));
+        }
+        let Some(image) = image else {
+            return Ok(None);
+        };
+        progress.step(&format!("taking the {arch} image from the layer cache"));
+        image_cache::replay(&entry.messages, progress);
+        progress.step_done();
+        Ok(Some(BuiltArch {
+            arch: arch.clone(),
+            packages: entry.packages,
+            cache: CacheUse {
+                image: true,
+                reused: image.layers.len(),
+                built: 0,
+            },
+            image,
+            report: None,
+            sboms: self.sbom_formats.iter().copied().zip(entry.sboms).collect(),
+        }))
+    }
+
     /// Assembles one architecture's files, checks its shared libraries, writes it to
     /// `--rootfs` when asked, and builds its image layers.
-    fn build(&self, arch: &Arch) -> Result<BuiltArch, Error> {
-        let (options, inputs, progress) = (self.options, self.inputs, self.progress);
+    /// With a cache and the recipe's `key`, takes unchanged layers from the cache and stores
+    /// the image's entry.
+    fn build(&self, arch: &Arch, key: Option<&str>) -> Result<BuiltArch, Error> {
+        let (options, inputs) = (self.options, self.inputs);
+        let recorder = Recorder {
+            inner: self.progress,
+            messages: std::sync::Mutex::new(Vec::new()),
+        };
+        let progress: &dyn Progress = &recorder;
         let manifest = &inputs.manifest;
         progress.step(&format!("extracting the {arch} packages"));
         let mut assembled = assemble(inputs, arch, progress)?;
@@ -257,6 +374,7 @@ impl Plan<'_> {
             &assembled.app_inputs,
             &inputs.spec,
             &oci_options,
+            self.cache,
         )?;
         if let Some(base) = &assembled.base {
             // The spec holds only what the manifest sets, which replaces the base's values.
@@ -281,12 +399,35 @@ impl Plan<'_> {
             None
         };
         progress.step_done();
+        let packages = tree.packages().len();
+        let cache = match (self.cache, key) {
+            (Some(cache), Some(key)) => {
+                let texts = sboms.iter().map(|(_, text)| text.clone()).collect();
+                let entry = ImageEntry::new(&image, packages, recorder.take(), texts)?;
+                if let Err(err) = entry.store(cache, key, &image) {
+                    progress.status(&format!(
+                        "warning: cannot keep the {arch} image in the layer cache: {err}"
+                    ));
+                }
+                let stats = cache.take_stats();
+                for warning in &stats.warnings {
+                    progress.status(&format!("warning: {warning}"));
+                }
+                CacheUse {
+                    image: false,
+                    reused: stats.reused,
+                    built: stats.built,
+                }
+            }
+            _ => CacheUse::default(),
+        };
         Ok(BuiltArch {
             arch: arch.clone(),
-            packages: tree.packages().len(),
+            packages,
             image,
             report,
             sboms,
+            cache,
         })
     }
 

@@ -1,9 +1,9 @@
-//! Live: the checked-in Java and curl images talk TLS to a corporate server with nothing but
-//! `[image] extra-ca-certs` added. A CA made in the test signs the certificate of an
-//! `openssl s_server` on 127.0.0.1 (chroot shares the host's network); inside each image, as
-//! nonroot, Java (a class compiled on the host) and curl reach it with the CA and fail without.
-//! The Java trust store is also checked against the one Debian's own tools write from the same
-//! certificates (update-ca-certificates, then ca-certificates-java's Java code).
+//! Live: the checked-in Java (17 and 21), curl and python3 images talk TLS to a corporate server
+//! with nothing but `[image] extra-ca-certs` added. A CA made in the test signs the certificate of
+//! an `openssl s_server` on 127.0.0.1 (chroot shares the host's network); inside each image, as
+//! nonroot, Java (a class compiled on the host), curl and python3 reach it with the CA and fail
+//! without. The Java trust store is also checked against the one Debian's own tools write from the
+//! same certificates (update-ca-certificates, then ca-certificates-java's Java code).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -294,5 +294,100 @@ fn trixie_curl_trusts_extra_ca_certs() {
     assert!(
         out.status.code() == Some(60) && stderr.contains("SSL certificate problem"),
         "without `extra-ca-certs` curl refuses the server: {out:?}"
+    );
+}
+
+#[test]
+fn trixie_java21_reaches_a_server_signed_by_extra_ca_certs() {
+    if !(have_tool("openssl") && have_tool("javac")) {
+        return;
+    }
+    let plain = TestContext::new();
+    let plain_root = plain.path().join("rootfs");
+    let Some(_digest) = build_example(
+        &plain,
+        "trixie-java21",
+        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    let corp = CorpCa::new("Corp Root CA");
+    let with_ca = build_with_corp_ca("trixie-java21", &corp);
+    let root = with_ca.path().join("rootfs");
+    assert_bundle_gains_the_ca(&plain_root, &root, &corp);
+    let (_, store) = keystore_entries(&root.join(JAVA_STORE));
+    let mut in_bundle = pem_ders(&with_ca.read(&format!("rootfs/{BUNDLE}")));
+    let mut in_store: Vec<Vec<u8>> = store.values().cloned().collect();
+    in_bundle.sort();
+    in_store.sort();
+    assert_eq!(in_store, in_bundle, "Java 21's store is the bundle");
+    if !is_root() {
+        eprintln!("skipping the runs in the java image: chroot needs root");
+        return;
+    }
+    let classes = compile_fixtures();
+    let server = corp.serve();
+    let Some((ok, text)) = run_probe(&root, classes.path(), &server.url()) else {
+        return;
+    };
+    assert!(ok && text.contains("HTTP status: 200"), "{text}");
+    let Some((ok, text)) = run_probe(&plain_root, classes.path(), &server.url()) else {
+        return;
+    };
+    assert!(
+        !ok && text.contains("PKIX path building failed"),
+        "without `extra-ca-certs` the request fails: {text}"
+    );
+}
+
+#[test]
+fn trixie_python3_reaches_a_server_signed_by_extra_ca_certs() {
+    if !have_tool("openssl") {
+        return;
+    }
+    let plain = TestContext::new();
+    let plain_root = plain.path().join("rootfs");
+    let Some(_digest) = build_example(
+        &plain,
+        "trixie-python3",
+        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
+    ) else {
+        return;
+    };
+    let corp = CorpCa::new("Corp Root CA");
+    let with_ca = build_with_corp_ca("trixie-python3", &corp);
+    let root = with_ca.path().join("rootfs");
+    assert_eq!(
+        pem_ders(&with_ca.read(&format!("rootfs/{BUNDLE}"))),
+        pem_ders(&std::fs::read_to_string(corp.ca_pem()).expect("read")),
+        "an image without ca-certificates gets a bundle of the extra CAs alone"
+    );
+    if !is_root() {
+        eprintln!("skipping the runs in the python image: chroot needs root");
+        return;
+    }
+    let server = corp.serve();
+    let fetch = |root: &Path| {
+        chroot::output(
+            root,
+            Some("65532:65532"),
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).status)",
+                &server.url(),
+            ],
+        )
+    };
+    let out = fetch(&root);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "200",
+        "{out:?}"
+    );
+    let out = fetch(&plain_root);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("CERTIFICATE_VERIFY_FAILED"),
+        "without `extra-ca-certs` python refuses the server: {out:?}"
     );
 }

@@ -27,6 +27,7 @@ mod hermetic;
 mod https_mirror;
 mod index_cache;
 mod java_trust_store;
+mod layer_cache;
 mod ldcache;
 mod live;
 mod lock;
