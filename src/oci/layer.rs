@@ -30,7 +30,7 @@ pub enum Compression {
     None,
 }
 
-/// gzip level; changing it changes every layer digest.
+/// gzip level; changing it (or [`super::pgzip::CHUNK`]) changes every layer digest.
 const GZIP_LEVEL: u32 = 6;
 /// zstd level; changing it changes every layer digest.
 const ZSTD_LEVEL: i32 = 3;
@@ -74,7 +74,7 @@ pub struct LayerDescriptor {
 
 /// The compressor in front of the blob file.
 enum Encoder<W: Write> {
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(super::pgzip::ParallelGzip<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
     Plain(W),
 }
@@ -82,11 +82,7 @@ enum Encoder<W: Write> {
 impl<W: Write> Encoder<W> {
     fn new(inner: W, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Self::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .write(inner, flate2::Compression::new(GZIP_LEVEL)),
-            ),
+            Compression::Gzip => Self::Gzip(super::pgzip::ParallelGzip::new(inner, GZIP_LEVEL)?),
             Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)?),
             Compression::None => Self::Plain(inner),
         })

@@ -17,6 +17,7 @@ pub mod layer;
 pub mod layer_cache;
 pub mod layout;
 pub mod model;
+pub mod pgzip;
 pub mod unpack;
 
 use std::collections::BTreeMap;
