@@ -100,8 +100,10 @@ impl IndexSource<'_> {
     }
 }
 
-/// Decompresses on one thread while this one parses complete stanzas as they arrive, so a
-/// 56 MB index costs about the longer of the two instead of their sum.
+/// Decompresses on one thread, cuts the text at stanza boundaries on this one and parses the
+/// pieces on [`parsers`] threads, so a 56 MB index costs about the slowest stage instead of
+/// their sum. Pieces are merged in file order and the first error in file order wins, so the
+/// result (and any message) is the same whatever the thread count.
 pub fn parse_index(
     suite: &str,
     file: &IndexFile,
@@ -112,6 +114,7 @@ pub fn parse_index(
         path: file.path.clone(),
         reason,
     };
+    let workers = parsers();
     std::thread::scope(|scope| {
         let (sender, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
         scope.spawn(move || {
@@ -128,26 +131,93 @@ pub fn parse_index(
                     }
                 }
                 if sender.send(Ok(block)).is_err() {
-                    return; // the parser gave up
+                    return; // the cutter gave up
                 }
             }
         });
-        let mut packages = Vec::new();
+        let mut queues = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (queue, pieces) = std::sync::mpsc::sync_channel::<Piece>(2);
+            queues.push(queue);
+            handles.push(scope.spawn(move || {
+                pieces
+                    .into_iter()
+                    .map(|piece| {
+                        let mut packages = Vec::new();
+                        let parsed = parse_stanzas(&piece.text, piece.lines_before, &mut packages);
+                        (piece.order, parsed.map(|()| packages))
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut order = 0;
+        let mut dispatch = move |text: Vec<u8>, lines_before: usize| {
+            let piece = Piece {
+                order,
+                text,
+                lines_before,
+            };
+            // A worker only stops early by panicking, which the join below reports.
+            let _ = queues[order % workers].send(piece);
+            order += 1;
+        };
         let mut pending: Vec<u8> = Vec::new();
         let mut lines_before = 0;
+        let mut decode_error = None;
         for block in blocks {
-            pending.extend_from_slice(&block.map_err(|err| invalid(err.to_string()))?);
-            // Stanzas end at an empty line; parse everything up to the last one.
+            let block = match block {
+                Ok(block) => block,
+                Err(err) => {
+                    decode_error = Some(err);
+                    break;
+                }
+            };
+            pending.extend_from_slice(&block);
+            // Stanzas end at an empty line; hand on everything up to the last one.
             if let Some(end) = pending.windows(2).rposition(|w| w == b"\n\n") {
-                let complete = &pending[..end + 2];
-                parse_stanzas(complete, lines_before, &mut packages).map_err(&invalid)?;
-                lines_before += complete.iter().filter(|&&b| b == b'\n').count();
-                pending.drain(..end + 2);
+                let rest = pending.split_off(end + 2);
+                let complete = std::mem::replace(&mut pending, rest);
+                let lines = complete.iter().filter(|&&b| b == b'\n').count();
+                dispatch(complete, lines_before);
+                lines_before += lines;
             }
         }
-        parse_stanzas(&pending, lines_before, &mut packages).map_err(&invalid)?;
-        Ok(packages)
+        if decode_error.is_none() {
+            dispatch(pending, lines_before);
+        }
+        drop(dispatch);
+        let mut parsed: Vec<(usize, Result<Vec<BinaryPackage>, String>)> = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(mut part) => parsed.append(&mut part),
+                Err(_) => return Err(invalid("an index parser thread panicked".into())),
+            }
+        }
+        parsed.sort_unstable_by_key(|(order, _)| *order);
+        let mut packages = Vec::new();
+        for (_, part) in parsed {
+            packages.append(&mut part.map_err(&invalid)?);
+        }
+        // Pieces before a decoding error are reported first, as a sequential parse would.
+        match decode_error {
+            Some(err) => Err(invalid(err.to_string())),
+            None => Ok(packages),
+        }
     })
+}
+
+/// Whole stanzas cut from an index, `order`-th in the file, after `lines_before` lines.
+struct Piece {
+    order: usize,
+    text: Vec<u8>,
+    lines_before: usize,
+}
+
+/// How many threads parse one index: the machine's cores, capped (beyond four the cutter and
+/// the decoder are the bottleneck).
+fn parsers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
 
 /// Parses whole stanzas of an index part that starts after `lines_before` lines.
@@ -258,6 +328,30 @@ mod tests {
         };
         let packages = parse_index("stable", &file, good).expect("valid index");
         assert_eq!(packages.len(), count);
+    }
+
+    #[test]
+    fn the_first_error_in_file_order_wins_whatever_piece_finishes_first() {
+        let stanza = "Package: p\nVersion: 1\nArchitecture: all\nFilename: pool/p.deb\nSize: 1\nSHA256: {}\n\n";
+        let stanza = stanza.replace("{}", &"0".repeat(64));
+        let count = (4 << 20) / stanza.len(); // several pieces, spread over the parsers
+        let broken = "Package: early\nArchitecture: all\n\n";
+        let mut text = String::from(broken);
+        text.push_str(&stanza.repeat(count));
+        text.push_str("Package: late\nArchitecture: all\n");
+        let gz = gz_of(&text);
+        let file = IndexFile {
+            path: "main/binary-amd64/Packages.gz".into(),
+            size: 0,
+            sha256: String::new(),
+        };
+        let err = parse_index("stable", &file, &gz).expect_err("two stanzas lack a Version");
+        assert!(
+            err.to_string().contains("line 1 "),
+            "the first stanza is named: {err}"
+        );
+        let packages = parse_index("stable", &file, &gz_of(&stanza.repeat(count))).expect("valid");
+        assert_eq!(packages.len(), count, "every piece is merged exactly once");
     }
 
     fn gz_of(text: &str) -> Vec<u8> {
