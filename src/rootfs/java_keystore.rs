@@ -426,6 +426,31 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_alias_gets_a_number_before_its_extension() {
+        let mut taken = BTreeSet::new();
+        let aliases: Vec<String> = [
+            "debian:corp.pem",
+            "debian:corp.pem",
+            "debian:corp.pem",
+            "debless:ab",
+            "debless:ab",
+        ]
+        .into_iter()
+        .map(|a| unique(a.to_owned(), &mut taken))
+        .collect();
+        assert_eq!(
+            aliases,
+            [
+                "debian:corp.pem",
+                "debian:corp-2.pem",
+                "debian:corp-3.pem",
+                "debless:ab",
+                "debless:ab-2"
+            ]
+        );
+    }
+
+    #[test]
     fn a_jre_is_one_whose_cacerts_links_to_the_system_store() {
         let mut tree = Tree::default();
         tree.ensure_dirs("usr/lib/jvm/java-17-openjdk-amd64/lib/security", None, 0)
