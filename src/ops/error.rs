@@ -145,7 +145,9 @@ pub fn registry_hint(err: &crate::registry::RegistryError) -> &'static str {
         RegistryError::DigestMismatch { .. } => {
             "the registry (or something between) served other bytes than the digest promises; nothing was kept"
         }
-        RegistryError::NotFound { .. } => "check the name and tag of the image",
+        RegistryError::NotFound { .. } => {
+            "check the name and tag of the image; if debless.lock pins a base its source no longer holds (an `oci-layout:` rebuilt, a tag deleted), `debless lock --update` pins it again"
+        }
         RegistryError::NoPlatform { .. } => "pick architectures the base image has",
         RegistryError::Untrusted(_) => crate::net::UNTRUSTED_HINT,
         RegistryError::Tls(_) => crate::net::CA_FILE_HINT,

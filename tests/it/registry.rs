@@ -238,6 +238,38 @@ fn bad_base_references_fail_with_one_line() {
 }
 
 #[test]
+fn a_rebuilt_oci_layout_base_names_the_re_lock() {
+    // Regression: once the base layout was rebuilt with other bytes, the build failed with a
+    // missing blob and only "check the name and tag of the image".
+    let repo = standard_repo();
+    let base = base_layout(&repo, &["libc6"], "user = \"nonroot\"");
+    let layout = base.path().join("base-layout");
+    let app = app(
+        &repo,
+        &["hello"],
+        &format!("oci-layout:{}", layout.display()),
+    );
+    ok(&app, &app.run(&["lock"]));
+    base.manifest(&format!(
+        "{}\n[image]\nuser = \"root\"\n",
+        manifest(&repo, &["libc6"])
+    ));
+    ok(&base, &base.run(&["build", "--output", "base-layout"]));
+    // On another machine (an empty cache) the pinned manifest is nowhere.
+    std::fs::remove_dir_all(&app.cache).expect("empty the cache");
+    let out = app.run(&["build", "--output", "out"]);
+    assert_eq!(out.status.code(), Some(1), "{}", app.render(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(error_line(&stderr).contains("was not found"), "{stderr}");
+    assert!(
+        stderr.contains("`debless lock --update` pins it again"),
+        "{stderr}"
+    );
+    ok(&app, &app.run(&["lock", "--update"]));
+    ok(&app, &app.run(&["build", "--output", "out"]));
+}
+
+#[test]
 fn a_registry_asking_for_credentials_is_named() {
     let address = fake_registry(|_| Canned {
         status: 401,
