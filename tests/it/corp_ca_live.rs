@@ -40,6 +40,53 @@ fn build_with_corp_ca(name: &str, corp: &CorpCa) -> TestContext {
     context
 }
 
+/// `lockfiles/<name>` built twice into `rootfs/`: as checked in (`--verify`: its recorded
+/// digest, trust store included, still holds) and with a fresh corporate CA as
+/// `extra-ca-certs`. `None` when the example cannot be built from the mirror (skipped).
+struct Builds {
+    plain: TestContext,
+    with_ca: TestContext,
+    corp: CorpCa,
+}
+
+impl Builds {
+    fn of(name: &str) -> Option<Self> {
+        let plain = TestContext::new();
+        let plain_root = plain.path().join("rootfs");
+        build_example(
+            &plain,
+            name,
+            &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
+        )?;
+        let corp = CorpCa::new("Corp Root CA");
+        let with_ca = build_with_corp_ca(name, &corp);
+        Some(Self {
+            plain,
+            with_ca,
+            corp,
+        })
+    }
+
+    fn plain_root(&self) -> PathBuf {
+        self.plain.path().join("rootfs")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.with_ca.path().join("rootfs")
+    }
+}
+
+/// The Java trust store of the image built with the CA holds exactly its bundle's certificates.
+fn assert_store_is_the_bundle(builds: &Builds) -> BTreeMap<String, Vec<u8>> {
+    let (_, store) = keystore_entries(&builds.root().join(JAVA_STORE));
+    let mut in_bundle = pem_ders(&builds.with_ca.read(&format!("rootfs/{BUNDLE}")));
+    let mut in_store: Vec<Vec<u8>> = store.values().cloned().collect();
+    in_bundle.sort();
+    in_store.sort();
+    assert_eq!(in_store, in_bundle, "the Java store is the bundle");
+    store
+}
+
 /// The bundle of the image built with the CA is the plain one with the CA appended.
 fn assert_bundle_gains_the_ca(plain: &Path, with_ca: &Path, corp: &CorpCa) {
     let read = |root: &Path| std::fs::read_to_string(root.join(BUNDLE)).expect("bundle");
@@ -174,23 +221,13 @@ fn distroless_java17_trusts_its_bundle_and_extra_ca_certs_from_java() {
     if !(have_tool("openssl") && have_tool("javac") && have_tool("keytool")) {
         return;
     }
-    let plain = TestContext::new();
-    let plain_root = plain.path().join("rootfs");
-    // `--verify`: the recorded digest covers the generated trust store.
-    let Some(_digest) = build_example(
-        &plain,
-        "distroless-java17",
-        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
-    ) else {
+    let Some(builds) = Builds::of("distroless-java17") else {
         return;
     };
+    let (plain_root, root, corp) = (builds.plain_root(), builds.root(), &builds.corp);
     let classes = compile_fixtures();
     assert_debian_writes_the_same(&plain_root, classes.path());
-
-    let corp = CorpCa::new("Corp Root CA");
-    let with_ca = build_with_corp_ca("distroless-java17", &corp);
-    let root = with_ca.path().join("rootfs");
-    assert_bundle_gains_the_ca(&plain_root, &root, &corp);
+    assert_bundle_gains_the_ca(&plain_root, &root, corp);
     // Exactly the bundle's certificates: the packaged ones under their Debian aliases, and
     // the CA under its file's name.
     let (_, plain_store) = keystore_entries(&plain_root.join(JAVA_STORE));
@@ -199,11 +236,7 @@ fn distroless_java17_trusts_its_bundle_and_extra_ca_certs_from_java() {
     let corp_der = pem_ders(&std::fs::read_to_string(corp.ca_pem()).expect("read")).remove(0);
     expected.insert("debian:corp-ca.pem".into(), corp_der);
     assert_eq!(store, expected);
-    let mut in_bundle = pem_ders(&with_ca.read(&format!("rootfs/{BUNDLE}")));
-    let mut in_store: Vec<Vec<u8>> = store.values().cloned().collect();
-    in_bundle.sort();
-    in_store.sort();
-    assert_eq!(in_store, in_bundle);
+    assert_store_is_the_bundle(&builds);
 
     if !is_root() {
         eprintln!("skipping the runs in the java image: chroot needs root");
@@ -254,19 +287,11 @@ fn trixie_curl_trusts_extra_ca_certs() {
     if !have_tool("openssl") {
         return;
     }
-    let plain = TestContext::new();
-    let plain_root = plain.path().join("rootfs");
-    let Some(_digest) = build_example(
-        &plain,
-        "trixie-curl",
-        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
-    ) else {
+    let Some(builds) = Builds::of("trixie-curl") else {
         return;
     };
-    let corp = CorpCa::new("Corp Root CA");
-    let with_ca = build_with_corp_ca("trixie-curl", &corp);
-    let root = with_ca.path().join("rootfs");
-    assert_bundle_gains_the_ca(&plain_root, &root, &corp);
+    let (plain_root, root, corp) = (builds.plain_root(), builds.root(), &builds.corp);
+    assert_bundle_gains_the_ca(&plain_root, &root, corp);
     assert!(
         !root.join(JAVA_STORE).exists(),
         "no JRE, no Java trust store"
@@ -302,25 +327,12 @@ fn trixie_java21_reaches_a_server_signed_by_extra_ca_certs() {
     if !(have_tool("openssl") && have_tool("javac")) {
         return;
     }
-    let plain = TestContext::new();
-    let plain_root = plain.path().join("rootfs");
-    let Some(_digest) = build_example(
-        &plain,
-        "trixie-java21",
-        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
-    ) else {
+    let Some(builds) = Builds::of("trixie-java21") else {
         return;
     };
-    let corp = CorpCa::new("Corp Root CA");
-    let with_ca = build_with_corp_ca("trixie-java21", &corp);
-    let root = with_ca.path().join("rootfs");
-    assert_bundle_gains_the_ca(&plain_root, &root, &corp);
-    let (_, store) = keystore_entries(&root.join(JAVA_STORE));
-    let mut in_bundle = pem_ders(&with_ca.read(&format!("rootfs/{BUNDLE}")));
-    let mut in_store: Vec<Vec<u8>> = store.values().cloned().collect();
-    in_bundle.sort();
-    in_store.sort();
-    assert_eq!(in_store, in_bundle, "Java 21's store is the bundle");
+    let (plain_root, root, corp) = (builds.plain_root(), builds.root(), &builds.corp);
+    assert_bundle_gains_the_ca(&plain_root, &root, corp);
+    assert_store_is_the_bundle(&builds);
     if !is_root() {
         eprintln!("skipping the runs in the java image: chroot needs root");
         return;
@@ -345,20 +357,12 @@ fn trixie_python3_reaches_a_server_signed_by_extra_ca_certs() {
     if !have_tool("openssl") {
         return;
     }
-    let plain = TestContext::new();
-    let plain_root = plain.path().join("rootfs");
-    let Some(_digest) = build_example(
-        &plain,
-        "trixie-python3",
-        &["--verify", "--rootfs", plain_root.to_str().expect("utf-8")],
-    ) else {
+    let Some(builds) = Builds::of("trixie-python3") else {
         return;
     };
-    let corp = CorpCa::new("Corp Root CA");
-    let with_ca = build_with_corp_ca("trixie-python3", &corp);
-    let root = with_ca.path().join("rootfs");
+    let (plain_root, root, corp) = (builds.plain_root(), builds.root(), &builds.corp);
     assert_eq!(
-        pem_ders(&with_ca.read(&format!("rootfs/{BUNDLE}"))),
+        pem_ders(&builds.with_ca.read(&format!("rootfs/{BUNDLE}"))),
         pem_ders(&std::fs::read_to_string(corp.ca_pem()).expect("read")),
         "an image without ca-certificates gets a bundle of the extra CAs alone"
     );
