@@ -411,29 +411,7 @@ impl RegistryClient {
 
 fn basic_header(creds: &Credentials) -> String {
     let raw = format!("{}:{}", creds.username, creds.password);
-    format!("Basic {}", base64_encode(raw.as_bytes()))
-}
-
-/// Standard base64 with padding.
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    format!("Basic {}", super::auth::base64_encode(raw.as_bytes()))
 }
 
 /// Turns a non-success answer into an error carrying the registry's own message.
@@ -464,18 +442,6 @@ fn check_status(response: Response, url: &str) -> Result<Response, RegistryError
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trip() {
-        for text in ["", "a", "ab", "abc", "user:pa:ss"] {
-            let encoded = base64_encode(text.as_bytes());
-            assert_eq!(
-                super::super::auth::base64_decode(&encoded).expect("valid"),
-                text.as_bytes()
-            );
-        }
-        assert_eq!(base64_encode(b"hi"), "aGk=");
-    }
 
     #[test]
     fn a_connection_failure_names_the_url_once() {

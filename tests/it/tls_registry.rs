@@ -76,7 +76,7 @@ impl TlsRegistry {
     fn docker_config(&self, name: &str, user: &str, password: &str) -> PathBuf {
         let dir = self.auth.path().join(name);
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let auth = base64(format!("{user}:{password}").as_bytes());
+        let auth = debless::registry::auth::base64_encode(format!("{user}:{password}").as_bytes());
         std::fs::write(
             dir.join("config.json"),
             format!(
@@ -114,28 +114,6 @@ impl TlsRegistry {
             .push((self.address().to_owned(), "[REGISTRY]".into()));
         context
     }
-}
-
-/// Standard base64 with padding, for `config.json`'s `auth`.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn ok(context: &TestContext, out: &Output) {
