@@ -87,6 +87,21 @@ pub struct Missing {
     pub optional: Option<Optional>,
 }
 
+impl Missing {
+    /// A soname nobody provides yet, before its users and findings are added.
+    fn library(name: String) -> Self {
+        Self {
+            name,
+            kind: MissingKind::Library,
+            needed_by: Vec::new(),
+            only_in_conf_dir: None,
+            only_under_usr: None,
+            found_off_path: Vec::new(),
+            optional: None,
+        }
+    }
+}
+
 /// The result of checking one image.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -174,15 +189,9 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
             _ => Vec::new(),
         };
         if !found.is_empty() {
-            let entry = off_path.entry(name.clone()).or_insert_with(|| Missing {
-                name,
-                kind: MissingKind::Library,
-                needed_by: Vec::new(),
-                only_in_conf_dir: None,
-                only_under_usr: None,
-                found_off_path: Vec::new(),
-                optional: None,
-            });
+            let entry = off_path
+                .entry(name.clone())
+                .or_insert_with(|| Missing::library(name));
             entry.needed_by.push(format!("/{object}"));
             entry
                 .found_off_path
@@ -201,13 +210,8 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
             optional
                 .entry((name.clone(), why.clone()))
                 .or_insert_with(|| Missing {
-                    name,
-                    kind: MissingKind::Library,
-                    needed_by: Vec::new(),
-                    only_in_conf_dir: None,
-                    only_under_usr: None,
-                    found_off_path: Vec::new(),
                     optional: Some(why),
+                    ..Missing::library(name)
                 })
                 .needed_by
                 .push(format!("/{object}"));
@@ -215,15 +219,7 @@ pub fn check_image(view: &ImageView<'_>, options: &CheckOptions) -> CheckReport 
         }
         let entry = by_name
             .entry((name.clone(), MissingKind::Library))
-            .or_insert_with(|| Missing {
-                name,
-                kind: MissingKind::Library,
-                needed_by: Vec::new(),
-                only_in_conf_dir: None,
-                only_under_usr: None,
-                found_off_path: Vec::new(),
-                optional: None,
-            });
+            .or_insert_with(|| Missing::library(name));
         entry.needed_by.push(format!("/{object}"));
         if entry.only_in_conf_dir.is_none() {
             entry.only_in_conf_dir = conf_dir;
@@ -425,6 +421,18 @@ fn walk(
         }
     }
     outcome
+}
+
+/// Test support: [`check_image`] of one tree from [`test_tree`] entries, for x86_64.
+#[cfg(test)]
+pub(crate) fn test_check(entries: &[TestEntry<'_>]) -> CheckReport {
+    let tree = test_tree(entries);
+    let layers = [&tree];
+    let options = CheckOptions {
+        triplet: Some("x86_64-linux-gnu".into()),
+        allow_missing: Vec::new(),
+    };
+    check_image(&ImageView::new(&layers), &options)
 }
 
 /// Test support: `(path, file bytes, symlink target)`; neither means a directory.

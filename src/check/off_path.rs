@@ -75,8 +75,7 @@ pub fn explanation(found: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use crate::check::elf::{Class, Dynamic, synthesize};
-    use crate::check::view::ImageView;
-    use crate::check::{CheckOptions, TestEntry, check_image, test_tree};
+    use crate::check::test_check as check;
 
     const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
 
@@ -91,16 +90,6 @@ mod tests {
                 ..Dynamic::default()
             },
         )
-    }
-
-    fn check(entries: &[TestEntry<'_>]) -> crate::check::CheckReport {
-        let tree = test_tree(entries);
-        let layers = [&tree];
-        let options = CheckOptions {
-            triplet: Some("x86_64-linux-gnu".into()),
-            allow_missing: Vec::new(),
-        };
-        check_image(&ImageView::new(&layers), &options)
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub fn explanation(optional: &Optional) -> String {
 mod tests {
     use super::*;
     use crate::check::elf::{Class, Dynamic, synthesize};
-    use crate::check::{CheckOptions, CheckReport, TestEntry, check_image, test_tree};
+    use crate::check::{CheckReport, TestEntry, test_check as check};
 
     const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
     const JVM: &str = "usr/lib/jvm/java-21-openjdk-amd64";
@@ -212,16 +212,6 @@ mod tests {
                 ..Dynamic::default()
             },
         )
-    }
-
-    fn check(entries: &[TestEntry<'_>]) -> CheckReport {
-        let tree = test_tree(entries);
-        let layers = [&tree];
-        let options = CheckOptions {
-            triplet: Some("x86_64-linux-gnu".into()),
-            allow_missing: Vec::new(),
-        };
-        check_image(&ImageView::new(&layers), &options)
     }
 
     /// The JRE's files as trixie ships them, its status.d entry with `sums` as md5sums.
