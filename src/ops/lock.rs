@@ -10,8 +10,8 @@ use crate::lock::diff::LockDiff;
 use crate::lock::{Lock, LockedSource};
 use crate::manifest::Manifest;
 use crate::repo::suites::SuiteSources;
-use crate::repo::{Http, IndexCache, VerifiedRelease, VerifiedSuite};
-use crate::resolve::{self, Pin, Request, SourcePackages, Universe};
+use crate::repo::{Http, IndexCache, PackedSuite, VerifiedRelease};
+use crate::resolve::{self, Pin, Request, SourceIndices, Universe};
 
 /// How to lock.
 #[derive(Clone, Debug, Default)]
@@ -114,30 +114,25 @@ fn relock(
     old: Option<Lock>,
 ) -> Result<LockOutcome, Error> {
     let cache = IndexCache::new(settings.cache_dir.clone());
-    let mut suites = sources.load(manifest, http, &cache, releases)?;
+    let suites = sources.load_packed(manifest, http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), options.update.as_deref())?;
     // A bare `--update` also moves the base to what its tag names now.
     let refresh_base = options.update.as_ref().is_some_and(Vec::is_empty);
     let base = super::base::pin(settings, progress, manifest, old.as_ref(), refresh_base)?;
     let mut resolutions = Vec::new();
-    let arch_count = manifest.architectures.len();
-    for (i, arch) in manifest.architectures.iter().enumerate() {
-        let last = i + 1 == arch_count;
+    for arch in &manifest.architectures {
+        // The packed indices are shared, not copied: each architecture's universe decodes
+        // only the records its resolution visits.
         let universe_sources = suites
-            .iter_mut()
+            .iter()
             .zip(&manifest.sources)
-            .map(|(suite, source)| SourcePackages {
+            .map(|(suite, source)| SourceIndices {
                 label: suite.verified.suite.clone(),
                 priority: source.priority,
-                // The last architecture takes the parsed indices instead of copying them.
-                packages: if last {
-                    std::mem::take(&mut suite.packages)
-                } else {
-                    suite.packages.clone()
-                },
+                indices: suite.packed.clone(),
             })
             .collect();
-        let universe = Universe::new(universe_sources, std::slice::from_ref(arch));
+        let universe = Universe::from_indices(universe_sources, std::slice::from_ref(arch));
         let request = Request {
             roots: manifest
                 .packages
@@ -164,7 +159,6 @@ fn relock(
             progress.status(&format!("note ({arch}): {note}"));
         }
         resolutions.push((arch.clone(), resolution));
-        drop_in_background(universe);
     }
     let locked_sources: Vec<LockedSource> = suites
         .iter()
@@ -187,13 +181,6 @@ fn relock(
     }
     let diff = old.as_ref().map(|old| crate::lock::diff::diff(old, &lock));
     Ok(LockOutcome::Changed { lock, diff })
-}
-
-/// Frees a universe (every stanza of every index, hundreds of thousands of allocations) on
-/// another thread: freeing it took a fifth of a warm re-lock, and nothing waits for it; a
-/// process that exits first simply never pays.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    std::thread::spawn(move || drop(value));
 }
 
 /// `--check`: the lock exists and matches the manifest.
@@ -275,7 +262,7 @@ fn pins_to_keep(
         .collect())
 }
 
-fn locked_source(suite: &VerifiedSuite, components: &[String]) -> LockedSource {
+fn locked_source(suite: &PackedSuite, components: &[String]) -> LockedSource {
     let suite = &suite.verified;
     LockedSource {
         suite: suite.suite.clone(),

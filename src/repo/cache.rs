@@ -8,15 +8,16 @@
 //!
 //! Beside them, `<cache root>/packed-v<N>/sha256/<hex>` holds the pre-parsed form of the
 //! `Packages` index `<hex>` ([`super::packed`], format version `N`), written the same way and
-//! checked (checksum, bounds, fields) on every read; a file that fails is replaced.
+//! checked (header, length, checksum) when opened and bounds-checked on every read; a file
+//! that fails is replaced.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::RepoError;
+use super::packed::PackedIndex;
 use super::release::IndexFile;
-use crate::debian::BinaryPackage;
 
 /// Verified compressed indices, addressed by sha256 (see the module doc).
 #[derive(Clone, Debug)]
@@ -35,11 +36,11 @@ impl IndexCache {
         }
     }
 
-    /// The packages of the `Packages` index `sha256` from its packed file, if one exists and
-    /// passes every check ([`super::packed::decode`]); `None` means "parse the index".
-    pub fn packed(&self, sha256: &str) -> Option<Vec<BinaryPackage>> {
+    /// The packed form of the `Packages` index `sha256`, if its file exists and passes the
+    /// checks of [`PackedIndex::open`]; `None` means "parse the index (and rewrite the file)".
+    pub fn packed(&self, sha256: &str) -> Option<PackedIndex> {
         let bytes = std::fs::read(self.packed_dir.join(sha256)).ok()?;
-        super::packed::decode(&bytes, sha256).ok()
+        PackedIndex::open(bytes, sha256).ok()
     }
 
     /// Stores the packed form of the verified `Packages` index `sha256` (temp file + rename,

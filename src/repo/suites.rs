@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::manifest::Manifest;
 use crate::repo::{
-    self, Http, HttpError, IndexCache, Keyring, MirrorError, Mirrors, RepoError, SignatureError,
-    SuiteRequest, VerifiedRelease, VerifiedSuite,
+    self, Http, HttpError, IndexCache, Keyring, MirrorError, Mirrors, PackedSuite, RepoError,
+    SignatureError, SuiteRequest, VerifiedRelease, VerifiedSuite,
 };
 
 /// Why the manifest's suites could not be found, verified or read.
@@ -127,6 +127,31 @@ impl SuiteSources {
         cache: &IndexCache,
         releases: Vec<VerifiedRelease>,
     ) -> Result<Vec<VerifiedSuite>> {
+        self.load_with(manifest, releases, |req, release| {
+            repo::load_indices(http, cache, req, release)
+        })
+    }
+
+    /// Loads every suite's indices in their packed form, in parallel (what `lock` resolves
+    /// over: only the records a resolution visits are ever decoded).
+    pub fn load_packed(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        releases: Vec<VerifiedRelease>,
+    ) -> Result<Vec<PackedSuite>> {
+        self.load_with(manifest, releases, |req, release| {
+            repo::load_packed_indices(http, cache, req, release)
+        })
+    }
+
+    fn load_with<T: Send>(
+        &self,
+        manifest: &Manifest,
+        releases: Vec<VerifiedRelease>,
+        load: impl Fn(&SuiteRequest<'_>, VerifiedRelease) -> Result<T, RepoError> + Sync,
+    ) -> Result<Vec<T>> {
         let releases: Vec<std::sync::Mutex<Option<VerifiedRelease>>> = releases
             .into_iter()
             .map(|r| std::sync::Mutex::new(Some(r)))
@@ -137,7 +162,7 @@ impl SuiteSources {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .expect("each release is loaded once");
-            repo::load_indices(http, cache, &self.request(manifest, i), release)
+            load(&self.request(manifest, i), release)
         })
     }
 }
