@@ -68,53 +68,55 @@ pub fn lock(
     let sources = SuiteSources::new(&manifest, || settings.mirrors())?;
     let http = Http::from_config(&super::http_config(settings, Some(&manifest)))?;
     let now = SystemTime::now();
-    let releases = sources.verify(&manifest, &http, now)?;
-    if let Some(old) = old {
-        refuse_rollback(&old, &releases)?;
-        // Same manifest, same signed Releases: the indices and so the resolution are the same.
-        let unchanged = options.update.is_none()
-            && old.staleness(&manifest).is_none()
-            && old.sources.len() == releases.len()
-            && old
-                .sources
-                .iter()
-                .zip(&releases)
-                .all(|(locked, fresh)| locked.inrelease_sha256 == fresh.inrelease_sha256);
-        if unchanged {
-            return Ok(LockOutcome::Unchanged { lock: old });
+    let cache = IndexCache::new(settings.cache_dir.clone());
+    let old = match old {
+        Some(old) if options.update.is_none() && old.staleness(&manifest).is_none() => old,
+        // No lock, a changed manifest or `--update`: the indices are needed whatever the
+        // Releases say, so each suite's are read as soon as its Release is verified.
+        old => {
+            let (releases, loaded) =
+                sources.verify_and_load_packed(&manifest, &http, &cache, now)?;
+            if let Some(old) = &old {
+                refuse_rollback(old, &releases)?;
+            }
+            let suites = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+            return relock(project, settings, options, progress, &manifest, suites, old);
         }
-        return relock(
-            project,
-            settings,
-            options,
-            progress,
-            &manifest,
-            &sources,
-            &http,
-            releases,
-            Some(old),
-        );
+    };
+    let releases = sources.verify(&manifest, &http, now)?;
+    refuse_rollback(&old, &releases)?;
+    // Same manifest, same signed Releases: the indices and so the resolution are the same.
+    let unchanged = old.sources.len() == releases.len()
+        && old
+            .sources
+            .iter()
+            .zip(&releases)
+            .all(|(locked, fresh)| locked.inrelease_sha256 == fresh.inrelease_sha256);
+    if unchanged {
+        return Ok(LockOutcome::Unchanged { lock: old });
     }
+    let suites = sources.load_packed(&manifest, &http, &cache, releases)?;
     relock(
-        project, settings, options, progress, &manifest, &sources, &http, releases, None,
+        project,
+        settings,
+        options,
+        progress,
+        &manifest,
+        suites,
+        Some(old),
     )
 }
 
-/// Resolves every architecture and writes the lock when it changed.
-#[allow(clippy::too_many_arguments)]
+/// Resolves every architecture over the loaded suites and writes the lock when it changed.
 fn relock(
     project: &Project,
     settings: &Settings,
     options: &LockOptions,
     progress: &dyn Progress,
     manifest: &Manifest,
-    sources: &SuiteSources,
-    http: &Http,
-    releases: Vec<VerifiedRelease>,
+    suites: Vec<PackedSuite>,
     old: Option<Lock>,
 ) -> Result<LockOutcome, Error> {
-    let cache = IndexCache::new(settings.cache_dir.clone());
-    let suites = sources.load_packed(manifest, http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), options.update.as_deref())?;
     // A bare `--update` also moves the base to what its tag names now.
     let refresh_base = options.update.as_ref().is_some_and(Vec::is_empty);

@@ -146,6 +146,29 @@ impl SuiteSources {
         })
     }
 
+    /// Verifies every suite's Release and loads its packed indices as soon as that Release
+    /// is verified, every suite in parallel, so reading the largest index overlaps the slowest
+    /// suite's fetch. For a lock that resolves whatever the Releases say; [`Self::verify`]
+    /// alone tells whether anything changed without reading an index. A verification error
+    /// wins (the first in manifest order, as with `verify`); load errors come back per suite,
+    /// for the caller to report after what it checks on the Releases.
+    pub fn verify_and_load_packed(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        now: SystemTime,
+    ) -> Result<(Vec<VerifiedRelease>, Vec<Result<PackedSuite>>)> {
+        let both = parallel(manifest.sources.len(), |i| {
+            let request = self.request(manifest, i);
+            let release = repo::verify_suite(http, &request, now)?;
+            let loaded = repo::load_packed_indices(http, cache, &request, release.clone())
+                .map_err(SuitesError::from);
+            Ok::<_, SuitesError>((release, loaded))
+        })?;
+        Ok(both.into_iter().unzip())
+    }
+
     fn load_with<T: Send>(
         &self,
         manifest: &Manifest,
