@@ -210,8 +210,10 @@ impl LayerCache {
         Ok(false)
     }
 
-    /// Copies `store`'s blob `digest` into the cache (temp file, hashed, renamed), unless the
-    /// cache already has a file of that name and size.
+    /// Puts `store`'s blob `digest` into the cache, unless the cache already has a file of
+    /// that name and size: a hard link when both are on one filesystem (no copy of a layer
+    /// that can be hundreds of MB, at the end of the build), else a copy hashed on the way.
+    /// Either way a later build hashes the entry before using it.
     pub fn keep_blob(&self, store: &BlobStore, digest: &Digest) -> io::Result<()> {
         let target = self.blobs.join(digest.hex());
         let source = store.path(digest);
@@ -221,6 +223,11 @@ impl LayerCache {
             return Ok(());
         }
         fs_err::create_dir_all(&self.blobs)?;
+        // A link to a finished file publishes it whole, as a rename would. It fails across
+        // filesystems, or over a damaged entry of another size, which the copy replaces.
+        if std::fs::hard_link(&source, &target).is_ok() {
+            return Ok(());
+        }
         let temp = crate::cleanup::temp_file_in(&self.blobs, ".tmp-")?;
         let mut writer = HashingWriter::new(io::BufWriter::new(temp));
         io::copy(&mut fs_err::File::open(&source)?, &mut writer)?;
@@ -391,11 +398,19 @@ mod tests {
             std::fs::read(store.path(&cold.digest)).expect("blob")
         );
 
-        // One flipped byte: detected, evicted, rebuilt, the same layer again.
+        // The cache keeps the cold build's blob as a hard link to it (one filesystem).
         let cached = dir(root.path()).join("sha256").join(cold.digest.hex());
+        assert!(
+            std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&cached).expect("cached"))
+                >= 2
+        );
+
+        // One flipped byte: detected, evicted, rebuilt, the same layer again. (A new file
+        // with the damage: writing into the shared inode would damage the first store too.)
         let mut bytes = std::fs::read(&cached).expect("cached");
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
+        std::fs::remove_file(&cached).expect("unlink");
         std::fs::write(&cached, bytes).expect("damage");
         let third_store = BlobStore::new().expect("store");
         let again = write(&cache, &third_store, &nodes);
