@@ -39,8 +39,9 @@ impl IndexCache {
     /// The packed form of the `Packages` index `sha256`, if its file exists and passes the
     /// checks of [`PackedIndex::open`]; `None` means "parse the index (and rewrite the file)".
     pub fn packed(&self, sha256: &str) -> Option<PackedIndex> {
-        let bytes = std::fs::read(self.packed_dir.join(sha256)).ok()?;
-        PackedIndex::open(bytes, sha256).ok()
+        PackedIndex::read(&self.packed_dir.join(sha256), sha256)
+            .ok()?
+            .ok()
     }
 
     /// Stores the packed form of the verified `Packages` index `sha256` (temp file + rename,

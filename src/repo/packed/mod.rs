@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! header    96 bytes: magic "DEBLSPKD", u32 format version, u32 record count,
-//!           u64 payload length, u64 xxh3-64 of the file (this field left out), 32 raw bytes:
+//!           u64 payload length, u64 checksum of the file (see below), 32 raw bytes:
 //!           the sha256 of the compressed index (as the signed Release lists it) this was made
 //!           from, u32 name count, u32 hash slot count (a power of two above the name count),
 //!           u32 list word count, u32 architecture class count, 16 zero bytes
@@ -28,6 +28,10 @@
 //! slot      0 (empty) or 1 + a name number: an open-addressing table (linear probing) keyed
 //!           by the name's xxh3-64
 //! ```
+//!
+//! The checksum is the xxh3-64 of the little-endian xxh3-64s of the file's [`CHUNK`]-byte
+//! chunks, the checksum field read as zeros: chunks are read and hashed in parallel, so
+//! checking the 30 MB of a main index costs about half its read on two cores.
 //!
 //! Every name the index mentions (as a Package, a `Depends` target or a provided name) has a
 //! name entry, even a name no stanza is called. Its mentions say where the index first
@@ -67,6 +71,8 @@ mod record;
 mod tests;
 
 pub use encode::encode;
+
+use std::path::Path;
 
 use crate::debian::BinaryPackage;
 
@@ -146,6 +152,36 @@ impl PackedIndex {
     /// Checks the header, the lengths and the checksum of a packed file made from the index
     /// `index_sha256` (see the module doc for what is checked later, on each read).
     pub fn open(bytes: Vec<u8>, index_sha256: &str) -> Result<Self, PackedError> {
+        use rayon::prelude::*;
+        let sums: Vec<u64> = bytes
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| chunk_sum(i, chunk))
+            .collect();
+        Self::check(bytes, &sums, index_sha256)
+    }
+
+    /// Reads and opens the packed file at `path`: its chunks are read and hashed in parallel.
+    pub fn read(path: &Path, index_sha256: &str) -> std::io::Result<Result<Self, PackedError>> {
+        use rayon::prelude::*;
+        use std::os::unix::fs::FileExt as _;
+        let file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| std::io::Error::other("a packed index larger than memory"))?;
+        let mut bytes = vec![0u8; len];
+        let sums = bytes
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                file.read_exact_at(chunk, (i * CHUNK) as u64)?;
+                Ok(chunk_sum(i, chunk))
+            })
+            .collect::<std::io::Result<Vec<u64>>>()?;
+        Ok(Self::check(bytes, &sums, index_sha256))
+    }
+
+    /// [`Self::open`] with the chunk checksums already computed.
+    fn check(bytes: Vec<u8>, sums: &[u64], index_sha256: &str) -> Result<Self, PackedError> {
         if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
             return Err(PackedError::NotPacked);
         }
@@ -161,7 +197,7 @@ impl PackedIndex {
                 actual,
             });
         }
-        if checksum(&bytes) != read_u64(&bytes, 24) {
+        if combine(sums) != read_u64(&bytes, 24) {
             return Err(PackedError::Checksum);
         }
         let mut expected = [0u8; 32];
@@ -428,12 +464,35 @@ fn hash(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
 
-/// xxh3-64 of the whole file but its checksum field, so header and payload are both covered.
-fn checksum(file: &[u8]) -> u64 {
+/// Bytes per checksummed chunk.
+pub const CHUNK: usize = 1 << 20;
+
+/// The xxh3-64 of chunk `i` of a file, its checksum field (in chunk 0) read as zeros.
+fn chunk_sum(i: usize, chunk: &[u8]) -> u64 {
+    if i > 0 || chunk.len() < 32 {
+        return xxhash_rust::xxh3::xxh3_64(chunk);
+    }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(&file[..24]);
-    hasher.update(&file[32..]);
+    hasher.update(&chunk[..24]);
+    hasher.update(&[0; 8]);
+    hasher.update(&chunk[32..]);
     hasher.digest()
+}
+
+/// The file checksum from its chunks' (see the module doc).
+fn combine(sums: &[u64]) -> u64 {
+    let bytes: Vec<u8> = sums.iter().flat_map(|sum| sum.to_le_bytes()).collect();
+    xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+/// The checksum of a whole file in memory.
+fn checksum(file: &[u8]) -> u64 {
+    let sums: Vec<u64> = file
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(i, chunk)| chunk_sum(i, chunk))
+        .collect();
+    combine(&sums)
 }
 
 /// Rewrites the checksum after an edit, as a bug or a forger would: for tests of what the

@@ -203,3 +203,38 @@ fn damaged_tables_under_a_valid_checksum_never_panic() {
         }
     }
 }
+
+/// A file of several checksum chunks, read from disk in parallel: the same index as opened
+/// from memory, and damage in any chunk (or a short file) is refused.
+#[test]
+fn read_from_disk_checks_every_chunk() {
+    let text: Vec<String> = (0..9000)
+        .map(|i| stanza(&format!("pkg{i}"), "1.0-1", "amd64", "Depends: libc6\n"))
+        .collect();
+    let packed = encode(&parse(&text.join("\n")), SHA);
+    assert!(packed.len() > 2 * CHUNK, "{} bytes", packed.len());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("packed");
+    let read = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).expect("write");
+        PackedIndex::read(&path, SHA).expect("readable")
+    };
+    let index = read(&packed).expect("valid");
+    assert_eq!(index.len(), 9000);
+    assert_eq!(
+        index.records_named(index.lookup("pkg8999").expect("lookup").expect("found")),
+        Ok(vec![8999])
+    );
+    for at in [40, CHUNK - 1, CHUNK, 2 * CHUNK + 5, packed.len() - 1] {
+        let mut flipped = packed.clone();
+        flipped[at] ^= 0x01;
+        assert_eq!(
+            read(&flipped).map(|_| ()),
+            Err(PackedError::Checksum),
+            "at {at}"
+        );
+    }
+    assert!(read(&packed[..packed.len() - 1]).is_err());
+    assert!(read(&packed[..CHUNK]).is_err());
+    assert!(PackedIndex::read(&dir.path().join("absent"), SHA).is_err());
+}
