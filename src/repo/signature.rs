@@ -352,10 +352,11 @@ impl<'a> Helper<'a> {
     /// keeps each check's result inside the certificate (and a clone keeps it), so the suites
     /// of one run signed by the same key pay the pure-Rust RSA of its bindings once, not once
     /// each. Only sequoia's own verdicts are kept; nothing is trusted that it did not check.
-    fn check_bindings(&self, cert: &Cert) {
+    /// Only the keys that made the signatures (`ids`) are checked, as the verification will.
+    fn check_bindings(&self, cert: &Cert, ids: &[KeyHandle]) {
         if let Ok(valid) = cert.with_policy(self.policy, self.now) {
             let _ = valid.revocation_status();
-            for key in valid.keys() {
+            for key in valid.keys().key_handles(ids.iter().cloned()) {
                 let _ = key.revocation_status();
             }
         }
@@ -388,7 +389,7 @@ impl VerificationHelper for Helper<'_> {
                 let _checking = checking
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                self.check_bindings(cert);
+                self.check_bindings(cert, ids);
                 cert.clone()
             })
             .collect())
