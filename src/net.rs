@@ -131,17 +131,21 @@ impl Trust {
     /// searching).
     fn certificates(&self) -> Result<Vec<Vec<u8>>, TlsError> {
         let (file, dirs) = self.sources();
+        // The directory repeats the bundle, one certificate per file: a block whose text was
+        // already decoded is skipped (its DER would be dropped as a duplicate anyway), which
+        // halves the decoding every HTTP client's construction pays.
+        let mut seen = std::collections::HashSet::new();
         let mut all = if self.cert_file.is_some() {
-            named_ca_file(&file)?
+            named_ca_file_noting(&file, &mut seen)?
         } else {
             std::fs::read(&file)
-                .map(|bytes| found_certificates(&bytes))
+                .map(|bytes| found_certificates(&bytes, &mut seen))
                 .unwrap_or_default()
         };
         for dir in dirs {
             for path in files_with_extension(&dir, &["pem", "crt"]) {
                 if let Ok(bytes) = std::fs::read(&path) {
-                    all.extend(found_certificates(&bytes));
+                    all.extend(found_certificates(&bytes, &mut seen));
                 }
             }
         }
@@ -375,15 +379,25 @@ fn files_with_extension(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
 
 /// A CA file named on purpose: readable, at least one certificate, every one valid.
 fn named_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, TlsError> {
+    named_ca_file_noting(path, &mut std::collections::HashSet::new())
+}
+
+/// [`named_ca_file`], adding the text of each block to `seen`.
+fn named_ca_file_noting(
+    path: &Path,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<Vec<Vec<u8>>, TlsError> {
     let bad = |reason: String| TlsError::CaFile {
         path: path.to_owned(),
         reason,
     };
     let bytes = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
     let mut certificates = Vec::new();
-    for (block, der) in pem_certificates(&bytes).into_iter().enumerate() {
-        certificates
-            .push(der.map_err(|reason| bad(format!("certificate {}: {reason}", block + 1)))?);
+    for (number, block) in pem_blocks(&bytes).into_iter().enumerate() {
+        let certificate = |reason: String| bad(format!("certificate {}: {reason}", number + 1));
+        let block = block.map_err(certificate)?;
+        certificates.push(decode_certificate(&block).map_err(certificate)?);
+        seen.insert(block);
     }
     if certificates.is_empty() {
         return Err(bad(
@@ -393,17 +407,24 @@ fn named_ca_file(path: &Path) -> Result<Vec<Vec<u8>>, TlsError> {
     Ok(certificates)
 }
 
-/// The valid certificates of a file found by searching (the others skipped).
-fn found_certificates(bytes: &[u8]) -> Vec<Vec<u8>> {
-    pem_certificates(bytes).into_iter().flatten().collect()
+/// The valid certificates of a file found by searching (the others skipped), but for blocks
+/// whose text is in `seen` (which gains this file's blocks).
+fn found_certificates(bytes: &[u8], seen: &mut std::collections::HashSet<String>) -> Vec<Vec<u8>> {
+    pem_blocks(bytes)
+        .into_iter()
+        .flatten()
+        .filter(|block| seen.insert(block.clone()))
+        .filter_map(|block| decode_certificate(&block).ok())
+        .collect()
 }
 
-/// Each `CERTIFICATE` block of a PEM text, decoded and checked to be X.509 (text between
-/// blocks and blocks of other kinds, such as keys, are ignored, as OpenSSL ignores them in
-/// a bundle).
-fn pem_certificates(bytes: &[u8]) -> Vec<Result<Vec<u8>, String>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
+const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const END: &str = "-----END CERTIFICATE-----";
+
+/// Each `CERTIFICATE` block of a PEM text, its lines trimmed (text between blocks and blocks
+/// of other kinds, such as keys, are ignored, as OpenSSL ignores them in a bundle); an
+/// unclosed block ends the list with an error.
+fn pem_blocks(bytes: &[u8]) -> Vec<Result<String, String>> {
     let text = String::from_utf8_lossy(bytes);
     let mut found = Vec::new();
     let mut lines = text.lines();
@@ -425,17 +446,20 @@ fn pem_certificates(bytes: &[u8]) -> Vec<Result<Vec<u8>, String>> {
             found.push(Err(format!("`{BEGIN}` has no `{END}`")));
             break;
         }
-        found.push(
-            pem::decode_vec(block.as_bytes())
-                .map_err(|err| format!("not valid PEM: {err}"))
-                .and_then(|(_, der)| {
-                    Certificate::from_der(&der)
-                        .map(|_| der)
-                        .map_err(|err| format!("not an X.509 certificate: {err}"))
-                }),
-        );
+        found.push(Ok(block));
     }
     found
+}
+
+/// One PEM block's DER, checked to be an X.509 certificate.
+fn decode_certificate(block: &str) -> Result<Vec<u8>, String> {
+    pem::decode_vec(block.as_bytes())
+        .map_err(|err| format!("not valid PEM: {err}"))
+        .and_then(|(_, der)| {
+            Certificate::from_der(&der)
+                .map(|_| der)
+                .map_err(|err| format!("not an X.509 certificate: {err}"))
+        })
 }
 
 #[cfg(test)]
@@ -444,6 +468,29 @@ mod tests {
 
     const CA: &str = include_str!("rootfs/testdata/ca.pem");
     const SECOND: Duration = Duration::from_secs(1);
+
+    /// The CA directory repeats the bundle: a certificate already read from the bundle is
+    /// not decoded again (however its lines are indented), the others are, in order.
+    #[test]
+    fn the_directory_adds_only_certificates_the_bundle_lacks() {
+        const LEAF: &str = include_str!("rootfs/testdata/leaf.pem");
+        let der = |pem: &str| pem::decode_vec(pem.as_bytes()).expect("test PEM").1;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bundle = dir.path().join("bundle.crt");
+        std::fs::write(&bundle, CA).expect("write");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).expect("mkdir");
+        let indented: String = CA.lines().map(|line| format!("  {line}\n")).collect();
+        std::fs::write(certs.join("a.pem"), indented).expect("write");
+        std::fs::write(certs.join("b.pem"), LEAF).expect("write");
+        std::fs::write(certs.join("c.crt"), CA).expect("write");
+        let trust = Trust {
+            cert_file: Some(bundle),
+            cert_dirs: vec![certs],
+        };
+        let found = trust.certificates().expect("readable store");
+        assert_eq!(found, vec![der(CA), der(LEAF)]);
+    }
 
     #[test]
     fn ssl_cert_file_must_be_usable_and_the_default_may_be_absent() {
@@ -477,7 +524,8 @@ mod tests {
             cert_file: Some(ca.clone()),
             cert_dirs: vec![dir.path().to_owned()],
         };
-        assert_eq!(trust.certificates().expect("readable").len(), 2);
+        // The directory's copy of the bundle's certificate is not read twice.
+        assert_eq!(trust.certificates().expect("readable").len(), 1);
         HttpConfig::new(trust, Vec::new())
             .default_client(SECOND, SECOND)
             .expect("a client");
