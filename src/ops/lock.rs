@@ -9,7 +9,7 @@ use crate::env::Settings;
 use crate::lock::diff::LockDiff;
 use crate::lock::{Lock, LockedSource};
 use crate::manifest::Manifest;
-use crate::repo::suites::SuiteSources;
+use crate::repo::suites::{SuiteSources, SuitesError};
 use crate::repo::{Http, IndexCache, VerifiedRelease, VerifiedSuite};
 use crate::resolve::{self, Pin, Request, SourcePackages, Universe};
 
@@ -181,6 +181,8 @@ fn relock(
     {
         lock.images = old.images.clone();
     }
+    // The packed indices were written while resolving; a failure is reported before the lock.
+    cache.flush().map_err(SuitesError::from)?;
     let changed = lock.write_if_changed(&project.lock)?;
     if !changed {
         return Ok(LockOutcome::Unchanged { lock });

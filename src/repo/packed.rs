@@ -69,8 +69,35 @@ pub enum PackedError {
 /// Encodes `packages` (parsed from the index whose sha256 is `index_sha256`, lower-case hex)
 /// into the packed form.
 pub fn encode(packages: &[BinaryPackage], index_sha256: &str) -> Vec<u8> {
-    let mut records = Vec::with_capacity(packages.len() * RECORD_LEN);
-    let mut strings = Strings::default();
+    let mut encoder = Encoder::default();
+    encoder.push(packages);
+    encoder.finish(index_sha256)
+}
+
+/// [`encode`] in steps: the packages of an index handed over in index order, a few at a time,
+/// so that a cold lock encodes while it is still parsing. The bytes are [`encode`]'s.
+#[derive(Default)]
+pub struct Encoder {
+    records: Vec<u8>,
+    strings: Strings,
+    count: usize,
+}
+
+impl Encoder {
+    /// Appends the records of `packages`, the next ones of the index.
+    pub fn push(&mut self, packages: &[BinaryPackage]) {
+        self.records.reserve(packages.len() * RECORD_LEN);
+        self.count += packages.len();
+        push_records(&mut self.records, &mut self.strings, packages);
+    }
+
+    /// The packed file of the packages pushed so far.
+    pub fn finish(self, index_sha256: &str) -> Vec<u8> {
+        finish(self.records, &self.strings, self.count, index_sha256)
+    }
+}
+
+fn push_records(records: &mut Vec<u8>, strings: &mut Strings, packages: &[BinaryPackage]) {
     for package in packages {
         let provides = (!package.provides.is_empty()).then(|| {
             package
@@ -116,12 +143,15 @@ pub fn encode(packages: &[BinaryPackage], index_sha256: &str) -> Vec<u8> {
         records.extend_from_slice(&flags_of(package).to_le_bytes());
         records.extend_from_slice(&0u32.to_le_bytes());
     }
+}
+
+fn finish(records: Vec<u8>, strings: &Strings, count: usize, index_sha256: &str) -> Vec<u8> {
     let mut payload = records;
     payload.extend_from_slice(&strings.blob);
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let count = u32::try_from(packages.len()).expect("an index has fewer than 2^32 stanzas");
+    let count = u32::try_from(count).expect("an index has fewer than 2^32 stanzas");
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&[0; 8]); // the checksum, below

@@ -60,7 +60,9 @@ pub fn load_all(
     let sources = SuiteSources::new(manifest, mirrors)?;
     let releases = sources.verify(manifest, http, SystemTime::now())?;
     let cache = IndexCache::new(cache_dir);
-    sources.load(manifest, http, &cache, releases)
+    let suites = sources.load(manifest, http, &cache, releases)?;
+    cache.flush()?;
+    Ok(suites)
 }
 
 /// Where each `[[source]]` is fetched from and which keys it trusts.
