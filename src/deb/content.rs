@@ -8,8 +8,9 @@
 //! [`Content::reader`] to stream a large one into a layer); the kernel's page cache, not the
 //! process, keeps recently written contents at hand.
 //!
-//! Two contents are equal when their bytes are; comparing spilled contents reads both (only
-//! conflicting paths of two packages and base-image overlays compare contents).
+//! Two contents are equal when their bytes are: two spilled contents compare the sha256 each
+//! took while it was written; otherwise the bytes are read and compared (only conflicting
+//! paths of two packages and base-image overlays compare contents).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,6 +19,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
 
 /// Files up to this size stay in memory: the /etc files the essentials rewrite, copyright
 /// files, scripts and symlink-sized blobs cost less inline than a read each.
@@ -34,6 +37,9 @@ enum Repr {
         file: Arc<SpillFile>,
         offset: u64,
         len: u64,
+        /// sha256 of the bytes, taken while they were written: the layer cache keys layers by
+        /// their files' digests without reading the contents back.
+        digest: [u8; 32],
     },
 }
 
@@ -78,6 +84,7 @@ impl SpillFile {
             offset
         };
         let mut buffer = vec![0u8; usize::try_from(len.min(1 << 16)).unwrap_or(1 << 16)];
+        let mut hasher = Sha256::new();
         let mut written = 0u64;
         while written < len {
             let want = usize::try_from((len - written).min(buffer.len() as u64))
@@ -90,12 +97,14 @@ impl SpillFile {
                 ));
             }
             self.file.write_all_at(&buffer[..read], offset + written)?;
+            hasher.update(&buffer[..read]);
             written += read as u64;
         }
         Ok(Content(Repr::Spilled {
             file: Arc::clone(self),
             offset,
             len,
+            digest: hasher.finalize().into(),
         }))
     }
 }
@@ -136,6 +145,14 @@ impl Content {
         self.len() == 0
     }
 
+    /// The sha256 of the bytes: remembered for a spilled file, computed for an inline one.
+    pub fn sha256(&self) -> [u8; 32] {
+        match &self.0 {
+            Repr::Inline(bytes) => Sha256::digest(bytes).into(),
+            Repr::Spilled { digest, .. } => *digest,
+        }
+    }
+
     /// Whether the bytes are held in memory (small or generated files).
     pub fn is_inline(&self) -> bool {
         matches!(self.0, Repr::Inline(_))
@@ -145,7 +162,9 @@ impl Content {
     pub fn read(&self) -> io::Result<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
-            Repr::Spilled { file, offset, len } => {
+            Repr::Spilled {
+                file, offset, len, ..
+            } => {
                 let mut bytes = vec![0u8; usize::try_from(*len).map_err(io::Error::other)?];
                 file.file.read_exact_at(&mut bytes, *offset)?;
                 Ok(Cow::Owned(bytes))
@@ -159,7 +178,9 @@ impl Content {
     pub fn read_elf(&self) -> io::Result<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Inline(bytes) => Ok(Cow::Borrowed(bytes)),
-            Repr::Spilled { file, offset, len } => {
+            Repr::Spilled {
+                file, offset, len, ..
+            } => {
                 let mut read_at =
                     |at: u64, buf: &mut [u8]| file.file.read_exact_at(buf, offset + at);
                 crate::elf::sparse_copy(*len, &mut read_at).map(Cow::Owned)
@@ -179,7 +200,9 @@ impl Content {
     pub fn reader(&self) -> Box<dyn Read + Send + '_> {
         match &self.0 {
             Repr::Inline(bytes) => Box::new(bytes.as_slice()),
-            Repr::Spilled { file, offset, len } => Box::new(SpillReader {
+            Repr::Spilled {
+                file, offset, len, ..
+            } => Box::new(SpillReader {
                 file: &file.file,
                 position: *offset,
                 end: offset + len,
@@ -191,7 +214,9 @@ impl Content {
     pub fn starts_with(&self, prefix: &[u8]) -> bool {
         match &self.0 {
             Repr::Inline(bytes) => bytes.starts_with(prefix),
-            Repr::Spilled { file, offset, len } => {
+            Repr::Spilled {
+                file, offset, len, ..
+            } => {
                 if (prefix.len() as u64) > *len {
                     return false;
                 }
@@ -251,18 +276,10 @@ impl PartialEq for Content {
         if self.len() != other.len() {
             return false;
         }
-        if let (
-            Repr::Spilled {
-                file: a, offset: x, ..
-            },
-            Repr::Spilled {
-                file: b, offset: y, ..
-            },
-        ) = (&self.0, &other.0)
-            && Arc::ptr_eq(a, b)
-            && x == y
+        if let (Repr::Spilled { digest: a, .. }, Repr::Spilled { digest: b, .. }) =
+            (&self.0, &other.0)
         {
-            return true;
+            return a == b;
         }
         same_stream(self.reader(), other.reader()).unwrap_or(false)
     }
@@ -338,6 +355,10 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, Content::from(big.clone()));
         assert!(a.starts_with(&big[..4]));
+        // The digest taken while spilling is the bytes' sha256, as an inline copy computes it.
+        let expected: [u8; 32] = Sha256::digest(&big).into();
+        assert_eq!(a.sha256(), expected);
+        assert_eq!(Content::from(big.clone()).sha256(), expected);
         let mut other = big.clone();
         other[19_999] ^= 1;
         assert_ne!(a, Content::from(other));

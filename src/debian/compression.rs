@@ -69,6 +69,25 @@ impl Compression {
         }
     }
 
+    /// [`Compression::decoder`] for bytes already checked against a trusted digest: an xz
+    /// stream's own check (CRC64 or SHA-256) is skipped; the other formats are unchanged.
+    pub fn decoder_without_check<'a, R: Read + Send + 'a>(
+        self,
+        reader: R,
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
+        match self {
+            Self::Xz => {
+                let flags = liblzma::stream::CONCATENATED | liblzma::stream::IGNORE_CHECK;
+                let stream = liblzma::stream::Stream::new_stream_decoder(u64::MAX, flags)
+                    .map_err(io::Error::other)?;
+                Ok(Box::new(liblzma::read::XzDecoder::new_stream(
+                    reader, stream,
+                )))
+            }
+            other => other.decoder(reader),
+        }
+    }
+
     /// Wraps a compressed reader into a decompressing one.
     pub fn decoder<'a, R: Read + Send + 'a>(
         self,
@@ -150,6 +169,40 @@ mod tests {
         // Shorter than the longest magic: handed on whole.
         assert_eq!(unpack(b"ab"), b"ab");
         assert_eq!(unpack(b""), b"");
+    }
+
+    #[test]
+    fn only_the_unchecked_xz_decoder_skips_the_stream_check() {
+        let data = b"data.tar bytes ".repeat(100);
+        let mut xz = Vec::new();
+        liblzma::read::XzEncoder::new(data.as_slice(), 1)
+            .read_to_end(&mut xz)
+            .expect("xz");
+        let read = |decoder: io::Result<Box<dyn Read + Send + '_>>| {
+            let mut out = Vec::new();
+            decoder
+                .and_then(|mut d| d.read_to_end(&mut out))
+                .map(|_| out)
+        };
+        assert_eq!(
+            read(Compression::Xz.decoder(xz.as_slice())).expect("valid"),
+            data
+        );
+        assert_eq!(
+            read(Compression::Xz.decoder_without_check(xz.as_slice())).expect("valid"),
+            data
+        );
+        // The block's CRC64 sits just before the index, whose size the stream footer gives.
+        let footer = xz.len() - 12;
+        let backward = u32::from_le_bytes(xz[footer + 4..footer + 8].try_into().expect("4 bytes"));
+        let index = footer - (backward as usize + 1) * 4;
+        let mut damaged = xz.clone();
+        damaged[index - 1] ^= 0xff;
+        assert!(read(Compression::Xz.decoder(damaged.as_slice())).is_err());
+        assert_eq!(
+            read(Compression::Xz.decoder_without_check(damaged.as_slice())).expect("unchecked"),
+            data
+        );
     }
 
     #[test]

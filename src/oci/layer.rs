@@ -6,10 +6,13 @@
 //! `././@LongLink` records only for names or targets over 100 bytes. tar-rs
 //! `HeaderMode::Deterministic` is not used: it rewrites modes and mtimes.
 //!
+//! [`tar_recipe`] names a layer's tar without writing it (the layer cache's key).
+//!
 //! One pass computes both hashes: the tar stream goes through a hashing writer (diff_id) into
 //! the compressor, whose output goes through another (blob digest) into the blob store. The
-//! compressors are pinned (flate2 gzip level 6, mtime 0, no name; zstd level 3 single-threaded)
-//! because compressed digests depend on the implementation (§9.1).
+//! compressors are pinned (gzip level 6 through [`super::pgzip`], mtime 0, no name; zstd
+//! level 3 in its multi-threaded mode, whose bytes do not depend on the worker count) because
+//! compressed digests depend on the implementation (§9.1).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -83,7 +86,14 @@ impl<W: Write> Encoder<W> {
     fn new(inner: W, compression: Compression) -> io::Result<Self> {
         Ok(match compression {
             Compression::Gzip => Self::Gzip(super::pgzip::ParallelGzip::new(inner, GZIP_LEVEL)?),
-            Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)?),
+            Compression::Zstd => {
+                let mut encoder = zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)?;
+                // zstd's multi-threaded mode cuts the input into fixed jobs: its output is the
+                // same for any number of workers (≥ 1), so it follows the machine's cores.
+                let workers = u32::try_from(rayon::current_num_threads()).unwrap_or(1);
+                encoder.multithread(workers.max(1))?;
+                Self::Zstd(encoder)
+            }
             Compression::None => Self::Plain(inner),
         })
     }
@@ -158,8 +168,7 @@ pub fn write_layer<'a>(
 }
 
 /// Writes the uncompressed layer tar of `entries` (see [`write_layer`]) into `out`: the bytes
-/// whose sha256 is the layer's diff_id. The layer cache hashes this stream to find a layer it
-/// already compressed.
+/// whose sha256 is the layer's diff_id.
 pub fn write_tar<'a, W: Write>(
     out: W,
     entries: &BTreeMap<&'a str, &'a Node>,
@@ -168,22 +177,74 @@ pub fn write_tar<'a, W: Write>(
 ) -> io::Result<W> {
     let mut builder = tar::Builder::new(out);
     for (path, node) in entries {
-        let kind = match &node.kind {
-            NodeKind::Hardlink(target) if !entries.contains_key(target.as_str()) => {
-                match lookup(target).map(|n| &n.kind) {
-                    Some(file @ NodeKind::File(_)) => file,
-                    _ => {
-                        return Err(io::Error::other(format!(
-                            "hard link `{path}` -> `{target}`: target is not a file"
-                        )));
-                    }
-                }
-            }
-            kind => kind,
-        };
+        let kind = written_kind(entries, &lookup, path, node)?;
         append_node(&mut builder, path, node, kind, epoch)?;
     }
     builder.into_inner()
+}
+
+/// A digest that names the tar [`write_tar`] would write, computed from the entries'
+/// metadata and their contents' sha256 (taken at extraction) without reading any content:
+/// the layer cache's key, so a cold build does not read and hash the whole tree once more
+/// before compressing it. Every input of [`append_node`] is hashed here; the rest of the tar's
+/// bytes are a function of the code, which the cache's key covers.
+pub fn tar_recipe<'a>(
+    entries: &BTreeMap<&'a str, &'a Node>,
+    lookup: impl Fn(&str) -> Option<&'a Node>,
+    epoch: i64,
+) -> io::Result<Digest> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    for (path, node) in entries {
+        let kind = written_kind(entries, &lookup, path, node)?;
+        field(path.as_bytes());
+        field(&(node.mode & 0o7777).to_le_bytes());
+        field(&node.uid.to_le_bytes());
+        field(&node.gid.to_le_bytes());
+        field(&clamp_mtime(node.mtime, epoch).to_le_bytes());
+        match kind {
+            NodeKind::Dir => field(b"dir"),
+            NodeKind::File(data) => {
+                field(b"file");
+                field(&data.len().to_le_bytes());
+                field(&data.sha256());
+            }
+            NodeKind::Symlink(target) => {
+                field(b"symlink");
+                field(target.as_bytes());
+            }
+            NodeKind::Hardlink(target) => {
+                field(b"hardlink");
+                field(target.as_bytes());
+            }
+        }
+    }
+    Ok(Digest::from_sha256(hasher))
+}
+
+/// What `path` is written as: itself, except a hard link whose target is not in this layer,
+/// which becomes a copy of the target file.
+fn written_kind<'a>(
+    entries: &BTreeMap<&'a str, &'a Node>,
+    lookup: &impl Fn(&str) -> Option<&'a Node>,
+    path: &str,
+    node: &'a Node,
+) -> io::Result<&'a NodeKind> {
+    match &node.kind {
+        NodeKind::Hardlink(target) if !entries.contains_key(target.as_str()) => {
+            match lookup(target).map(|n| &n.kind) {
+                Some(file @ NodeKind::File(_)) => Ok(file),
+                _ => Err(io::Error::other(format!(
+                    "hard link `{path}` -> `{target}`: target is not a file"
+                ))),
+            }
+        }
+        kind => Ok(kind),
+    }
 }
 
 /// Appends one tree node with a header built from its own metadata.
@@ -366,6 +427,76 @@ mod tests {
         // gzip header: no name, mtime 0.
         let gzip_blob = std::fs::read(store.path(&layers[0].digest)).expect("blob");
         assert_eq!(&gzip_blob[..8], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn zstd_bytes_do_not_depend_on_the_thread_count() {
+        // Larger than one zstd job, so several workers really split it.
+        let mut state = 0x9e37_79b9_u32;
+        let big: Vec<u8> = (0..24 << 20)
+            .map(|i: u32| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                if i.is_multiple_of(5) {
+                    state as u8
+                } else {
+                    b"layer"[(i % 5) as usize]
+                }
+            })
+            .collect();
+        let nodes = [("blob", node(NodeKind::File(big.into()), 0o644, 0))];
+        let tree: Vec<(&str, &Node)> = nodes.iter().map(|(p, n)| (*p, n)).collect();
+        let entries = select_entries(tree.iter().copied(), |_| true);
+        let digest_with = |threads: usize| {
+            let store = BlobStore::new().expect("temp");
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool")
+                .install(|| write_layer(&store, &entries, |_| None, 0, Compression::Zstd))
+                .expect("layer")
+                .digest
+        };
+        assert_eq!(digest_with(1), digest_with(3));
+    }
+
+    #[test]
+    fn the_recipe_names_the_tar() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spill = crate::deb::SpillFile::new_in(dir.path()).expect("scratch file");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let spilled = crate::deb::Content::from_reader(bytes.as_slice(), 10_000, Some(&spill))
+            .expect("spilled");
+        let recipe = |kind: NodeKind, mode: u32, mtime: i64| {
+            let nodes = [
+                ("usr", node(NodeKind::Dir, 0o755, 0)),
+                ("usr/f", node(kind, mode, mtime)),
+            ];
+            let tree: Vec<(&str, &Node)> = nodes.iter().map(|(p, n)| (*p, n)).collect();
+            let entries = select_entries(tree.iter().copied(), |_| true);
+            tar_recipe(&entries, |_| None, 100).expect("recipe")
+        };
+        let reference = recipe(NodeKind::File(spilled), 0o644, 50);
+        // The same bytes held in memory, and an mtime the epoch clamps to the same value.
+        assert_eq!(
+            recipe(NodeKind::File(bytes.clone().into()), 0o644, 50),
+            reference
+        );
+        assert_eq!(
+            recipe(NodeKind::File(bytes.clone().into()), 0o644, 100),
+            recipe(NodeKind::File(bytes.clone().into()), 0o644, 200),
+        );
+        // Anything the tar would show differently names another tar.
+        let mut flipped = bytes.clone();
+        flipped[9_999] ^= 1;
+        assert_ne!(recipe(NodeKind::File(flipped.into()), 0o644, 50), reference);
+        assert_ne!(
+            recipe(NodeKind::File(bytes.clone().into()), 0o755, 50),
+            reference
+        );
+        assert_ne!(recipe(NodeKind::File(bytes.into()), 0o644, 51), reference);
+        assert_ne!(recipe(NodeKind::Symlink("f".into()), 0o777, 50), reference);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ```text
 //! layers-v1/sha256/<64 hex>   a blob (compressed layer, base layer, image document), by digest
 //! layers-v1/refs/<64 hex>     a key -> "sha256:<hex> <size>" of the blob it names
+//!                             (a layer's adds " sha256:<diff_id hex>")
 //! layers-v1/*/.tmp-*          writes in flight (never read; removed on drop or by a sweep)
 //! ```
 //!
@@ -14,10 +15,13 @@
 //! path, size and mtime, so a debless whose layer bytes could differ never reads another's
 //! entries:
 //!
-//! - A layer's key is its compression and its diff_id: the sha256 of the uncompressed tar
-//!   [`layer::write_tar`] writes. The compressed blob is a pure function of those bytes and
-//!   the pinned compressor, so a hit is exact by construction; it saves the compression, which
-//!   is most of a build's time, and makes a one-package update recompress only its layer.
+//! - A layer's key is its compression and its [`layer::tar_recipe`]: a digest of every entry's
+//!   metadata and its content's sha256 (taken while the .debs were extracted), which names
+//!   the uncompressed tar [`layer::write_tar`] writes without reading the contents again.
+//!   The compressed blob is a pure function of those bytes and the pinned compressor, so a
+//!   hit is exact by construction; it saves the compression, which is most of a build's
+//!   time, and makes a one-package update recompress only its layer. The ref also records
+//!   the layer's diff_id, which the config needs.
 //! - A caller's key (`ops::build` keys a whole image by its recipe: lock, manifest, the
 //!   application's files, epoch, options) names a document it stored with [`LayerCache::put_document`].
 //!
@@ -46,7 +50,7 @@ use crate::rootfs::Node;
 /// The layer format version: bump it whenever the bytes of a layer, config or manifest built
 /// from the same inputs could change (tar writer, compressor, epoch rules, essentials, …), so
 /// no build reuses entries written by a debless that built other bytes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The cache's directory under a cache root.
 pub fn dir(cache_root: &Path) -> PathBuf {
@@ -118,9 +122,10 @@ impl LayerCache {
         self.record(|stats| stats.warnings.push(text));
     }
 
-    /// [`layer::write_layer`] through the cache: the tar is hashed first (no compression);
-    /// when the cache holds a verified blob for that diff_id and compression it is copied into
-    /// `store`, otherwise the layer is compressed and kept for next time.
+    /// [`layer::write_layer`] through the cache: the layer is looked up by its
+    /// [`layer::tar_recipe`] (metadata and content digests, no content read); when the cache
+    /// holds a verified blob for it, that blob is copied into `store`, otherwise the layer is
+    /// compressed and kept for next time.
     pub fn write_layer<'a>(
         &self,
         store: &BlobStore,
@@ -129,14 +134,17 @@ impl LayerCache {
         epoch: i64,
         compression: Compression,
     ) -> io::Result<LayerDescriptor> {
-        let hashed = layer::write_tar(HashingWriter::new(io::sink()), entries, &lookup, epoch)?;
-        let (_, diff_id, _) = hashed.finish();
+        let recipe = layer::tar_recipe(entries, &lookup, epoch)?;
         let key = self.key(&[
             b"layer",
             compression.media_type().as_bytes(),
-            diff_id.as_str().as_bytes(),
+            recipe.as_str().as_bytes(),
         ]);
-        if let Some((digest, size)) = self.read_ref(&key)
+        if let Some(Ref {
+            digest,
+            size,
+            diff_id: Some(diff_id),
+        }) = self.read_ref(&key)
             && self.fetch_blob(store, &digest, size)?
         {
             self.record(|stats| stats.reused += 1);
@@ -148,17 +156,17 @@ impl LayerCache {
             });
         }
         let layer = layer::write_layer(store, entries, lookup, epoch, compression)?;
-        if layer.diff_id != diff_id {
-            return Err(io::Error::other(format!(
-                "the layer tar is not deterministic: hashed {diff_id}, then wrote {}",
-                layer.diff_id
-            )));
-        }
         self.record(|stats| stats.built += 1);
-        if let Err(err) = self
-            .keep_blob(store, &layer.digest)
-            .and_then(|()| self.write_ref(&key, &layer.digest, layer.size))
-        {
+        if let Err(err) = self.keep_blob(store, &layer.digest).and_then(|()| {
+            self.write_ref(
+                &key,
+                &Ref {
+                    digest: layer.digest.clone(),
+                    size: layer.size,
+                    diff_id: Some(layer.diff_id.clone()),
+                },
+            )
+        }) {
             self.warn(format!(
                 "cannot keep layer {} in the layer cache: {err}",
                 layer.digest
@@ -202,8 +210,10 @@ impl LayerCache {
         Ok(false)
     }
 
-    /// Copies `store`'s blob `digest` into the cache (temp file, hashed, renamed), unless the
-    /// cache already has a file of that name and size.
+    /// Puts `store`'s blob `digest` into the cache, unless the cache already has a file of
+    /// that name and size: a hard link when both are on one filesystem (no copy of a layer
+    /// that can be hundreds of MB, at the end of the build), else a copy hashed on the way.
+    /// Either way a later build hashes the entry before using it.
     pub fn keep_blob(&self, store: &BlobStore, digest: &Digest) -> io::Result<()> {
         let target = self.blobs.join(digest.hex());
         let source = store.path(digest);
@@ -213,6 +223,11 @@ impl LayerCache {
             return Ok(());
         }
         fs_err::create_dir_all(&self.blobs)?;
+        // A link to a finished file publishes it whole, as a rename would. It fails across
+        // filesystems, or over a damaged entry of another size, which the copy replaces.
+        if std::fs::hard_link(&source, &target).is_ok() {
+            return Ok(());
+        }
         let temp = crate::cleanup::temp_file_in(&self.blobs, ".tmp-")?;
         let mut writer = HashingWriter::new(io::BufWriter::new(temp));
         io::copy(&mut fs_err::File::open(&source)?, &mut writer)?;
@@ -232,7 +247,7 @@ impl LayerCache {
 
     /// The document stored under `key`, verified, if the cache has it whole.
     pub fn document(&self, key: &str) -> Option<Vec<u8>> {
-        let (digest, size) = self.read_ref(key)?;
+        let Ref { digest, size, .. } = self.read_ref(key)?;
         let path = self.blobs.join(digest.hex());
         let mut bytes = Vec::new();
         std::fs::File::open(&path)
@@ -260,26 +275,58 @@ impl LayerCache {
             temp.write_all(bytes)?;
             temp.persist(&target).map_err(|e| e.error)?;
         }
-        self.write_ref(key, &digest, bytes.len() as u64)
+        self.write_ref(
+            key,
+            &Ref {
+                digest,
+                size: bytes.len() as u64,
+                diff_id: None,
+            },
+        )
     }
 
     /// The blob a ref names; `None` when missing or unreadable (a miss).
-    fn read_ref(&self, key: &str) -> Option<(Digest, u64)> {
+    fn read_ref(&self, key: &str) -> Option<Ref> {
         let path = self.refs.join(key);
         let text = std::fs::read_to_string(&path).ok()?;
-        let (digest, size) = text.trim_end().split_once(' ')?;
-        let parsed = (Digest::parse(digest).ok()?, size.parse().ok()?);
+        let mut fields = text.trim_end().split(' ');
+        let digest = Digest::parse(fields.next()?).ok()?;
+        let size = fields.next()?.parse().ok()?;
+        let diff_id = match fields.next() {
+            Some(diff_id) => Some(Digest::parse(diff_id).ok()?),
+            None => None,
+        };
+        if fields.next().is_some() {
+            return None;
+        }
         touch(&path);
-        Some(parsed)
+        Some(Ref {
+            digest,
+            size,
+            diff_id,
+        })
     }
 
-    fn write_ref(&self, key: &str, digest: &Digest, size: u64) -> io::Result<()> {
+    fn write_ref(&self, key: &str, entry: &Ref) -> io::Result<()> {
         fs_err::create_dir_all(&self.refs)?;
         let mut temp = crate::cleanup::temp_file_in(&self.refs, ".tmp-")?;
-        writeln!(temp, "{digest} {size}")?;
+        write!(temp, "{} {}", entry.digest, entry.size)?;
+        if let Some(diff_id) = &entry.diff_id {
+            write!(temp, " {diff_id}")?;
+        }
+        writeln!(temp)?;
         temp.persist(self.refs.join(key)).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// What a ref file says: `<digest> <size>`, and for a layer ` <diff_id>` (the digest of its
+/// uncompressed tar, which the image config lists and the blob alone does not give without
+/// decompressing it).
+struct Ref {
+    digest: Digest,
+    size: u64,
+    diff_id: Option<Digest>,
 }
 
 /// The running program as a path, size and mtime. Layer bytes could change between two
@@ -351,11 +398,19 @@ mod tests {
             std::fs::read(store.path(&cold.digest)).expect("blob")
         );
 
-        // One flipped byte: detected, evicted, rebuilt, the same layer again.
+        // The cache keeps the cold build's blob as a hard link to it (one filesystem).
         let cached = dir(root.path()).join("sha256").join(cold.digest.hex());
+        assert!(
+            std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&cached).expect("cached"))
+                >= 2
+        );
+
+        // One flipped byte: detected, evicted, rebuilt, the same layer again. (A new file
+        // with the damage: writing into the shared inode would damage the first store too.)
         let mut bytes = std::fs::read(&cached).expect("cached");
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
+        std::fs::remove_file(&cached).expect("unlink");
         std::fs::write(&cached, bytes).expect("damage");
         let third_store = BlobStore::new().expect("store");
         let again = write(&cache, &third_store, &nodes);
@@ -367,6 +422,32 @@ mod tests {
             std::fs::read(&cached).expect("rebuilt"),
             std::fs::read(store.path(&cold.digest)).expect("blob")
         );
+    }
+
+    #[test]
+    fn a_layer_ref_without_its_diff_id_is_a_miss() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let nodes = entries(&[("etc", file(b"x"))]);
+        let cache = LayerCache::new(root.path(), FORMAT_VERSION);
+        let cold = write(&cache, &BlobStore::new().expect("store"), &nodes);
+        cache.take_stats();
+        let refs: Vec<PathBuf> = std::fs::read_dir(dir(root.path()).join("refs"))
+            .expect("refs")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        assert_eq!(refs.len(), 1);
+        let text = std::fs::read_to_string(&refs[0]).expect("ref");
+        assert_eq!(
+            text,
+            format!("{} {} {}\n", cold.digest, cold.size, cold.diff_id)
+        );
+        // A ref as documents write it (no diff_id) cannot give the config its diff_id.
+        std::fs::write(&refs[0], format!("{} {}\n", cold.digest, cold.size)).expect("edit");
+        assert_eq!(
+            write(&cache, &BlobStore::new().expect("store"), &nodes),
+            cold
+        );
+        assert_eq!(cache.take_stats().built, 1);
     }
 
     #[test]

@@ -10,26 +10,32 @@
 //! reader reads it. (A well-kept crate for this exists for Go, not for Rust: `gzp` 1.0
 //! writes the same framing but pulls in a thread pool of its own and an older flate2.)
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
-use rayon::prelude::*;
 
 /// Input bytes per independently compressed piece; changing it changes every gzip digest.
 pub const CHUNK: usize = 1 << 20;
 /// The deflate window: the most of the previous piece a dictionary can use.
 const WINDOW: usize = 32 * 1024;
-/// Pieces gathered before compressing them in parallel (bounds memory at ~2× this × CHUNK).
-const BATCH: usize = 8;
+/// Pieces being compressed at once, at most (bounds memory at ~2× this × CHUNK). The writer
+/// keeps filling the next pieces while these compress, so the tar stream and its hashing
+/// overlap the deflate work instead of waiting for it.
+const IN_FLIGHT: usize = 16;
 
 /// A gzip writer whose output is a function of its input bytes and `level` only.
 pub struct ParallelGzip<W: Write> {
     inner: W,
     level: u32,
-    /// Input not yet compressed: whole pieces, then a partial one.
+    /// Input not yet handed to a compressor: less than one piece.
     pending: Vec<u8>,
     /// The last [`WINDOW`] bytes before `pending` (the next piece's dictionary).
     window: Vec<u8>,
+    /// Pieces handed to the rayon pool, oldest first: each sends its deflate output once.
+    in_flight: VecDeque<mpsc::Receiver<io::Result<Vec<u8>>>>,
     crc: crc32fast::Hasher,
     total: u64,
 }
@@ -42,42 +48,46 @@ impl<W: Write> ParallelGzip<W> {
         Ok(Self {
             inner,
             level,
-            pending: Vec::with_capacity(CHUNK * BATCH),
+            pending: Vec::with_capacity(CHUNK),
             window: Vec::new(),
+            in_flight: VecDeque::new(),
             crc: crc32fast::Hasher::new(),
             total: 0,
         })
     }
 
-    /// Compresses the whole pieces in `pending`, in parallel, and writes them in order.
-    fn drain_whole_pieces(&mut self) -> io::Result<()> {
-        let whole = self.pending.len() / CHUNK * CHUNK;
-        if whole == 0 {
-            return Ok(());
-        }
-        let pieces: Vec<(usize, &[u8])> = self.pending[..whole].chunks(CHUNK).enumerate().collect();
-        let window = &self.window;
-        let pending = &self.pending;
+    /// Hands the full piece in `pending` to the pool (its dictionary is the window before it)
+    /// and writes out finished pieces while too many are in flight.
+    fn submit_piece(&mut self) -> io::Result<()> {
+        let piece = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        let dictionary = std::mem::replace(&mut self.window, dictionary_before(&[], &piece));
         let level = self.level;
-        let compressed: Vec<io::Result<Vec<u8>>> = pieces
-            .par_iter()
-            .map(|&(index, piece)| {
-                let start = index * CHUNK;
-                let dictionary = dictionary_before(window, &pending[..start]);
-                deflate_piece(piece, &dictionary, level, false)
-            })
-            .collect();
-        for piece in compressed {
-            self.inner.write_all(&piece?)?;
+        let (sender, receiver) = mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            // The receiver only goes away when the writer is dropped unfinished.
+            let _ = sender.send(deflate_piece(&piece, &dictionary, level, false));
+        });
+        self.in_flight.push_back(receiver);
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.write_oldest()?;
         }
-        self.window = dictionary_before(&self.window, &self.pending[..whole]);
-        self.pending.drain(..whole);
         Ok(())
+    }
+
+    /// Waits for the oldest piece in flight and writes it.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(receiver) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let piece = wait_helping_the_pool(&receiver)?;
+        self.inner.write_all(&piece)
     }
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.drain_whole_pieces()?;
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
         let last = deflate_piece(&self.pending, &self.window, self.level, true)?;
         self.inner.write_all(&last)?;
         self.inner
@@ -91,18 +101,44 @@ impl<W: Write> ParallelGzip<W> {
 
 impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        self.crc.update(buf);
-        self.total += buf.len() as u64;
-        if self.pending.len() >= CHUNK * BATCH {
-            self.drain_whole_pieces()?;
+        let take = buf.len().min(CHUNK - self.pending.len());
+        self.pending.extend_from_slice(&buf[..take]);
+        self.crc.update(&buf[..take]);
+        self.total += take as u64;
+        if self.pending.len() == CHUNK {
+            self.submit_piece()?;
         }
-        Ok(buf.len())
+        Ok(take)
     }
 
     /// Flushes the inner writer only: compressing early would move the cut points.
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// Receives a piece's output. The writer may itself run on a rayon worker (layers written in
+/// parallel), so instead of blocking it runs queued pool work while it waits: every worker
+/// waiting on its own pieces could otherwise leave nobody to compress them.
+fn wait_helping_the_pool(receiver: &mpsc::Receiver<io::Result<Vec<u8>>>) -> io::Result<Vec<u8>> {
+    loop {
+        match receiver.try_recv() {
+            Ok(piece) => return piece,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                return Err(io::Error::other("a gzip piece's compressor stopped"));
+            }
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+            continue;
+        }
+        match receiver.recv_timeout(Duration::from_millis(1)) {
+            Ok(piece) => return piece,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("a gzip piece's compressor stopped"));
+            }
+        }
     }
 }
 
@@ -200,9 +236,9 @@ mod tests {
             CHUNK - 1,
             CHUNK,
             CHUNK + 1,
-            CHUNK * BATCH,
-            CHUNK * BATCH + 3,
-            CHUNK * (BATCH + 2) + 12345,
+            CHUNK * IN_FLIGHT,
+            CHUNK * IN_FLIGHT + 3,
+            CHUNK * (IN_FLIGHT + 2) + 12345,
         ] {
             let data = sample(len);
             assert_eq!(gunzip(&compress(&data, 65536)), data, "length {len}");

@@ -24,6 +24,8 @@ enum Target {
     Ratio(f64),
     /// Peak RSS at most this many MiB.
     Mib(f64),
+    /// A ratio shown for comparison, with no target of its own.
+    Informational,
 }
 
 /// One row of the target table.
@@ -46,12 +48,18 @@ impl Row {
         match self.target {
             Target::Ratio(max) => self.ratio().is_some_and(|r| r <= max),
             Target::Mib(max) => self.debless <= max,
+            Target::Informational => false,
         }
+    }
+
+    /// Whether the row has a target (informational rows do not count).
+    pub fn has_target(&self) -> bool {
+        !matches!(self.target, Target::Informational)
     }
 
     fn cells(&self) -> [String; 6] {
         let value = match self.target {
-            Target::Ratio(_) => seconds(self.debless),
+            Target::Ratio(_) | Target::Informational => seconds(self.debless),
             Target::Mib(_) => format!("{:.0} MiB", self.debless),
         };
         let anchor = self.anchor.as_ref().map_or_else(
@@ -64,8 +72,13 @@ impl Row {
         let target = match self.target {
             Target::Ratio(max) => format!("≤ {max}×"),
             Target::Mib(max) => format!("≤ {max:.0} MiB"),
+            Target::Informational => "—".to_owned(),
         };
-        let verdict = if self.passes() { "PASS" } else { "FAIL" };
+        let verdict = match (self.has_target(), self.passes()) {
+            (false, _) => "",
+            (true, true) => "PASS",
+            (true, false) => "FAIL",
+        };
         [
             self.work.clone(),
             value,
@@ -123,6 +136,17 @@ pub fn rows(lock: Option<&LockResult>, builds: &[BuildResult]) -> Vec<Row> {
     if let Some(ffmpeg) = find("ffmpeg") {
         if let Some(mm) = &ffmpeg.mmdebstrap {
             rows.push(cold_build_row(ffmpeg, mm));
+            if let Some(zstd) = &ffmpeg.cold_zstd {
+                rows.push(Row {
+                    work: format!(
+                        "{}: the same cold `build` with `compression = \"zstd\"`",
+                        ffmpeg.label
+                    ),
+                    debless: median_wall(zstd),
+                    anchor: Some(("`mmdebstrap --variant=extract`".to_owned(), median_wall(mm))),
+                    target: Target::Informational,
+                });
+            }
         }
         rows.push(rss_row(ffmpeg));
     }
@@ -257,5 +281,13 @@ mod tests {
         };
         assert!(!rss.passes());
         assert_eq!(rss.cells()[5], "FAIL");
+        let info = Row {
+            work: "w".to_owned(),
+            debless: 1.0,
+            anchor: Some(("a".to_owned(), 4.0)),
+            target: Target::Informational,
+        };
+        assert!(!info.has_target());
+        assert_eq!(info.cells()[3..], ["0.25×", "—", ""]);
     }
 }

@@ -217,6 +217,8 @@ pub fn bench_lock(
 pub struct BuildPlan {
     pub mmdebstrap: bool,
     pub floor: bool,
+    /// Also cold builds with `compression = "zstd"` (large images: zstd is the fast choice).
+    pub zstd: bool,
 }
 
 /// `build` of one example.
@@ -232,6 +234,8 @@ pub struct BuildResult {
     pub warm: Vec<Sample>,
     pub mmdebstrap: Option<Vec<Sample>>,
     pub floor: Option<Vec<Sample>>,
+    /// Cold builds of the same lock with zstd layers.
+    pub cold_zstd: Option<Vec<Sample>>,
 }
 
 /// Measures `build` of `example`, `runs` times each, with the anchors `plan` names.
@@ -284,6 +288,32 @@ pub fn bench_build(
         (cold, Some(mm))
     } else {
         (repeated(runs, ("debless", cold_build))?, None)
+    };
+
+    let cold_zstd = if plan.zstd {
+        eprintln!("  cold `debless build` with `compression = \"zstd\"` (empty cache)");
+        let zstd_manifest = example.project(&base.join("project-zstd"), true)?;
+        set_zstd(&zstd_manifest)?;
+        let zstd_cache = base.join("cache-zstd");
+        let zstd_out = base.join("image-zstd");
+        let samples = repeated(
+            runs,
+            ("debless", |_| {
+                fresh(&zstd_cache)?;
+                fresh(&zstd_out)?;
+                let cmd = debless.command(
+                    &zstd_manifest,
+                    &zstd_cache,
+                    &["build", "--output", &zstd_out.to_string_lossy()],
+                );
+                measure(&cmd, &logs)
+            }),
+        )?;
+        fresh(&zstd_cache)?;
+        fresh(&zstd_out)?;
+        Some(samples)
+    } else {
+        None
     };
 
     eprintln!("  rebuild of the unchanged lock (warm cache)");
@@ -343,7 +373,19 @@ pub fn bench_build(
         warm,
         mmdebstrap,
         floor,
+        cold_zstd,
     })
+}
+
+/// Sets `[image] compression = "zstd"` in the manifest at `path`, keeping the rest.
+fn set_zstd(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    doc["image"]["compression"] = toml_edit::value("zstd");
+    std::fs::write(path, doc.to_string())?;
+    Ok(())
 }
 
 /// The image digest `debless build` prints as its last line on stdout.
