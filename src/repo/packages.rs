@@ -379,6 +379,8 @@ mod tests {
             "Multi-Arch: foreign".to_owned(),
             "Essential: YES".to_owned(),
             "Description: d".to_owned(),
+            "Section: \u{a0}net\u{2003}".to_owned(),
+            "Installed-Size:\t7 ".to_owned(),
             "Tag: x,\n y".to_owned(),
             "X-Other: \u{a0}v\u{a0}".to_owned(),
         ];
