@@ -186,7 +186,7 @@ impl BinaryPackage {
     /// Reads a stanza of a `Packages` index, its fields found by `fields`.
     pub fn from_fields<'a>(fields: &impl Fields<'a>) -> Result<Self, PackageError> {
         let need = |field: Field| {
-            fields.get(field).ok_or(PackageError::Missing {
+            fields.get(field).ok_or_else(|| PackageError::Missing {
                 line: fields.line(),
                 field: field.name(),
             })
