@@ -123,9 +123,10 @@ impl<'a> Slots<'a> {
         self.named == 0 && self.others.is_empty()
     }
 
-    /// Records that the stanza names `name`; `None` when it already did (any ASCII case).
-    fn name(&mut self, name: &'a str) -> Option<Option<usize>> {
-        match slot_of(name) {
+    /// Records that the stanza names `name`, whose slot is `slot`; `None` when it already did
+    /// (any ASCII case).
+    fn name(&mut self, name: &'a str, slot: Option<usize>) -> Option<Option<usize>> {
+        match slot {
             Some(slot) => {
                 let bit = 1u32 << slot;
                 if self.named & bit != 0 {
@@ -153,27 +154,34 @@ fn slot_name(slot: usize) -> &'static str {
     }
 }
 
-/// Slots by the length of their name, each with its name's first byte in lower case: a name is
-/// compared with the one or two slots of its length and initial.
-static BY_LENGTH: LazyLock<Vec<Vec<(u8, usize)>>> = LazyLock::new(|| {
-    let mut by_length: Vec<Vec<(u8, usize)>> = Vec::new();
+/// Slots by the length of their name: a name is compared with the few of its length.
+static BY_LENGTH: LazyLock<Vec<Vec<(&'static str, usize)>>> = LazyLock::new(|| {
+    let mut by_length: Vec<Vec<(&'static str, usize)>> = Vec::new();
     for slot in 0..SLOTS {
-        let name = slot_name(slot).as_bytes();
+        let name = slot_name(slot);
         if by_length.len() <= name.len() {
             by_length.resize(name.len() + 1, Vec::new());
         }
-        by_length[name.len()].push((name[0].to_ascii_lowercase(), slot));
+        by_length[name.len()].push((name, slot));
     }
     by_length
 });
 
 /// The slot of a field name, compared as [`crate::debian::deb822::Stanza::get`] compares.
 fn slot_of(name: &str) -> Option<usize> {
-    let first = name.as_bytes().first()?.to_ascii_lowercase();
-    BY_LENGTH
-        .get(name.len())?
+    let candidates = BY_LENGTH.get(name.len())?;
+    let initial = name.as_bytes().first()?;
+    // Debian's own spelling first (most names differ in their first byte from the others of
+    // their length): a plain comparison, then without regard to case.
+    let found = candidates
         .iter()
-        .find(|&&(initial, slot)| initial == first && slot_name(slot).eq_ignore_ascii_case(name))
+        .find(|(known, _)| known.as_bytes()[0] == *initial && *known == name);
+    found
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        })
         .map(|&(_, slot)| slot)
 }
 
@@ -237,14 +245,16 @@ fn field_line<'a>(
 ) -> Option<Option<Open>> {
     let line = &text.as_bytes()[line_start..line_end];
     let colon = line.iter().position(|&b| b == b':')?;
-    let name = &line[..colon];
-    if name.is_empty() || !name.iter().all(u8::is_ascii_graphic) {
+    let name = text.get(line_start..line_start + colon)?;
+    let slot = slot_of(name);
+    // A slot's name is plain ASCII; any other name must be too (no white space in it).
+    if slot.is_none() && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic())) {
         return None;
     }
     if let Some(field) = open {
         close(text, slots, field)?;
     }
-    let slot = slots.name(text.get(line_start..line_start + colon)?)?;
+    let slot = slots.name(name, slot)?;
     Some(Some((slot, line_start + colon + 1, line_end)))
 }
 
