@@ -33,6 +33,7 @@ const BLOCK: usize = 1 << 20;
 /// smaller compressed), and at least [`MIN_TEXT_LIMIT`]: the text is parsed before the
 /// download is verified, and a mirror must not make debless hold gigabytes of it.
 const TEXT_RATIO: u64 = 20;
+/// The text limit of small indices, whose compression ratio varies most.
 const MIN_TEXT_LIMIT: u64 = 16 << 20;
 
 /// An index's packages and the packed file made from them, but for its header
