@@ -9,9 +9,9 @@ use crate::env::Settings;
 use crate::lock::diff::LockDiff;
 use crate::lock::{Lock, LockedSource};
 use crate::manifest::Manifest;
-use crate::repo::suites::{SuiteSources, SuitesError};
-use crate::repo::{Http, IndexCache, VerifiedRelease, VerifiedSuite};
-use crate::resolve::{self, Pin, Request, SourcePackages, Universe};
+use crate::repo::suites::SuiteSources;
+use crate::repo::{Http, IndexCache, PackedSuite, VerifiedRelease};
+use crate::resolve::{self, Pin, Request, SourceIndices, Universe};
 
 /// How to lock.
 #[derive(Clone, Debug, Default)]
@@ -68,76 +68,73 @@ pub fn lock(
     let sources = SuiteSources::new(&manifest, || settings.mirrors())?;
     let http = Http::from_config(&super::http_config(settings, Some(&manifest)))?;
     let now = SystemTime::now();
-    let releases = sources.verify(&manifest, &http, now)?;
-    if let Some(old) = old {
-        refuse_rollback(&old, &releases)?;
-        // Same manifest, same signed Releases: the indices and so the resolution are the same.
-        let unchanged = options.update.is_none()
-            && old.staleness(&manifest).is_none()
-            && old.sources.len() == releases.len()
-            && old
-                .sources
-                .iter()
-                .zip(&releases)
-                .all(|(locked, fresh)| locked.inrelease_sha256 == fresh.inrelease_sha256);
-        if unchanged {
-            return Ok(LockOutcome::Unchanged { lock: old });
+    let cache = IndexCache::new(settings.cache_dir.clone());
+    let old = match old {
+        Some(old) if options.update.is_none() && old.staleness(&manifest).is_none() => old,
+        // No lock, a changed manifest or `--update`: the indices are needed whatever the
+        // Releases say, so each suite's are read as soon as its Release is verified.
+        old => {
+            let (releases, loaded) =
+                sources.verify_and_load_packed(&manifest, &http, &cache, now)?;
+            if let Some(old) = &old {
+                refuse_rollback(old, &releases)?;
+            }
+            let suites = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+            return relock(project, settings, options, progress, &manifest, suites, old);
         }
-        return relock(
-            project,
-            settings,
-            options,
-            progress,
-            &manifest,
-            &sources,
-            &http,
-            releases,
-            Some(old),
-        );
+    };
+    let releases = sources.verify(&manifest, &http, now)?;
+    refuse_rollback(&old, &releases)?;
+    // Same manifest, same signed Releases: the indices and so the resolution are the same.
+    let unchanged = old.sources.len() == releases.len()
+        && old
+            .sources
+            .iter()
+            .zip(&releases)
+            .all(|(locked, fresh)| locked.inrelease_sha256 == fresh.inrelease_sha256);
+    if unchanged {
+        return Ok(LockOutcome::Unchanged { lock: old });
     }
+    let suites = sources.load_packed(&manifest, &http, &cache, releases)?;
     relock(
-        project, settings, options, progress, &manifest, &sources, &http, releases, None,
+        project,
+        settings,
+        options,
+        progress,
+        &manifest,
+        suites,
+        Some(old),
     )
 }
 
-/// Resolves every architecture and writes the lock when it changed.
-#[allow(clippy::too_many_arguments)]
+/// Resolves every architecture over the loaded suites and writes the lock when it changed.
 fn relock(
     project: &Project,
     settings: &Settings,
     options: &LockOptions,
     progress: &dyn Progress,
     manifest: &Manifest,
-    sources: &SuiteSources,
-    http: &Http,
-    releases: Vec<VerifiedRelease>,
+    suites: Vec<PackedSuite>,
     old: Option<Lock>,
 ) -> Result<LockOutcome, Error> {
-    let cache = IndexCache::new(settings.cache_dir.clone());
-    let mut suites = sources.load(manifest, http, &cache, releases)?;
     let pins = pins_to_keep(old.as_ref(), options.update.as_deref())?;
     // A bare `--update` also moves the base to what its tag names now.
     let refresh_base = options.update.as_ref().is_some_and(Vec::is_empty);
     let base = super::base::pin(settings, progress, manifest, old.as_ref(), refresh_base)?;
     let mut resolutions = Vec::new();
-    let arch_count = manifest.architectures.len();
-    for (i, arch) in manifest.architectures.iter().enumerate() {
-        let last = i + 1 == arch_count;
+    for arch in &manifest.architectures {
+        // The packed indices are shared, not copied: each architecture's universe decodes
+        // only the records its resolution visits.
         let universe_sources = suites
-            .iter_mut()
+            .iter()
             .zip(&manifest.sources)
-            .map(|(suite, source)| SourcePackages {
+            .map(|(suite, source)| SourceIndices {
                 label: suite.verified.suite.clone(),
                 priority: source.priority,
-                // The last architecture takes the parsed indices instead of copying them.
-                packages: if last {
-                    std::mem::take(&mut suite.packages)
-                } else {
-                    suite.packages.clone()
-                },
+                indices: suite.packed.clone(),
             })
             .collect();
-        let universe = Universe::new(universe_sources, std::slice::from_ref(arch));
+        let universe = Universe::from_indices(universe_sources, std::slice::from_ref(arch));
         let request = Request {
             roots: manifest
                 .packages
@@ -164,7 +161,6 @@ fn relock(
             progress.status(&format!("note ({arch}): {note}"));
         }
         resolutions.push((arch.clone(), resolution));
-        drop_in_background(universe);
     }
     let locked_sources: Vec<LockedSource> = suites
         .iter()
@@ -181,21 +177,12 @@ fn relock(
     {
         lock.images = old.images.clone();
     }
-    // The packed indices were written while resolving; a failure is reported before the lock.
-    cache.flush().map_err(SuitesError::from)?;
     let changed = lock.write_if_changed(&project.lock)?;
     if !changed {
         return Ok(LockOutcome::Unchanged { lock });
     }
     let diff = old.as_ref().map(|old| crate::lock::diff::diff(old, &lock));
     Ok(LockOutcome::Changed { lock, diff })
-}
-
-/// Frees a universe (every stanza of every index, hundreds of thousands of allocations) on
-/// another thread: freeing it took a fifth of a warm re-lock, and nothing waits for it; a
-/// process that exits first simply never pays.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    std::thread::spawn(move || drop(value));
 }
 
 /// `--check`: the lock exists and matches the manifest.
@@ -277,7 +264,7 @@ fn pins_to_keep(
         .collect())
 }
 
-fn locked_source(suite: &VerifiedSuite, components: &[String]) -> LockedSource {
+fn locked_source(suite: &PackedSuite, components: &[String]) -> LockedSource {
     let suite = &suite.verified;
     LockedSource {
         suite: suite.suite.clone(),

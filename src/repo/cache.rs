@@ -8,57 +8,22 @@
 //!
 //! Beside them, `<cache root>/packed-v<N>/sha256/<hex>` holds the pre-parsed form of the
 //! `Packages` index `<hex>` ([`super::packed`], format version `N`), written the same way and
-//! checked (checksum, bounds, fields) on every read; a file that fails is replaced. A cold
-//! lock finishes and writes them on background threads while it resolves
-//! ([`IndexCache::put_packed_later`]); [`IndexCache::flush`] waits for them, and the last clone
-//! of a cache waits for them when dropped, so no write outlives the run.
+//! checked (header, length, checksum) when opened and bounds-checked on every read; a file
+//! that fails is replaced.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
 use super::RepoError;
-use super::packed::Encoder;
+use super::packed::PackedIndex;
 use super::release::IndexFile;
-use crate::debian::BinaryPackage;
 
 /// Verified compressed indices, addressed by sha256 (see the module doc).
 #[derive(Clone, Debug)]
 pub struct IndexCache {
     dir: PathBuf,
     packed_dir: PathBuf,
-    writes: Arc<Writes>,
-}
-
-/// Packed files being written on background threads.
-#[derive(Debug, Default)]
-struct Writes(Mutex<Vec<JoinHandle<Result<(), RepoError>>>>);
-
-impl Writes {
-    /// Waits for every write started so far; the first failure.
-    fn join(&self) -> Result<(), RepoError> {
-        let handles = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut result = Ok(());
-        for handle in handles {
-            let joined = handle.join().unwrap_or_else(|_| {
-                Err(RepoError::Cache {
-                    path: "packed index writer".to_owned(),
-                    source: std::io::Error::other("the writer thread panicked"),
-                })
-            });
-            result = result.and(joined);
-        }
-        result
-    }
-}
-
-impl Drop for Writes {
-    fn drop(&mut self) {
-        // A failure nobody asked about ([`IndexCache::flush`]) only costs a parse next time.
-        let _ = self.join();
-    }
 }
 
 impl IndexCache {
@@ -68,36 +33,21 @@ impl IndexCache {
         IndexCache {
             dir: root.join("indices-v1").join("sha256"),
             packed_dir: packed_dir(root),
-            writes: Arc::default(),
         }
     }
 
-    /// The packages of the `Packages` index `sha256` from its packed file, if one exists and
-    /// passes every check ([`super::packed::decode`]); `None` means "parse the index".
-    pub fn packed(&self, sha256: &str) -> Option<Vec<BinaryPackage>> {
-        let bytes = std::fs::read(self.packed_dir.join(sha256)).ok()?;
-        super::packed::decode(&bytes, sha256).ok()
+    /// The packed form of the `Packages` index `sha256`, if its file exists and passes the
+    /// checks of [`PackedIndex::open`]; `None` means "parse the index (and rewrite the file)".
+    pub fn packed(&self, sha256: &str) -> Option<PackedIndex> {
+        PackedIndex::read(&self.packed_dir.join(sha256), sha256)
+            .ok()?
+            .ok()
     }
 
-    /// Stores the packed form of the verified `Packages` index `sha256`, whose records
-    /// `encoder` holds, on a background thread (temp file + rename, so a concurrent reader sees
-    /// the old file or the whole new one). [`IndexCache::flush`] reports how it went.
-    pub(crate) fn put_packed_later(&self, sha256: &str, encoder: Encoder) {
-        let (temp_dir, dir, sha256) =
-            (self.dir.clone(), self.packed_dir.clone(), sha256.to_owned());
-        let write = std::thread::spawn(move || {
-            write_atomically(&temp_dir, &dir, &sha256, &encoder.finish(&sha256))
-        });
-        self.writes
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(write);
-    }
-
-    /// Waits for the packed files being written in the background; the first failure.
-    pub fn flush(&self) -> Result<(), RepoError> {
-        self.writes.join()
+    /// Stores the packed form of the verified `Packages` index `sha256` (temp file + rename,
+    /// so a concurrent reader sees the old file or the whole new one).
+    pub(crate) fn put_packed(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
+        write_atomically(&self.dir, &self.packed_dir, sha256, bytes)
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {

@@ -1,11 +1,12 @@
 //! `Packages` indices: choosing the file to fetch from the verified `Release` (fetched, checked
 //! and cached by `listed` in the [`IndexCache`]), and reading its stanzas while it downloads
 //! ([`super::parse`]). The first read of an index also stores its pre-parsed form
-//! ([`super::packed`]), which later runs read instead.
+//! ([`super::packed`]), which later runs read instead and which lookups read in place.
 
 use super::RepoError;
-pub use super::cache::{IndexCache, sha256_hex};
+pub use super::cache::{IndexCache, packed_dir, sha256_hex};
 use super::listed::ListedFiles;
+use super::packed::PackedIndex;
 pub(super) use super::parse::decoder;
 use super::release::{IndexFile, component_name};
 use crate::debian::{Arch, BinaryPackage};
@@ -57,12 +58,9 @@ impl IndexSource<'_> {
         found
     }
 
-    /// Fetches (or reads from the cache) and parses the index of one component and arch.
-    pub fn load(
-        &self,
-        component: &str,
-        arch: &Arch,
-    ) -> Result<(IndexRef, Vec<BinaryPackage>), RepoError> {
+    /// Fetches (or reads from the cache) the index of one component and arch: its packed
+    /// form, read from the cache when present, else parsed from the verified index and stored.
+    pub fn load(&self, component: &str, arch: &Arch) -> Result<(IndexRef, Loaded), RepoError> {
         let candidates = self.candidates(component, arch);
         if candidates.is_empty() {
             return Err(RepoError::NoIndex {
@@ -73,21 +71,35 @@ impl IndexSource<'_> {
         }
         // A packed file of any listed candidate means no decompression and no deb822 parse.
         let packed = candidates.iter().find_map(|file| {
-            self.0
-                .cache
-                .packed(&file.sha256)
-                .map(|found| (*file, found))
+            self.0.cache.packed(&file.sha256).map(|found| {
+                let loaded = Loaded {
+                    packed: found,
+                    parsed: None,
+                };
+                (*file, loaded)
+            })
         });
-        let (file, packages) = match packed {
+        let (file, loaded) = match packed {
             Some(hit) => hit,
             None => {
                 let suite = self.0.suite;
                 let (file, parsed) = self.0.stream(&candidates, |file, reader| {
                     super::parse::parse_stream(suite, file, reader)
                 })?;
-                let parsed = parsed?;
-                self.0.cache.put_packed_later(&file.sha256, parsed.encoder);
-                (file, parsed.packages)
+                let packages = parsed?;
+                let bytes = super::packed::encode(&packages, &file.sha256);
+                self.0.cache.put_packed(&file.sha256, &bytes)?;
+                let packed =
+                    PackedIndex::open(bytes, &file.sha256).map_err(|err| RepoError::BadIndex {
+                        suite: self.0.suite.to_owned(),
+                        path: file.path.clone(),
+                        reason: format!("its packed form does not read back: {err}"),
+                    })?;
+                let loaded = Loaded {
+                    packed,
+                    parsed: Some(packages),
+                };
+                (file, loaded)
             }
         };
         let index = IndexRef {
@@ -96,8 +108,17 @@ impl IndexSource<'_> {
             path: file.path.clone(),
             sha256: file.sha256.clone(),
         };
-        Ok((index, packages))
+        Ok((index, loaded))
     }
+}
+
+/// One index as [`IndexSource::load`] found it.
+pub(super) struct Loaded {
+    /// Its packed form (read in place by lookups).
+    pub packed: PackedIndex,
+    /// Its stanzas, when it had to be parsed (a cache miss): callers that want every package
+    /// take these instead of decoding the packed form again.
+    pub parsed: Option<Vec<BinaryPackage>>,
 }
 
 #[cfg(test)]

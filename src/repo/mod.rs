@@ -65,6 +65,18 @@ pub struct VerifiedSuite {
     pub packages: Vec<BinaryPackage>,
 }
 
+/// A suite whose Release was verified and whose indices matched it, kept in their packed
+/// form ([`packed::PackedIndex`]): what `lock` resolves over.
+#[derive(Clone, Debug)]
+pub struct PackedSuite {
+    /// The verified Release the indices were checked against.
+    pub verified: VerifiedRelease,
+    /// One per component and architecture, in request order.
+    pub indices: Vec<IndexRef>,
+    /// The packed form of each of `indices`, in the same order.
+    pub packed: Vec<std::sync::Arc<packed::PackedIndex>>,
+}
+
 /// Why a suite could not be loaded; each variant names the suite and the culprit.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -136,9 +148,7 @@ pub fn load_suite(
     now: SystemTime,
 ) -> Result<VerifiedSuite, RepoError> {
     let release = verify_suite(http, req, now)?;
-    let suite = load_indices(http, cache, req, release)?;
-    cache.flush()?;
-    Ok(suite)
+    load_indices(http, cache, req, release)
 }
 
 /// A suite whose signed Release was verified and found fresh, before any index is read: enough
@@ -208,15 +218,75 @@ pub fn verify_suite(
 }
 
 /// Loads the indices a verified Release lists for the request's components and architectures,
-/// each checked against its signed size and sha256 before its packages are used. The packed
-/// forms of the indices read are still being written when this returns: see
-/// [`IndexCache::flush`].
+/// each checked against its signed size and sha256 before its packages are used, and decodes
+/// them all.
 pub fn load_indices(
     http: &Http,
     cache: &IndexCache,
     req: &SuiteRequest<'_>,
     verified: VerifiedRelease,
 ) -> Result<VerifiedSuite, RepoError> {
+    let loaded = load_each(http, cache, req, &verified)?;
+    let mut indices = Vec::with_capacity(loaded.len());
+    let mut packages = Vec::new();
+    for (index, loaded) in loaded {
+        let mut index_packages = match loaded.parsed {
+            Some(parsed) => parsed,
+            None => loaded
+                .packed
+                .packages()
+                .map_err(|err| RepoError::BadIndex {
+                    suite: req.suite.to_owned(),
+                    path: index.path.clone(),
+                    reason: format!("its packed form: {err}"),
+                })?,
+        };
+        indices.push(index);
+        packages.append(&mut index_packages);
+    }
+    Ok(VerifiedSuite {
+        verified,
+        indices,
+        packages,
+    })
+}
+
+/// Like [`load_indices`], but leaves the indices in their packed form, for a resolution that
+/// decodes only the records it visits.
+pub fn load_packed_indices(
+    http: &Http,
+    cache: &IndexCache,
+    req: &SuiteRequest<'_>,
+    verified: VerifiedRelease,
+) -> Result<PackedSuite, RepoError> {
+    let loaded = load_each(http, cache, req, &verified)?;
+    let mut indices = Vec::with_capacity(loaded.len());
+    let mut packed = Vec::with_capacity(loaded.len());
+    let mut parsed = Vec::new();
+    for (index, loaded) in loaded {
+        indices.push(index);
+        packed.push(std::sync::Arc::new(loaded.packed));
+        parsed.extend(loaded.parsed);
+    }
+    // A cold load parsed every stanza to write the packed form; freeing 60,000 packages takes
+    // a while and nothing waits for it.
+    if !parsed.is_empty() {
+        std::thread::spawn(move || drop(parsed));
+    }
+    Ok(PackedSuite {
+        verified,
+        indices,
+        packed,
+    })
+}
+
+/// Every index of the request, loaded in parallel, in request order.
+fn load_each(
+    http: &Http,
+    cache: &IndexCache,
+    req: &SuiteRequest<'_>,
+    verified: &VerifiedRelease,
+) -> Result<Vec<(IndexRef, index::Loaded)>, RepoError> {
     let source = index::IndexSource(listed::ListedFiles {
         http,
         cache,
@@ -229,7 +299,7 @@ pub fn load_indices(
         .iter()
         .flat_map(|component| req.architectures.iter().map(move |arch| (component, arch)))
         .collect();
-    let loaded: Vec<_> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = wanted
             .iter()
             .map(|(component, arch)| scope.spawn(|| source.load(component, arch)))
@@ -238,22 +308,6 @@ pub fn load_indices(
             .into_iter()
             .map(|worker| worker.join().expect("an index worker does not panic"))
             .collect()
-    });
-    let mut indices = Vec::with_capacity(loaded.len());
-    let mut packages = Vec::new();
-    for result in loaded {
-        let (index, mut index_packages) = result?;
-        indices.push(index);
-        if packages.is_empty() {
-            packages = index_packages; // no copy of the usual single index
-        } else {
-            packages.append(&mut index_packages);
-        }
-    }
-    Ok(VerifiedSuite {
-        verified,
-        indices,
-        packages,
     })
 }
 

@@ -44,6 +44,9 @@ pub struct Keyring {
     /// Shared: parsing the embedded keyring checks its self-signatures (RSA in pure Rust), a
     /// cost paid once per process however many suites use it.
     certs: std::sync::Arc<[Cert]>,
+    /// One per certificate: held while its self-signatures are checked, so suites verified in
+    /// parallel wait for the one check instead of each repeating it (see `check_bindings`).
+    binding_checks: std::sync::Arc<[std::sync::Mutex<()>]>,
 }
 
 /// Text whose signature checked out, and who signed it.
@@ -114,9 +117,14 @@ impl Keyring {
         if certs.is_empty() {
             return Err(invalid("no OpenPGP certificate found".to_owned()));
         }
-        Ok(Keyring {
+        Ok(Keyring::of(certs))
+    }
+
+    fn of(certs: Vec<Cert>) -> Keyring {
+        Keyring {
+            binding_checks: certs.iter().map(|_| std::sync::Mutex::new(())).collect(),
             certs: certs.into(),
-        })
+        }
     }
 
     /// Primary fingerprints of the certificates, upper-case hex.
@@ -340,6 +348,20 @@ impl<'a> Helper<'a> {
         None
     }
 
+    /// Checks `cert`'s self-signatures in place, in the keyring every suite shares: sequoia
+    /// keeps each check's result inside the certificate (and a clone keeps it), so the suites
+    /// of one run signed by the same key pay the pure-Rust RSA of its bindings once, not once
+    /// each. Only sequoia's own verdicts are kept; nothing is trusted that it did not check.
+    /// Only the keys that made the signatures (`ids`) are checked, as the verification will.
+    fn check_bindings(&self, cert: &Cert, ids: &[KeyHandle]) {
+        if let Ok(valid) = cert.with_policy(self.policy, self.now) {
+            let _ = valid.revocation_status();
+            for key in valid.keys().key_handles(ids.iter().cloned()) {
+                let _ = key.revocation_status();
+            }
+        }
+    }
+
     fn issuers_of(sig: &Signature) -> Vec<String> {
         sig.get_issuers().iter().map(KeyHandle::to_hex).collect()
     }
@@ -358,11 +380,18 @@ impl VerificationHelper for Helper<'_> {
             .keyring
             .certs
             .iter()
-            .filter(|cert| {
+            .zip(self.keyring.binding_checks.iter())
+            .filter(|(cert, _)| {
                 cert.keys()
                     .any(|key| ids.iter().any(|id| id.aliases(key.key().key_handle())))
             })
-            .cloned()
+            .map(|(cert, checking)| {
+                let _checking = checking
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                self.check_bindings(cert, ids);
+                cert.clone()
+            })
             .collect())
     }
 
@@ -544,21 +573,35 @@ mod tests {
             signed_str.contains("\n- -dash: x\n"),
             "dash-escaped: {signed_str}"
         );
-        let keyring = Keyring {
-            certs: vec![cert.clone()].into(),
-        };
+        let keyring = Keyring::of(vec![cert.clone()]);
         let verified = verify_inrelease(&signed, &keyring, SystemTime::now()).expect("good");
         assert_eq!(verified.text, text);
         assert_eq!(verified.signers, vec![cert.fingerprint().to_hex()]);
+    }
+
+    /// Suites verified in parallel share one keyring, whose certificates' self-signatures
+    /// are checked once in place (`check_bindings`): every thread still gets its verdict.
+    #[test]
+    fn parallel_verifications_sharing_a_keyring_all_succeed() {
+        let text = "Origin: Test\nSuite: stable\n";
+        let (cert, signed) = clearsign(text);
+        let keyring = Keyring::of(vec![cert.clone()]);
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| verify_inrelease(&signed, &keyring, SystemTime::now())))
+                .collect();
+            for thread in threads {
+                let verified = thread.join().expect("no panic").expect("good signature");
+                assert_eq!(verified.signers, vec![cert.fingerprint().to_hex()]);
+            }
+        });
     }
 
     #[test]
     fn a_flipped_byte_is_a_bad_signature_and_a_stranger_is_unknown() {
         let text = "Origin: Test\nSuite: stable\n";
         let (cert, signed) = clearsign(text);
-        let keyring = Keyring {
-            certs: vec![cert.clone()].into(),
-        };
+        let keyring = Keyring::of(vec![cert.clone()]);
         let tampered = String::from_utf8(signed.clone())
             .expect("ascii")
             .replace("Suite: stable", "Suite: stablE")
@@ -569,9 +612,7 @@ mod tests {
             "{err}"
         );
         let (stranger, _) = clearsign("x\n");
-        let strangers = Keyring {
-            certs: vec![stranger].into(),
-        };
+        let strangers = Keyring::of(vec![stranger]);
         let err = verify_inrelease(&signed, &strangers, SystemTime::now()).expect_err("unknown");
         assert!(
             matches!(err, SignatureError::UnknownKey { ref issuers } if !issuers.is_empty()),
@@ -591,9 +632,7 @@ mod tests {
             .generate()
             .expect("key generation");
         let signed = clearsign_with(&cert, "Origin: Old\n", now - 9 * day);
-        let keyring = Keyring {
-            certs: vec![cert.clone()].into(),
-        };
+        let keyring = Keyring::of(vec![cert.clone()]);
         let then = verify_inrelease(&signed, &keyring, now - 9 * day).expect("valid back then");
         assert_eq!(then.signers, vec![cert.fingerprint().to_hex()]);
         let err = verify_inrelease(&signed, &keyring, now).expect_err("expired key");
@@ -656,9 +695,7 @@ mod tests {
             .expect("cleartext signer");
         signer.write_all(b"Origin: Two").expect("sign");
         signer.finalize().expect("finalize");
-        let keyring = Keyring {
-            certs: vec![known.clone()].into(),
-        };
+        let keyring = Keyring::of(vec![known.clone()]);
         let verified = verify_inrelease(&out, &keyring, SystemTime::now()).expect("one good");
         assert_eq!(verified.signers, vec![known.fingerprint().to_hex()]);
         assert_eq!(verified.text, "Origin: Two\n");
@@ -699,16 +736,12 @@ mod tests {
         let mut spliced = head.as_bytes().to_vec();
         spliced.extend(armored);
 
-        let only_good = Keyring {
-            certs: vec![good_key.clone()].into(),
-        };
+        let only_good = Keyring::of(vec![good_key.clone()]);
         let verified = verify_inrelease(&spliced, &only_good, SystemTime::now())
             .expect("the bad signature is from an unknown key: ignored");
         assert_eq!(verified.signers, vec![good_key.fingerprint().to_hex()]);
 
-        let both = Keyring {
-            certs: vec![good_key, other_key.clone()].into(),
-        };
+        let both = Keyring::of(vec![good_key, other_key.clone()]);
         let err = verify_inrelease(&spliced, &both, SystemTime::now()).expect_err("one BAD");
         assert!(
             matches!(err, SignatureError::BadSignature { ref fingerprint } if *fingerprint == other_key.fingerprint().to_hex()),

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::manifest::Manifest;
 use crate::repo::{
-    self, Http, HttpError, IndexCache, Keyring, MirrorError, Mirrors, RepoError, SignatureError,
-    SuiteRequest, VerifiedRelease, VerifiedSuite,
+    self, Http, HttpError, IndexCache, Keyring, MirrorError, Mirrors, PackedSuite, RepoError,
+    SignatureError, SuiteRequest, VerifiedRelease, VerifiedSuite,
 };
 
 /// Why the manifest's suites could not be found, verified or read.
@@ -60,9 +60,7 @@ pub fn load_all(
     let sources = SuiteSources::new(manifest, mirrors)?;
     let releases = sources.verify(manifest, http, SystemTime::now())?;
     let cache = IndexCache::new(cache_dir);
-    let suites = sources.load(manifest, http, &cache, releases)?;
-    cache.flush()?;
-    Ok(suites)
+    sources.load(manifest, http, &cache, releases)
 }
 
 /// Where each `[[source]]` is fetched from and which keys it trusts.
@@ -129,6 +127,54 @@ impl SuiteSources {
         cache: &IndexCache,
         releases: Vec<VerifiedRelease>,
     ) -> Result<Vec<VerifiedSuite>> {
+        self.load_with(manifest, releases, |req, release| {
+            repo::load_indices(http, cache, req, release)
+        })
+    }
+
+    /// Loads every suite's indices in their packed form, in parallel (what `lock` resolves
+    /// over: only the records a resolution visits are ever decoded).
+    pub fn load_packed(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        releases: Vec<VerifiedRelease>,
+    ) -> Result<Vec<PackedSuite>> {
+        self.load_with(manifest, releases, |req, release| {
+            repo::load_packed_indices(http, cache, req, release)
+        })
+    }
+
+    /// Verifies every suite's Release and loads its packed indices as soon as that Release
+    /// is verified, every suite in parallel, so reading the largest index overlaps the slowest
+    /// suite's fetch. For a lock that resolves whatever the Releases say; [`Self::verify`]
+    /// alone tells whether anything changed without reading an index. A verification error
+    /// wins (the first in manifest order, as with `verify`); load errors come back per suite,
+    /// for the caller to report after what it checks on the Releases.
+    pub fn verify_and_load_packed(
+        &self,
+        manifest: &Manifest,
+        http: &Http,
+        cache: &IndexCache,
+        now: SystemTime,
+    ) -> Result<(Vec<VerifiedRelease>, Vec<Result<PackedSuite>>)> {
+        let both = parallel(manifest.sources.len(), |i| {
+            let request = self.request(manifest, i);
+            let release = repo::verify_suite(http, &request, now)?;
+            let loaded = repo::load_packed_indices(http, cache, &request, release.clone())
+                .map_err(SuitesError::from);
+            Ok::<_, SuitesError>((release, loaded))
+        })?;
+        Ok(both.into_iter().unzip())
+    }
+
+    fn load_with<T: Send>(
+        &self,
+        manifest: &Manifest,
+        releases: Vec<VerifiedRelease>,
+        load: impl Fn(&SuiteRequest<'_>, VerifiedRelease) -> Result<T, RepoError> + Sync,
+    ) -> Result<Vec<T>> {
         let releases: Vec<std::sync::Mutex<Option<VerifiedRelease>>> = releases
             .into_iter()
             .map(|r| std::sync::Mutex::new(Some(r)))
@@ -139,7 +185,7 @@ impl SuiteSources {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .expect("each release is loaded once");
-            repo::load_indices(http, cache, &self.request(manifest, i), release)
+            load(&self.request(manifest, i), release)
         })
     }
 }

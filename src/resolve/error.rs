@@ -56,6 +56,11 @@ pub enum ResolveError {
         #[source]
         source: PackageError,
     },
+    #[error(
+        "the index cache is damaged: {reason}\n\nhint: remove the `packed-v{}` directory of debless's cache directory and lock again",
+        crate::repo::packed::FORMAT_VERSION
+    )]
+    DamagedIndex { reason: String },
     #[error("gave up after {steps} backtracking steps; the last failure was: {last}")]
     TooComplex { steps: usize, last: String },
 }

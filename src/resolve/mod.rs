@@ -49,11 +49,12 @@
 //!
 //! # Costs
 //!
-//! Relationship fields are parsed only for visited packages (a few hundred of 60,000), and
-//! cached for the resolution. Each visited group costs one index lookup by name and by
+//! Records are decoded from the packed indices only when a lookup returns them, and
+//! relationship fields parsed only for visited packages (a few hundred of 60,000), both
+//! cached for the resolution (see `universe`). Each visited group costs one index lookup by name and by
 //! provided name plus a conflict scan over the chosen set (O(chosen × their conflict
 //! atoms)); a closure of a few dozen packages visits a few hundred groups. Indexing a suite
-//! (68,000 stanzas) is one pass over the parsed packages. Backtracking is exponential in the
+//! costs nothing: the packed index already holds its name tables. Backtracking is exponential in the
 //! worst case, so it is bounded ([`ResolveError::TooComplex`]); when apt's greedy walk
 //! succeeds, debless walks the same path and never backtracks.
 
@@ -77,7 +78,7 @@ use std::sync::Arc;
 pub use candidates::Pin;
 pub use error::{Note, ResolveError};
 pub use request::{Installed, Request, Root};
-pub use universe::{SourcePackages, Universe};
+pub use universe::{SourceIndices, SourcePackages, Universe};
 
 use crate::debian::BinaryPackage;
 
@@ -104,6 +105,13 @@ pub struct Chosen {
 }
 
 /// Computes the closure of `request` over `universe`; see the design note above.
+/// A damaged packed index (see `universe`) fails the resolution whatever the walk found.
 pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, ResolveError> {
-    solver::Solver::new(universe, request).run()
+    let result = solver::Solver::new(universe, request).run();
+    match universe.damage() {
+        Some(damage) => Err(ResolveError::DamagedIndex {
+            reason: damage.to_owned(),
+        }),
+        None => result,
+    }
 }

@@ -104,7 +104,7 @@ fn is_valid(universe: &Universe, request: &Request, chosen: &BTreeSet<PkgId>) ->
     if !roots_ok {
         return false;
     }
-    let all: Vec<PkgId> = (0..universe.len()).collect();
+    let all: Vec<PkgId> = universe.ids();
     for &id in chosen {
         let package = &universe.entry(id).package;
         for group in package.dependencies().expect("model relations parse") {
@@ -145,9 +145,12 @@ fn is_valid(universe: &Universe, request: &Request, chosen: &BTreeSet<PkgId>) ->
 }
 
 fn brute_force_has_solution(universe: &Universe, request: &Request) -> bool {
-    let count = universe.len();
-    (0u32..1 << count).any(|mask| {
-        let chosen: BTreeSet<PkgId> = (0..count).filter(|i| mask & (1 << i) != 0).collect();
+    let ids = universe.ids();
+    (0u32..1 << ids.len()).any(|mask| {
+        let chosen: BTreeSet<PkgId> = (0..ids.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| ids[i])
+            .collect();
         is_valid(universe, request, &chosen)
     })
 }
@@ -180,7 +183,9 @@ fn resolutions_are_closed_conflict_free_and_complete() {
                     .packages
                     .iter()
                     .map(|c| {
-                        (0..universe.len())
+                        universe
+                            .ids()
+                            .into_iter()
                             .find(|&id| {
                                 std::sync::Arc::ptr_eq(&universe.entry(id).package, &c.package)
                             })

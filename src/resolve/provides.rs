@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::candidates::{Pins, order_versions};
 use super::multiarch::Wanted;
-use super::universe::{PkgId, Universe};
+use super::universe::{MentionOrder, PkgId, Universe};
 use crate::debian::package::Priority;
 use crate::debian::{Atom, Relation, Version};
 
@@ -85,7 +85,15 @@ pub(crate) struct SlotCandidates {
 
 /// apt's `CompareProviders` key, smallest first; the stand-in for apt's package ID last,
 /// descending (the higher ID wins in apt).
-type Rank = (bool, bool, bool, bool, usize, Priority, Reverse<usize>);
+type Rank = (
+    bool,
+    bool,
+    bool,
+    bool,
+    usize,
+    Priority,
+    Reverse<MentionOrder>,
+);
 
 /// Everything that can satisfy `atom` for a depender filed under `depender_arch`, grouped by
 /// slot and sorted best first.
@@ -100,9 +108,8 @@ pub(crate) fn candidates_for_atom(
         Wanted::from_qualifier(atom.arch.as_deref(), depender_arch, universe.native_arch());
     let ids: BTreeSet<PkgId> = universe
         .named(&atom.name)
-        .iter()
+        .into_iter()
         .chain(universe.providing(&atom.name))
-        .copied()
         .filter(|&id| atom_matches(universe, atom, wanted, id))
         .collect();
     let mut slots: BTreeMap<(String, String), Vec<PkgId>> = BTreeMap::new();

@@ -95,7 +95,7 @@ impl<'a> Solver<'a> {
             first_failure: None,
         };
         for base in &request.already_installed {
-            let found = universe.named(&base.name).iter().copied().find(|&id| {
+            let found = universe.named(&base.name).into_iter().find(|&id| {
                 let entry = universe.entry(id);
                 (entry.arch == base.arch || entry.package.architecture == base.arch)
                     && entry.package.version == base.version
@@ -455,9 +455,9 @@ impl<'a> Solver<'a> {
                 Wanted::from_qualifier(atom.arch.as_deref(), depender_arch, universe.native_arch());
             universe
                 .named(&atom.name)
-                .iter()
+                .into_iter()
                 .chain(universe.providing(&atom.name))
-                .any(|&id| self.present.contains(&id) && atom_matches(universe, atom, wanted, id))
+                .any(|id| self.present.contains(&id) && atom_matches(universe, atom, wanted, id))
                 || self.installed_elsewhere.iter().any(|base| {
                     base.name == atom.name
                         && (atom.arch.is_none() || atom.arch.as_deref() == Some(&*base.arch))
@@ -652,9 +652,8 @@ impl<'a> Solver<'a> {
                         Wanted::from_qualifier(atom.arch.as_deref(), arch, universe.native_arch());
                     let found: Vec<PkgId> = universe
                         .named(&atom.name)
-                        .iter()
+                        .into_iter()
                         .chain(universe.providing(&atom.name))
-                        .copied()
                         .filter(|s| {
                             chosen_ids.contains(s) && atom_matches(universe, atom, wanted, *s)
                         })

@@ -1,4 +1,4 @@
-//! The pre-parsed index cache (`packed-v1/` in the cache, src/repo/packed.rs) never changes a
+//! The pre-parsed index cache (`packed-v<N>/` in the cache, src/repo/packed/) never changes a
 //! lock: a warm lock, a lock over a damaged or other-version packed file, and two locks racing
 //! on one cache all write the bytes a cold lock writes.
 
@@ -11,7 +11,7 @@ const ROOTS: &[&str] = &["hello", "tzdata"];
 
 /// The packed files under a cache, sorted.
 fn packed_files(cache: &Path) -> Vec<PathBuf> {
-    let dir = cache.join("packed-v1").join("sha256");
+    let dir = debless::repo::index::packed_dir(cache);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("dir entry").path())
@@ -86,7 +86,9 @@ fn damaged_or_other_version_packed_files_are_rebuilt_and_the_lock_is_unchanged()
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0x04;
         }),
-        ("a string reference moved", |bytes| bytes[64 + 48] ^= 0x40),
+        ("a string reference moved", |bytes| {
+            bytes[debless::repo::packed::HEADER_LEN + 48] ^= 0x40;
+        }),
         // A later (or earlier) debless's format: the version field, checksum left stale or
         // not, is refused before anything else is read.
         ("another format version", |bytes| {

@@ -227,6 +227,17 @@ fn refuses_a_release_going_backwards() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("older than the"), "{stderr}");
+    // A changed manifest (which reads the indices while the Releases are verified) and
+    // `--update` are refused the same way, and the lock is left alone.
+    let before = project.read("debless.lock");
+    project.manifest(&crate::hermetic::manifest(&repo, &["hello", "tzdata"]));
+    for args in [&["lock"][..], &["lock", "--update"]] {
+        let out = project.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("older than the"), "{args:?}: {stderr}");
+        assert_eq!(project.read("debless.lock"), before, "{args:?}");
+    }
 }
 
 #[test]
