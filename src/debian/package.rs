@@ -84,26 +84,125 @@ pub enum PackageError {
     },
 }
 
+/// The fields of a `Packages` stanza that [`BinaryPackage`] reads, so a reader that finds them
+/// faster than [`Stanza::get`] (the index parser of `repo`) builds the very same record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Package,
+    Version,
+    Architecture,
+    MultiArch,
+    Essential,
+    Important,
+    Protected,
+    Priority,
+    Source,
+    Provides,
+    Size,
+    Sha256,
+    Filename,
+    InstalledSize,
+    Section,
+    Depends,
+    PreDepends,
+    Breaks,
+    Conflicts,
+}
+
+impl Field {
+    /// Every field, in declaration order (`ALL[f as usize] == f`).
+    pub const ALL: [Field; 19] = [
+        Field::Package,
+        Field::Version,
+        Field::Architecture,
+        Field::MultiArch,
+        Field::Essential,
+        Field::Important,
+        Field::Protected,
+        Field::Priority,
+        Field::Source,
+        Field::Provides,
+        Field::Size,
+        Field::Sha256,
+        Field::Filename,
+        Field::InstalledSize,
+        Field::Section,
+        Field::Depends,
+        Field::PreDepends,
+        Field::Breaks,
+        Field::Conflicts,
+    ];
+
+    /// The field name as Debian writes it (matched without regard to ASCII case).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Package => "Package",
+            Field::Version => "Version",
+            Field::Architecture => "Architecture",
+            Field::MultiArch => "Multi-Arch",
+            Field::Essential => "Essential",
+            Field::Important => "Important",
+            Field::Protected => "Protected",
+            Field::Priority => "Priority",
+            Field::Source => "Source",
+            Field::Provides => "Provides",
+            Field::Size => "Size",
+            Field::Sha256 => "SHA256",
+            Field::Filename => "Filename",
+            Field::InstalledSize => "Installed-Size",
+            Field::Section => "Section",
+            Field::Depends => "Depends",
+            Field::PreDepends => "Pre-Depends",
+            Field::Breaks => "Breaks",
+            Field::Conflicts => "Conflicts",
+        }
+    }
+}
+
+/// A stanza as [`BinaryPackage::from_fields`] reads it: each [`Field`]'s value (trimmed,
+/// continuation lines kept, as [`Stanza::get`] returns it) and where the stanza starts.
+pub trait Fields<'a> {
+    fn get(&self, field: Field) -> Option<&'a str>;
+    /// 1-based line of the stanza's first field, for error messages.
+    fn line(&self) -> usize;
+}
+
+impl<'a> Fields<'a> for Stanza<'a> {
+    fn get(&self, field: Field) -> Option<&'a str> {
+        Stanza::get(self, field.name())
+    }
+
+    fn line(&self) -> usize {
+        self.line
+    }
+}
+
 impl BinaryPackage {
     /// Reads a stanza of a `Packages` index.
     pub fn from_stanza(stanza: &Stanza<'_>) -> Result<Self, PackageError> {
-        let need = |field: &'static str| {
-            stanza.get(field).ok_or(PackageError::Missing {
-                line: stanza.line,
-                field,
+        Self::from_fields(stanza)
+    }
+
+    /// Reads a stanza of a `Packages` index, its fields found by `fields`.
+    pub fn from_fields<'a>(fields: &impl Fields<'a>) -> Result<Self, PackageError> {
+        let need = |field: Field| {
+            fields.get(field).ok_or_else(|| PackageError::Missing {
+                line: fields.line(),
+                field: field.name(),
             })
         };
-        let name = need("Package")?.to_owned();
+        let name = need(Field::Package)?.to_owned();
         let invalid = |field: &'static str, value: &str| PackageError::Invalid {
             package: name.clone(),
             field,
             value: value.to_owned(),
         };
-        let version = Version::parse(need("Version")?).map_err(|source| PackageError::Version {
-            package: name.clone(),
-            source,
-        })?;
-        let multi_arch = match stanza.get("Multi-Arch") {
+        let version =
+            Version::parse(need(Field::Version)?).map_err(|source| PackageError::Version {
+                package: name.clone(),
+                source,
+            })?;
+        let multi_arch = match fields.get(Field::MultiArch) {
             None | Some("no") => MultiArch::No,
             Some("same") => MultiArch::Same,
             Some("foreign") => MultiArch::Foreign,
@@ -111,18 +210,18 @@ impl BinaryPackage {
             Some(other) => return Err(invalid("Multi-Arch", other)),
         };
         let yes = |field| {
-            stanza
+            fields
                 .get(field)
                 .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
         };
-        let priority = match stanza.get("Priority") {
+        let priority = match fields.get(Field::Priority) {
             Some("required") => Priority::Required,
             Some("important") => Priority::Important,
             Some("standard") => Priority::Standard,
             Some("extra") => Priority::Extra,
             _ => Priority::Optional,
         };
-        let (source, source_version) = match stanza.get("Source") {
+        let (source, source_version) = match fields.get(Field::Source) {
             None => (name.clone(), None),
             Some(field) => match field.split_once('(') {
                 Some((src, ver)) => (
@@ -132,7 +231,7 @@ impl BinaryPackage {
                 None => (field.trim().to_owned(), None),
             },
         };
-        let provides = match stanza.get("Provides") {
+        let provides = match fields.get(Field::Provides) {
             Some(field) => {
                 relation::parse_atoms(field).map_err(|source| PackageError::Relation {
                     package: name.clone(),
@@ -142,34 +241,36 @@ impl BinaryPackage {
             }
             None => Vec::new(),
         };
-        let size_field = need("Size")?;
+        let size_field = need(Field::Size)?;
         let size = size_field
             .parse()
             .map_err(|_| invalid("Size", size_field))?;
-        let sha256 = need("SHA256")?.to_ascii_lowercase();
+        let sha256 = need(Field::Sha256)?.to_ascii_lowercase();
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid("SHA256", &sha256));
         }
-        let raw = |field| stanza.get(field).map(Box::from);
+        let raw = |field| fields.get(field).map(Box::from);
         Ok(Self {
-            architecture: need("Architecture")?.to_owned(),
+            architecture: need(Field::Architecture)?.to_owned(),
             version,
             multi_arch,
-            essential: yes("Essential"),
-            important: yes("Important") || yes("Protected"),
+            essential: yes(Field::Essential),
+            important: yes(Field::Important) || yes(Field::Protected),
             priority,
             source,
             source_version,
             provides,
-            filename: need("Filename")?.to_owned(),
+            filename: need(Field::Filename)?.to_owned(),
             size,
             sha256,
-            installed_size: stanza.get("Installed-Size").and_then(|v| v.parse().ok()),
-            section: stanza.get("Section").map(str::to_owned),
-            depends: raw("Depends"),
-            pre_depends: raw("Pre-Depends"),
-            breaks: raw("Breaks"),
-            conflicts: raw("Conflicts"),
+            installed_size: fields
+                .get(Field::InstalledSize)
+                .and_then(|v| v.parse().ok()),
+            section: fields.get(Field::Section).map(str::to_owned),
+            depends: raw(Field::Depends),
+            pre_depends: raw(Field::PreDepends),
+            breaks: raw(Field::Breaks),
+            conflicts: raw(Field::Conflicts),
             name,
         })
     }

@@ -69,6 +69,55 @@ impl IndexCache {
     pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
         write_atomically(&self.dir, &self.dir, sha256, bytes)
     }
+
+    /// A file to stream a download into before it is verified: it becomes the cache entry only
+    /// through [`Pending::persist`], once the bytes matched the signed sha256; dropped, it is
+    /// removed.
+    pub(crate) fn pending(&self) -> Result<Pending, RepoError> {
+        let cache_error = |source| RepoError::Cache {
+            path: self.dir.display().to_string(),
+            source,
+        };
+        fs_err::create_dir_all(&self.dir).map_err(cache_error)?;
+        let temp = crate::cleanup::temp_file_in(&self.dir, ".tmp-").map_err(cache_error)?;
+        Ok(Pending {
+            temp: std::io::BufWriter::with_capacity(1 << 16, temp),
+            dir: self.dir.clone(),
+        })
+    }
+}
+
+/// A cache entry being written (see [`IndexCache::pending`]).
+pub(crate) struct Pending {
+    temp: std::io::BufWriter<tempfile::NamedTempFile>,
+    dir: PathBuf,
+}
+
+impl std::io::Write for Pending {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.temp.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+impl Pending {
+    /// Makes the written bytes the cache entry `sha256` (a digest they were checked against).
+    pub(crate) fn persist(self, sha256: &str) -> Result<(), RepoError> {
+        let cache_error = |source| RepoError::Cache {
+            path: self.dir.display().to_string(),
+            source,
+        };
+        let temp = self
+            .temp
+            .into_inner()
+            .map_err(|err| cache_error(err.into_error()))?;
+        temp.persist(self.dir.join(sha256))
+            .map_err(|err| cache_error(err.error))?;
+        Ok(())
+    }
 }
 
 /// Where the packed indices of format [`super::packed::FORMAT_VERSION`] live under a cache root.

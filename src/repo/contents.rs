@@ -112,7 +112,7 @@ impl ContentsSource<'_> {
             release: self.release,
         };
         let (file, compressed) = listed.fetch(&candidates)?;
-        scan(decoder(&file.path, &compressed), queries)
+        scan(decoder(&file.path, compressed.as_slice()), queries)
             .map(Some)
             .map_err(|err| RepoError::BadIndex {
                 suite: self.suite.to_owned(),
@@ -278,7 +278,7 @@ usr/share/doc/libgmp10/libgmp.so.10.txt                 doc/libgmp-doc
         std::io::Write::write_all(&mut encoder, SAMPLE.as_bytes()).expect("in memory");
         let compressed = encoder.finish().expect("in memory");
         let hits = scan(
-            decoder("main/Contents-amd64.gz", &compressed),
+            decoder("main/Contents-amd64.gz", compressed.as_slice()),
             &[ContentsQuery::parse("libgmp.so.10.4.1")],
         )
         .expect("valid gzip");

@@ -6,9 +6,11 @@
 //!    `Release.gpg` used instead (debian-notes §1.5).
 //! 2. The verified text, never the raw file, is parsed ([`release`]) and checked for
 //!    freshness (`Valid-Until`, `Date` in the future).
-//! 3. Each index is fetched by the sha256 the Release lists (by-hash URL first), its size
-//!    and sha256 checked before decompression, and kept in an [`IndexCache`] so a warm run
-//!    fetches only InRelease ([`index`]; `listed` fetches any Release-listed file).
+//! 3. Each index is fetched by the sha256 the Release lists (by-hash URL first), and kept in
+//!    an [`IndexCache`] so a warm run fetches only InRelease ([`index`]; `listed` fetches any
+//!    Release-listed file). A `Packages` index is decompressed and parsed while it downloads,
+//!    but what was parsed is used only once the whole file matched its signed size and
+//!    sha256; else the mismatch is the error and nothing is cached.
 //!
 //! Files: [`mirror`] (where the roots are), [`http`] (the client, reused by `fetch`, built
 //! from the [`crate::net`] configuration every fetcher shares),
@@ -21,7 +23,9 @@ pub mod http;
 pub mod index;
 mod listed;
 pub mod mirror;
+mod packages;
 pub mod packed;
+mod parse;
 pub mod provides;
 pub mod query;
 pub mod release;
@@ -214,7 +218,8 @@ pub fn verify_suite(
 }
 
 /// Loads the indices a verified Release lists for the request's components and architectures,
-/// each checked against its signed size and sha256 before it is parsed, and decodes them all.
+/// each checked against its signed size and sha256 before its packages are used, and decodes
+/// them all.
 pub fn load_indices(
     http: &Http,
     cache: &IndexCache,

@@ -355,6 +355,74 @@ fn truncated_index_is_refused() {
     assert_eq!(actual_size, expected_size / 2);
 }
 
+/// Files under a cache directory, temporary ones included.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|entry| entry.expect("dir entry").path())
+        .flat_map(|path| {
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// An index is parsed while it downloads: one that parses well but is not the file the Release
+/// signed is refused all the same, by its digest, and nothing of it is cached.
+#[test]
+fn a_substituted_index_that_parses_is_refused_and_nothing_is_cached() {
+    use std::io::{Read, Write};
+    let repo = repo_with(PublishOptions::default());
+    let dir = repo.root().join("dists/stable/main/binary-amd64");
+    let signed = std::fs::read(dir.join("Packages.gz")).expect("published index");
+    let expected = debless::repo::index::sha256_hex(&signed);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(signed.as_slice())
+        .read_to_string(&mut text)
+        .expect("gzip");
+    assert!(text.contains("Version: 2.10-3"), "{text}");
+    let mut forged = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    forged
+        .write_all(text.replace("Version: 2.10-3", "Version: 9.9-9").as_bytes())
+        .expect("gzip");
+    let forged = forged.finish().expect("gzip");
+    std::fs::write(dir.join("by-hash/SHA256").join(&expected), &forged).expect("substitute");
+
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let err = load(&repo, &IndexCache::new(cache_dir.path()), "stable")
+        .expect_err("the substituted index is refused");
+    let message = err.to_string();
+    match err {
+        RepoError::IndexMismatch {
+            url,
+            expected_sha256,
+            actual_sha256,
+            ..
+        } => {
+            assert!(
+                url.ends_with(&format!("/by-hash/SHA256/{expected}")),
+                "{url}"
+            );
+            assert_eq!(expected_sha256, expected);
+            assert_eq!(actual_sha256, debless::repo::index::sha256_hex(&forged));
+            for named in [&url, &expected_sha256, &actual_sha256] {
+                assert!(message.contains(named.as_str()), "{message}");
+            }
+        }
+        other => panic!("expected an index mismatch, got {other:?}"),
+    }
+    assert_eq!(
+        files_under(cache_dir.path()),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing unverified is cached, compressed or packed"
+    );
+}
+
 #[test]
 fn missing_suite_component_and_architecture_are_named() {
     let repo = repo_with(PublishOptions::default());
