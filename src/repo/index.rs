@@ -86,8 +86,8 @@ impl IndexSource<'_> {
                 let (file, parsed) = self.0.stream(&candidates, |file, reader| {
                     super::parse::parse_stream(suite, file, reader)
                 })?;
-                let packages = parsed?;
-                let bytes = super::packed::encode(&packages, &file.sha256);
+                let super::parse::Parsed { packages, encoder } = parsed?;
+                let bytes = encoder.finish(&file.sha256);
                 self.0.cache.put_packed(&file.sha256, &bytes)?;
                 let packed =
                     PackedIndex::open(bytes, &file.sha256).map_err(|err| RepoError::BadIndex {

@@ -1,5 +1,5 @@
-//! One `Packages` index, from its (compressed) bytes as they arrive to its packages, with the
-//! work spread over threads so that a 12 MB
+//! One `Packages` index, from its (compressed) bytes as they arrive to its packages and their
+//! packed form ([`super::packed`]), with the work spread over threads so that a 12 MB
 //! `Packages.gz` (50 MB of text) costs about its decompression, overlapped with its download.
 //!
 //! - The decoder thread decompresses blocks of about [`BLOCK`] bytes and cuts each at its last
@@ -7,8 +7,9 @@
 //!   numbered pieces to the parsers. It does nothing else: it is the pipeline's bottleneck.
 //! - [`parsers`] threads read pieces with the fast reader ([`super::packages`]) as they come,
 //!   in any order, and count their lines.
-//! - This thread takes the pieces back in file order and appends them. A piece the fast reader
-//!   left alone is read here by the general reader, which needs the piece's first line number
+//! - This thread takes the pieces back in file order, appends them and feeds them to the
+//!   packed form's [`Encoder`] as they come, so most of the encoding is done when parsing is.
+//!   A piece the fast reader left alone is read here by the general reader, which needs the piece's first line number
 //!   for its messages: the sum of the line counts before it.
 //!
 //! The first problem in file order wins (a piece's parse error, else a decompression error
@@ -20,6 +21,7 @@ use std::io::Read;
 use std::sync::mpsc;
 
 use super::RepoError;
+use super::packed::Encoder;
 use super::release::IndexFile;
 use crate::debian::BinaryPackage;
 use crate::debian::compression::Compression;
@@ -33,6 +35,12 @@ const BLOCK: usize = 1 << 20;
 const TEXT_RATIO: u64 = 20;
 /// The text limit of small indices, whose compression ratio varies most.
 const MIN_TEXT_LIMIT: u64 = 16 << 20;
+
+/// An index's packages and its packed form, but for [`Encoder::finish`].
+pub(super) struct Parsed {
+    pub packages: Vec<BinaryPackage>,
+    pub encoder: Encoder,
+}
 
 /// What became of one piece (or the end of the index), `order`-th in the file.
 enum Outcome {
@@ -48,12 +56,13 @@ enum Outcome {
 }
 
 /// Parses the index `file` (of `suite`, for messages) from `reader`, which yields the file as
-/// served (compressed as its name says), into its packages (see the module doc).
+/// served (compressed as its name says), into its packages and packed form (see the module
+/// doc).
 pub(super) fn parse_stream(
     suite: &str,
     file: &IndexFile,
     reader: impl Read + Send,
-) -> Result<Vec<BinaryPackage>, RepoError> {
+) -> Result<Parsed, RepoError> {
     let invalid = |reason: String| RepoError::BadIndex {
         suite: suite.to_owned(),
         path: file.path.clone(),
@@ -110,9 +119,10 @@ enum Stop {
     Broken,
 }
 
-/// Takes outcomes back in file order, appending packages as they come.
-fn collect(results: &mpsc::Receiver<(usize, Outcome)>) -> Result<Vec<BinaryPackage>, Stop> {
+/// Takes outcomes back in file order, appending packages and encoding them as they come.
+fn collect(results: &mpsc::Receiver<(usize, Outcome)>) -> Result<Parsed, Stop> {
     let mut packages = Vec::new();
+    let mut encoder = Encoder::default();
     let mut early: BTreeMap<usize, Outcome> = BTreeMap::new();
     let mut next = 0;
     let mut lines_before = 0;
@@ -141,8 +151,9 @@ fn collect(results: &mpsc::Receiver<(usize, Outcome)>) -> Result<Vec<BinaryPacka
                 piece
             }
             Outcome::Undecodable(err) => return Err(Stop::Undecodable(err)),
-            Outcome::End => return Ok(packages),
+            Outcome::End => return Ok(Parsed { packages, encoder }),
         };
+        encoder.push(&piece);
         packages.append(&mut piece);
         next += 1;
     }
@@ -257,7 +268,7 @@ mod tests {
         file: &IndexFile,
         compressed: &[u8],
     ) -> Result<Vec<BinaryPackage>, RepoError> {
-        parse_stream(suite, file, compressed)
+        parse_stream(suite, file, compressed).map(|parsed| parsed.packages)
     }
 
     #[test]

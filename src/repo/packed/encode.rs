@@ -13,10 +13,32 @@ use crate::debian::BinaryPackage;
 /// Encodes `packages` (parsed from the index whose sha256 is `index_sha256`, lower-case hex)
 /// into the packed form.
 pub fn encode(packages: &[BinaryPackage], index_sha256: &str) -> Vec<u8> {
-    let mut records = Vec::with_capacity(packages.len() * RECORD_LEN);
-    let mut strings = Strings::default();
-    let mut names = Names::new(packages);
-    for (record, package) in packages.iter().enumerate() {
+    let mut encoder = Encoder::default();
+    encoder.push(packages);
+    encoder.finish(index_sha256)
+}
+
+/// [`encode`] fed as the packages come, in index order: a cold lock encodes each piece of an
+/// index while the next ones are still being parsed, and [`Encoder::finish`] gives the bytes
+/// `encode` gives for all of them.
+#[derive(Default)]
+pub struct Encoder {
+    records: Vec<u8>,
+    strings: Strings,
+    names: Names,
+    count: usize,
+}
+
+impl Encoder {
+    /// Appends the records of `packages`, which follow those pushed before in the index.
+    pub fn push(&mut self, packages: &[BinaryPackage]) {
+        self.records.reserve(packages.len() * RECORD_LEN);
+        for package in packages {
+            self.push_one(package);
+        }
+    }
+
+    fn push_one(&mut self, package: &BinaryPackage) {
         let provides = (!package.provides.is_empty()).then(|| {
             package
                 .provides
@@ -33,51 +55,64 @@ pub fn encode(packages: &[BinaryPackage], index_sha256: &str) -> Vec<u8> {
             // Filename is (nearly) unique: hashing it would buy nothing.
             let (offset, len) = match field {
                 None => (0, ABSENT),
-                Some(text) if i == 6 => strings.push(text),
-                Some(text) => strings.intern(text),
+                Some(text) if i == 6 => self.strings.push(text),
+                Some(text) => self.strings.intern(text),
             };
-            records.extend_from_slice(&offset.to_le_bytes());
-            records.extend_from_slice(&len.to_le_bytes());
+            self.records.extend_from_slice(&offset.to_le_bytes());
+            self.records.extend_from_slice(&len.to_le_bytes());
         }
         let mut sha256 = [0u8; 32];
         // `from_stanza` checked 64 hex digits; a bad value would only zero the digest, which
         // no download ever matches.
         let _ = hex::decode_to_slice(&package.sha256, &mut sha256);
-        records.extend_from_slice(&sha256);
-        records.extend_from_slice(&package.size.to_le_bytes());
-        records.extend_from_slice(&package.installed_size.unwrap_or(0).to_le_bytes());
-        records.extend_from_slice(&flags_of(package).to_le_bytes());
-        records.extend_from_slice(&0u32.to_le_bytes());
-        names.add(record, package);
+        self.records.extend_from_slice(&sha256);
+        self.records.extend_from_slice(&package.size.to_le_bytes());
+        self.records
+            .extend_from_slice(&package.installed_size.unwrap_or(0).to_le_bytes());
+        self.records
+            .extend_from_slice(&flags_of(package).to_le_bytes());
+        self.records.extend_from_slice(&0u32.to_le_bytes());
+        self.names.add(self.count, package);
+        self.count += 1;
     }
-    let tables = names.tables(&mut strings);
-    let mut payload = records;
-    payload.extend_from_slice(&tables.names);
-    payload.extend_from_slice(&tables.slots);
-    payload.extend_from_slice(&tables.lists);
-    payload.extend_from_slice(&tables.classes);
-    payload.extend_from_slice(&tables.mentions);
-    payload.extend_from_slice(&strings.blob);
 
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&count(packages.len()).to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&[0; 8]); // the checksum, below
-    let mut source = [0u8; 32];
-    let _ = hex::decode_to_slice(index_sha256, &mut source);
-    out.extend_from_slice(&source);
-    for n in [tables.name_count, tables.slot_count, tables.list_words] {
-        out.extend_from_slice(&count(n).to_le_bytes());
+    /// The packed file of everything pushed, for the index `index_sha256` (lower-case hex).
+    pub fn finish(self, index_sha256: &str) -> Vec<u8> {
+        let Self {
+            records,
+            mut strings,
+            names,
+            count: packages,
+        } = self;
+        let tables = names.tables(&mut strings);
+        let mut payload = records;
+        payload.extend_from_slice(&tables.names);
+        payload.extend_from_slice(&tables.slots);
+        payload.extend_from_slice(&tables.lists);
+        payload.extend_from_slice(&tables.classes);
+        payload.extend_from_slice(&tables.mentions);
+        payload.extend_from_slice(&strings.blob);
+
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&count(packages).to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&[0; 8]); // the checksum, below
+        let mut source = [0u8; 32];
+        let _ = hex::decode_to_slice(index_sha256, &mut source);
+        out.extend_from_slice(&source);
+        for n in [tables.name_count, tables.slot_count, tables.list_words] {
+            out.extend_from_slice(&count(n).to_le_bytes());
+        }
+        out.extend_from_slice(&count(tables.class_count).to_le_bytes());
+        out.extend_from_slice(&[0; 16]);
+        debug_assert_eq!(out.len(), HEADER_LEN);
+        out.extend_from_slice(&payload);
+        let sum = checksum(&out);
+        out[24..32].copy_from_slice(&sum.to_le_bytes());
+        out
     }
-    out.extend_from_slice(&count(tables.class_count).to_le_bytes());
-    out.extend_from_slice(&[0; 16]);
-    debug_assert_eq!(out.len(), HEADER_LEN);
-    out.extend_from_slice(&payload);
-    let sum = checksum(&out);
-    out[24..32].copy_from_slice(&sum.to_le_bytes());
-    out
 }
 
 fn count(n: usize) -> u32 {
@@ -85,18 +120,28 @@ fn count(n: usize) -> u32 {
 }
 
 /// The names an index mentions, with their records and first mentions, under construction.
-struct Names<'a> {
-    ids: HashMap<&'a str, usize, FxBuildHasher>,
-    entries: Vec<NameEntry<'a>>,
-    /// Architecture of each class; class 0 is `all`.
-    classes: Vec<&'a str>,
+struct Names {
+    ids: HashMap<Box<str>, usize, FxBuildHasher>,
+    entries: Vec<NameEntry>,
+    /// Architecture of each class, in order of first appearance; class 0 is `all`.
+    classes: Vec<String>,
 }
 
-struct NameEntry<'a> {
-    text: &'a str,
+impl Default for Names {
+    fn default() -> Self {
+        Self {
+            ids: HashMap::default(),
+            entries: Vec::new(),
+            classes: vec!["all".to_owned()],
+        }
+    }
+}
+
+struct NameEntry {
+    text: Box<str>,
     named: Vec<u32>,
     providing: Vec<u32>,
-    /// One per class.
+    /// By class; classes that appear after the entry was made are absent (no mention).
     mentions: Vec<Option<(u32, u32)>>,
 }
 
@@ -113,36 +158,31 @@ struct Tables {
     mentions: Vec<u8>,
 }
 
-impl<'a> Names<'a> {
-    fn new(packages: &'a [BinaryPackage]) -> Self {
-        let mut classes = vec!["all"];
-        for package in packages {
-            if !classes.contains(&package.architecture.as_str()) {
-                classes.push(&package.architecture);
-            }
-        }
-        Self {
-            ids: HashMap::with_capacity_and_hasher(packages.len(), FxBuildHasher),
-            entries: Vec::with_capacity(packages.len()),
-            classes,
-        }
-    }
-
+impl Names {
     /// Records what `package` (record `record`) mentions, in the order the resolver's
     /// stand-in for apt's package IDs counts: its name, its `Depends` targets, its provides.
-    fn add(&mut self, record: usize, package: &'a BinaryPackage) {
+    fn add(&mut self, record: usize, package: &BinaryPackage) {
         let record = count(record);
-        let class = self
+        let class = match self
             .classes
             .iter()
-            .position(|&arch| arch == package.architecture)
-            .expect("every architecture has a class");
+            .position(|arch| *arch == package.architecture)
+        {
+            Some(class) => class,
+            None => {
+                self.classes.push(package.architecture.clone());
+                self.classes.len() - 1
+            }
+        };
         let mut position = 0;
-        let mut mention = |names: &mut Self, name: &'a str| {
+        let mut mention = |names: &mut Self, name: &str| {
             let id = names.id(name);
-            let first = &mut names.entries[id].mentions[class];
-            if first.is_none() {
-                *first = Some((record, position));
+            let mentions = &mut names.entries[id].mentions;
+            if mentions.len() <= class {
+                mentions.resize(class + 1, None);
+            }
+            if mentions[class].is_none() {
+                mentions[class] = Some((record, position));
             }
             position += 1;
             id
@@ -161,14 +201,14 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn id(&mut self, name: &'a str) -> usize {
+    fn id(&mut self, name: &str) -> usize {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
         let id = self.entries.len();
-        self.ids.insert(name, id);
+        self.ids.insert(name.into(), id);
         self.entries.push(NameEntry {
-            text: name,
+            text: name.into(),
             named: Vec::new(),
             providing: Vec::new(),
             mentions: vec![None; self.classes.len()],
@@ -184,7 +224,7 @@ impl<'a> Names<'a> {
         let mut lists: Vec<u32> = Vec::new();
         let mut mentions = Vec::with_capacity(name_count * self.classes.len() * 8);
         for (id, entry) in self.entries.iter().enumerate() {
-            let (offset, len) = strings.intern(entry.text);
+            let (offset, len) = strings.intern(&entry.text);
             names.extend_from_slice(&offset.to_le_bytes());
             names.extend_from_slice(&len.to_le_bytes());
             for list in [&entry.named, &entry.providing] {
@@ -192,13 +232,14 @@ impl<'a> Names<'a> {
                 names.extend_from_slice(&count(list.len()).to_le_bytes());
                 lists.extend_from_slice(list);
             }
-            for first in &entry.mentions {
+            for class in 0..self.classes.len() {
+                let first = entry.mentions.get(class).copied().flatten();
                 let (record, position) = first.unwrap_or((ABSENT, ABSENT));
                 mentions.extend_from_slice(&record.to_le_bytes());
                 mentions.extend_from_slice(&position.to_le_bytes());
             }
             let mask = slot_count - 1;
-            let mut slot = hash(entry.text) as usize & mask;
+            let mut slot = hash(&entry.text) as usize & mask;
             while slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }

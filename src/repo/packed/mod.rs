@@ -70,7 +70,7 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-pub use encode::encode;
+pub use encode::{Encoder, encode};
 
 use std::path::Path;
 

@@ -238,3 +238,29 @@ fn read_from_disk_checks_every_chunk() {
     assert!(read(&packed[..CHUNK]).is_err());
     assert!(PackedIndex::read(&dir.path().join("absent"), SHA).is_err());
 }
+
+#[test]
+fn an_encoder_fed_in_pieces_writes_what_encode_writes() {
+    // An architecture class that first appears after names it mentions were made, and names
+    // mentioned again in later pieces.
+    let text = [
+        stanza("aa", "1", "all", "Depends: bb, cc | dd\n"),
+        stanza("bb", "1", "amd64", "Provides: dd\n"),
+        stanza("cc", "2", "arm64", "Depends: aa, bb (>= 1)\n"),
+        stanza("bb", "2", "arm64", "Depends: aa\nProvides: dd (= 2)\n"),
+        stanza("ee", "1", "i386", "Depends: aa\n"),
+    ]
+    .join("\n");
+    let mut all = packages();
+    all.extend(parse(&text));
+    let whole = encode(&all, SHA);
+    for cut in [vec![], vec![1], vec![2, 3], vec![1, 2, 3, 4, 5, 6]] {
+        let mut encoder = Encoder::default();
+        let mut from = 0;
+        for &to in cut.iter().chain([&all.len()]) {
+            encoder.push(&all[from..to]);
+            from = to;
+        }
+        assert_eq!(encoder.finish(SHA), whole, "cut at {cut:?}");
+    }
+}
