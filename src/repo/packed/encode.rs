@@ -85,19 +85,22 @@ impl Encoder {
             count: packages,
         } = self;
         let tables = names.tables(&mut strings);
-        let mut payload = records;
-        payload.extend_from_slice(&tables.names);
-        payload.extend_from_slice(&tables.slots);
-        payload.extend_from_slice(&tables.lists);
-        payload.extend_from_slice(&tables.classes);
-        payload.extend_from_slice(&tables.mentions);
-        payload.extend_from_slice(&strings.blob);
+        let sections = [
+            &records,
+            &tables.names,
+            &tables.slots,
+            &tables.lists,
+            &tables.classes,
+            &tables.mentions,
+            &strings.blob,
+        ];
+        let payload_len: usize = sections.iter().map(|section| section.len()).sum();
 
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        let mut out = Vec::with_capacity(HEADER_LEN + payload_len);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&count(packages).to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(payload_len as u64).to_le_bytes());
         out.extend_from_slice(&[0; 8]); // the checksum, below
         let mut source = [0u8; 32];
         let _ = hex::decode_to_slice(index_sha256, &mut source);
@@ -108,7 +111,12 @@ impl Encoder {
         out.extend_from_slice(&count(tables.class_count).to_le_bytes());
         out.extend_from_slice(&[0; 16]);
         debug_assert_eq!(out.len(), HEADER_LEN);
-        out.extend_from_slice(&payload);
+        for section in sections {
+            out.extend_from_slice(section);
+        }
+        // Hundreds of thousands of small allocations: freeing them is a sizeable part of the
+        // encoding, and nothing waits for it.
+        std::thread::spawn(move || drop((records, names, tables, strings)));
         let sum = checksum(&out);
         out[24..32].copy_from_slice(&sum.to_le_bytes());
         out
@@ -216,7 +224,7 @@ impl Names {
         id
     }
 
-    fn tables(self, strings: &mut Strings) -> Tables {
+    fn tables(&self, strings: &mut Strings) -> Tables {
         let name_count = self.entries.len();
         let slot_count = (name_count + 1).next_power_of_two() * 2;
         let mut slots = vec![0u32; slot_count];
