@@ -66,7 +66,7 @@ pub struct Deb {
     control: ControlFiles,
     data_member: ar::ArMember,
     data_compression: MemberCompression,
-    /// Whether the whole file was checked against a trusted sha256 (see [`Deb::verified`]).
+    /// Whether the whole file was checked against a trusted sha256 (see [`Deb::mark_verified`]).
     verified: bool,
 }
 
@@ -148,7 +148,7 @@ impl Deb {
     /// Marks the file as checked in full against a trusted sha256 (the lock's): the
     /// compressor's own integrity check inside it then proves nothing more, so the data.tar
     /// is decoded without it (xz's CRC64 is a tenth of the decoding time).
-    pub fn verified(mut self) -> Self {
+    pub fn mark_verified(mut self) -> Self {
         self.verified = true;
         self
     }

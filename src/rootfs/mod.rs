@@ -339,7 +339,7 @@ pub fn extract(
         package: deb.name.clone(),
         source,
     };
-    let opened = Deb::open(&deb.path).map_err(wrap)?.verified();
+    let opened = Deb::open(&deb.path).map_err(wrap)?.mark_verified();
     opened
         .expect_identity(&deb.name, &deb.version, &deb.arch)
         .map_err(wrap)?;
