@@ -21,6 +21,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 pub const CHUNK: usize = 1 << 20;
 /// The deflate window: the most of the previous piece a dictionary can use.
 const WINDOW: usize = 32 * 1024;
+const _: () = assert!(WINDOW <= CHUNK, "a whole piece holds the next dictionary");
 /// Pieces being compressed at once, at most (bounds memory at ~2× this × CHUNK). The writer
 /// keeps filling the next pieces while these compress, so the tar stream and its hashing
 /// overlap the deflate work instead of waiting for it.
@@ -60,7 +61,9 @@ impl<W: Write> ParallelGzip<W> {
     /// and writes out finished pieces while too many are in flight.
     fn submit_piece(&mut self) -> io::Result<()> {
         let piece = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
-        let dictionary = std::mem::replace(&mut self.window, dictionary_before(&[], &piece));
+        // A whole piece is longer than the window: the next dictionary is its own tail.
+        let next_window = piece[CHUNK - WINDOW..].to_vec();
+        let dictionary = std::mem::replace(&mut self.window, next_window);
         let level = self.level;
         let (sender, receiver) = mpsc::sync_channel(1);
         rayon::spawn(move || {
@@ -142,18 +145,6 @@ fn wait_helping_the_pool(receiver: &mpsc::Receiver<io::Result<Vec<u8>>>) -> io::
     }
 }
 
-/// The last [`WINDOW`] bytes of `before_window ++ data`.
-fn dictionary_before(before_window: &[u8], data: &[u8]) -> Vec<u8> {
-    if data.len() >= WINDOW {
-        return data[data.len() - WINDOW..].to_vec();
-    }
-    let from_window = WINDOW - data.len();
-    let keep = before_window.len().min(from_window);
-    let mut dictionary = before_window[before_window.len() - keep..].to_vec();
-    dictionary.extend_from_slice(data);
-    dictionary
-}
-
 /// One piece as raw deflate: ended by a sync flush (byte-aligned, not final) or, for the
 /// last piece, by the final block.
 fn deflate_piece(piece: &[u8], dictionary: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
@@ -228,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_across_piece_and_batch_boundaries() {
+    fn round_trips_across_piece_boundaries_and_the_in_flight_limit() {
         for len in [
             0,
             1,
