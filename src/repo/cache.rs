@@ -64,12 +64,6 @@ impl IndexCache {
         }
     }
 
-    /// Stores verified bytes under their sha256 (temp file + rename). Crate-private: the
-    /// name must be a hex digest taken from a parsed Release, never arbitrary text.
-    pub(crate) fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), RepoError> {
-        write_atomically(&self.dir, &self.dir, sha256, bytes)
-    }
-
     /// A file to stream a download into before it is verified: it becomes the cache entry only
     /// through [`Pending::persist`], once the bytes matched the signed sha256; dropped, it is
     /// removed.

@@ -140,7 +140,9 @@ mod tests {
         let bytes = b"Package: a\nVersion: 1\n".to_vec();
         let file = file_of(&bytes);
         assert_eq!(cache.get(&file), None);
-        cache.put(&file.sha256, &bytes).expect("stored");
+        let mut pending = cache.pending().expect("temporary file");
+        std::io::Write::write_all(&mut pending, &bytes).expect("written");
+        pending.persist(&file.sha256).expect("stored");
         assert_eq!(cache.get(&file), Some(bytes.clone()));
         let stored = root.path().join("indices-v1/sha256").join(&file.sha256);
         std::fs::write(&stored, b"Package: b\nVersion: 1\n").expect("overwrite");

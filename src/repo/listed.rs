@@ -4,11 +4,12 @@
 //! Candidates are tried in the caller's preference order: any already in the [`IndexCache`]
 //! wins (a warm run downloads nothing), else the first one the mirror serves, by-hash when
 //! the suite offers it (falling back to the plain path on a 404), its size and sha256
-//! checked against the signed Release before a byte is decompressed, then cached under that
-//! sha256. Listed files are sometimes 404 (security's `Packages.gz`, debian-notes §1.2), so a
+//! checked against the signed Release before anything made of it is used, then cached under
+//! that sha256. Listed files are sometimes 404 (security's `Packages.gz`, debian-notes §1.2), so a
 //! 404 moves on to the next candidate; any other failure stops.
 //!
-//! [`ListedFiles::stream`] does the same while the bytes arrive: they go at once to a reader
+//! [`ListedFiles::stream`] does this while the bytes arrive ([`ListedFiles::fetch`] collects
+//! them for readers that need the whole file): they go at once to a reader
 //! (decompression and parsing run during the download) and through a sha256 hasher into a
 //! temporary cache file. What the reader made of them is handed back only once the whole file
 //! matched its signed size and sha256; else it is thrown away with the temporary file, and the
@@ -20,7 +21,7 @@ use std::sync::mpsc;
 use sha2::{Digest, Sha256};
 
 use super::RepoError;
-use super::cache::{IndexCache, Pending, sha256_hex};
+use super::cache::{IndexCache, Pending};
 use super::http::{Http, HttpError};
 use super::release::{IndexFile, Release};
 
@@ -39,34 +40,23 @@ pub(super) struct ListedFiles<'a> {
 }
 
 impl ListedFiles<'_> {
-    /// The bytes of the first usable candidate (see the module doc) and which one it was.
+    /// The bytes of the first usable candidate (see the module doc) and which one it was:
+    /// [`ListedFiles::stream`] into memory, for readers that need the whole file.
     /// `candidates` must not be empty.
     pub fn fetch<'f>(
         &self,
         candidates: &[&'f IndexFile],
     ) -> Result<(&'f IndexFile, Vec<u8>), RepoError> {
-        if let Some(hit) = candidates
-            .iter()
-            .find_map(|file| self.cache.get(file).map(|bytes| (*file, bytes)))
-        {
-            return Ok(hit);
-        }
-        let mut last_missing = None;
-        for file in candidates {
-            match self.download(file) {
-                Ok(bytes) => {
-                    self.cache.put(&file.sha256, &bytes)?;
-                    return Ok((file, bytes));
-                }
-                Err(RepoError::Http(HttpError::NotFound { url })) => {
-                    last_missing = Some(HttpError::NotFound { url });
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Err(RepoError::Http(
-            last_missing.expect("candidates is not empty and every one was 404"),
-        ))
+        let (file, read) = self.stream(candidates, |_, reader| {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).map(|_| bytes)
+        })?;
+        let bytes = read.map_err(|err| RepoError::BadIndex {
+            suite: self.suite.to_owned(),
+            path: file.path.clone(),
+            reason: err.to_string(),
+        })?;
+        Ok((file, bytes))
     }
 
     /// The result of `consume` over the bytes of the first usable candidate (see the module
@@ -189,38 +179,6 @@ impl ListedFiles<'_> {
             expected_sha256: file.sha256.clone(),
             actual_sha256,
         }
-    }
-
-    /// Downloads one listed file, by-hash when the suite offers it, and checks it.
-    fn download(&self, file: &IndexFile) -> Result<Vec<u8>, RepoError> {
-        let dists = format!("{}/dists/{}", self.root, self.suite);
-        let plain_url = format!("{dists}/{}", file.path);
-        let limit = limit_for(file);
-        let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-        let mut url = plain_url.clone();
-        if self.release.acquire_by_hash {
-            let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-            url = format!("{dists}/{dir}/by-hash/SHA256/{}", file.sha256);
-            match self.http.get_to(&url, &mut bytes, limit) {
-                Ok(_) => return self.check(file, &url, bytes),
-                Err(HttpError::NotFound { .. }) => {
-                    bytes.clear();
-                    url = plain_url;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        self.http.get_to(&url, &mut bytes, limit)?;
-        self.check(file, &url, bytes)
-    }
-
-    /// The bytes, if their size and sha256 are the ones the Release signed.
-    fn check(&self, file: &IndexFile, url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, RepoError> {
-        let actual_sha256 = sha256_hex(&bytes);
-        if bytes.len() as u64 != file.size || actual_sha256 != file.sha256 {
-            return Err(self.mismatch(file, url, bytes.len() as u64, actual_sha256));
-        }
-        Ok(bytes)
     }
 }
 
