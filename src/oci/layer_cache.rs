@@ -50,7 +50,7 @@ use crate::rootfs::Node;
 /// The layer format version: bump it whenever the bytes of a layer, config or manifest built
 /// from the same inputs could change (tar writer, compressor, epoch rules, essentials, …), so
 /// no build reuses entries written by a debless that built other bytes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The cache's directory under a cache root.
 pub fn dir(cache_root: &Path) -> PathBuf {

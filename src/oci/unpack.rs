@@ -241,6 +241,30 @@ mod tests {
     }
 
     #[test]
+    fn a_gzip_layer_of_several_members_is_read_whole() {
+        // debless's own gzip layers and eStargz layers are one gzip member per piece.
+        use tar::EntryType::Regular;
+        let dir = tempfile::tempdir().expect("temp");
+        let plain = tar(&[
+            ("etc/hostname", Regular, b"box\n", None),
+            ("etc/motd", Regular, &[b'm'; 3000], None),
+        ]);
+        let mut blob = Vec::new();
+        for part in plain.chunks(700) {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            io::Write::write_all(&mut gz, part).expect("gzip");
+            blob.extend(gz.finish().expect("gzip"));
+        }
+        let mut tree = Tree::default();
+        let digests = apply(&mut tree, dir.path(), &blob).expect("applies");
+        assert_eq!(digests.diff_id, Digest::of(&plain));
+        assert_eq!(
+            tree.get("etc/motd").map(|n| &n.kind),
+            Some(&NodeKind::File(vec![b'm'; 3000].into()))
+        );
+    }
+
+    #[test]
     fn whiteouts_and_replacements() {
         use tar::EntryType::{Directory, Regular, Symlink};
         let dir = tempfile::tempdir().expect("temp");

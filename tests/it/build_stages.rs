@@ -511,7 +511,7 @@ fn spilled_contents_give_the_same_image_and_leave_nothing_behind() {
 /// `type mode uid:gid mtime path [-> target]` for every entry of a layer blob.
 fn layer_listing(path: &Path) -> Vec<String> {
     let file = std::fs::File::open(path).expect("blob");
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     let mut lines = Vec::new();
     for entry in archive.entries().expect("tar") {
         let mut entry = entry.expect("entry");

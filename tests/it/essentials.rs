@@ -105,7 +105,7 @@ fn bottom_layer(layout: &Path) -> BTreeMap<String, Entry> {
     assert!(media.ends_with("+gzip"), "{media}");
     let file = std::fs::File::open(blob(layout, layer["digest"].as_str().expect("digest")))
         .expect("layer blob");
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     let mut entries = BTreeMap::new();
     for entry in archive.entries().expect("tar") {
         let mut entry = entry.expect("entry");
