@@ -520,6 +520,32 @@ fn recorded_image(image: &BuiltImage) -> RecordedImage {
     }
 }
 
+/// Why an image whose layers hold the files recorded (same diff_ids) has another manifest:
+/// its config differs, or its layers compress to other bytes (another `compression`, or a
+/// debless whose compressor changed). The recorded build's layout, when given, tells which.
+fn same_files_reason(
+    recorded: Option<&[oci::inspect::LayerBlob]>,
+    built: &[oci::LayerDescriptor],
+) -> &'static str {
+    const CONFIG: &str = "; every layer is identical, so the image config differs (the [image] table or SOURCE_DATE_EPOCH)";
+    match recorded {
+        Some(old) if old.len() == built.len() => {
+            let same_blobs = old
+                .iter()
+                .zip(built)
+                .all(|(old, new)| old.path.ends_with(new.digest.hex()));
+            if same_blobs {
+                CONFIG
+            } else {
+                "; every layer holds the recorded files but compresses to other bytes (another `compression`, or a debless version whose compressor writes other bytes)"
+            }
+        }
+        _ => {
+            "; every layer holds the recorded files, so the image config differs (the [image] table or SOURCE_DATE_EPOCH) or the layers compress to other bytes (another `compression`, or another debless version)"
+        }
+    }
+}
+
 /// Compares the built digests with the recorded ones, naming per architecture the layers
 /// that differ (index and digest) and, when `previous` is the layout of the recorded build,
 /// the files.
@@ -549,11 +575,11 @@ fn compare(
         let changed: Vec<usize> = (0..recorded.layers.len().max(now.layers.len()))
             .filter(|&i| recorded.layers.get(i) != now.layers.get(i))
             .collect();
-        if changed.is_empty() {
-            what.push_str("; every layer is identical, so the image config differs (the [image] table or SOURCE_DATE_EPOCH)");
-        }
         let old_layers =
             previous.and_then(|dir| oci::inspect::manifest_layers(dir, &recorded.manifest));
+        if changed.is_empty() {
+            what.push_str(same_files_reason(old_layers.as_deref(), &image.layers));
+        }
         for i in changed {
             what.push_str(&format!(
                 "; layer {} of {} differs",

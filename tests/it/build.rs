@@ -380,10 +380,18 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
         "a failed verify leaves the recorded layout alone"
     );
 
-    // An edited [image] table: same layers, another config.
+    // An edited [image] table: same layers, another config. Without the recorded layout the
+    // config and the compression are both possible; with it, the layer blobs tell.
     let text = project.read("debless.toml");
     project.manifest(&format!("{text}\n[image]\nworkdir = \"/tmp\"\n"));
     let edited = project.run(&["build", "--verify"]);
+    assert_eq!(edited.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    assert!(
+        stderr.contains("every layer holds the recorded files, so the image config differs (the [image] table or SOURCE_DATE_EPOCH) or the layers compress to other bytes"),
+        "{stderr}"
+    );
+    let edited = project.run(&["build", "--verify", "--output", "img"]);
     assert_eq!(edited.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&edited.stderr);
     assert!(
@@ -391,6 +399,18 @@ fn verify_reproduces_the_recorded_digest_or_names_what_differs() {
         "{stderr}"
     );
     assert_eq!(project.read("debless.lock"), lock, "--verify never records");
+
+    // Regression: same files, other compressed bytes (another `compression`, as a debless
+    // whose compressor changed gives) was reported as a config change.
+    project.manifest(&format!("{text}\n[image]\ncompression = \"zstd\"\n"));
+    let recompressed = project.run(&["build", "--verify", "--output", "img"]);
+    assert_eq!(recompressed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&recompressed.stderr);
+    assert!(
+        stderr.contains("every layer holds the recorded files but compresses to other bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("config differs"), "{stderr}");
 }
 
 /// Issue case 2: a plain build never writes debless.lock. A build whose digest differs from
