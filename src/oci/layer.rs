@@ -10,9 +10,10 @@
 //!
 //! One pass computes both hashes: the tar stream goes through a hashing writer (diff_id) into
 //! the compressor, whose output goes through another (blob digest) into the blob store. The
-//! compressors are pinned (gzip: libdeflate level 4 in 1 MiB members through [`super::pgzip`], mtime 0, no name; zstd
-//! level 3 in its multi-threaded mode, whose bytes do not depend on the worker count) because
-//! compressed digests depend on the implementation (§9.1).
+//! compressors are pinned (gzip: libdeflate level 4 in 1 MiB members through
+//! [`super::pgzip`], mtime 0, no name; zstd level 3 in its multi-threaded mode, whose bytes do
+//! not depend on the worker count) because compressed digests depend on the implementation
+//! (§9.1).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

@@ -527,7 +527,6 @@ fn same_files_reason(
     recorded: Option<&[oci::inspect::LayerBlob]>,
     built: &[oci::LayerDescriptor],
 ) -> &'static str {
-    const CONFIG: &str = "; every layer is identical, so the image config differs (the [image] table or SOURCE_DATE_EPOCH)";
     match recorded {
         Some(old) if old.len() == built.len() => {
             let same_blobs = old
@@ -535,7 +534,7 @@ fn same_files_reason(
                 .zip(built)
                 .all(|(old, new)| old.path.ends_with(new.digest.hex()));
             if same_blobs {
-                CONFIG
+                "; every layer is identical, so the image config differs (the [image] table or SOURCE_DATE_EPOCH)"
             } else {
                 "; every layer holds the recorded files but compresses to other bytes (another `compression`, or a debless version whose compressor writes other bytes)"
             }
